@@ -1,0 +1,24 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.utils.translation import gettext_lazy as _
+from django.views.static import serve
+
+from buergerbuero.offices import views as office_views
+from buergerbuero.orgs import views as org_views
+
+admin.site.site_header = _("Virtual citizens' office — administration")
+admin.site.site_title = _("Virtual citizens' office")
+admin.site.index_title = _("Your organisation")
+
+urlpatterns = [
+    path("", org_views.home, name="home"),
+    path("healthz", org_views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("staff/", include("buergerbuero.staff.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    # Uploaded logos; in the scaled mode a front proxy may serve MEDIA_ROOT instead.
+    re_path(r"^media/(?P<path>branding/.+)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    path("<slug:org_slug>/", office_views.directory, name="directory"),
+    path("<slug:org_slug>/<slug:office_slug>/", office_views.office_detail, name="office"),
+]

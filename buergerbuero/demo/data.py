@@ -1,0 +1,110 @@
+"""The demo organisations: a town in Bavaria and a district in North Rhine-Westphalia."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+DEMO_PASSWORD = "demo-buergerbuero"
+MON, TUE, WED, THU, FRI, SAT = range(6)
+
+
+def hours(days: list[int], opens: str, closes: str) -> list[tuple[int, str, str]]:
+    return [(day, opens, closes) for day in days]
+
+
+ORGANIZATIONS: list[dict[str, Any]] = [
+    {
+        "slug": "musterstadt",
+        "name": "Stadt Musterstadt",
+        "state": "BY",
+        "primary_colour": "#004B87",
+        "offices": [
+            {
+                "slug": "buergerbuero",
+                "name": "Bürgerbüro / Einwohnermeldeamt",
+                "description": "Ausweise, Pässe, An- und Ummeldung, Führungszeugnisse.",
+                "seats": 4,
+                "waiting_room_limit": 40,
+                "services": ["Personalausweis beantragen", "Reisepass beantragen", "Wohnsitz an- oder ummelden",
+                             "Führungszeugnis beantragen"],
+                # A long Thursday for people who work during the day.
+                "hours": hours([MON, TUE, WED, FRI], "08:00", "12:00") + hours([MON, TUE], "13:00", "16:00")
+                + hours([THU], "08:00", "18:00") + hours([SAT], "09:00", "12:00"),
+                "closures": [(dt.date(2026, 12, 28), dt.date(2026, 12, 30), "Inventur und Systemumstellung")],
+            },
+            {
+                "slug": "bauamt",
+                "name": "Bauamt",
+                "description": "Beratung zu Bauanträgen, Bauvoranfragen und Akteneinsicht.",
+                "seats": 2,
+                "waiting_room_limit": 15,
+                "services": ["Beratung zum Bauantrag", "Bauvoranfrage", "Akteneinsicht"],
+                # Closed on Wednesdays (internal work day).
+                "hours": hours([MON, TUE, THU, FRI], "08:30", "12:00") + hours([THU], "14:00", "17:30"),
+            },
+            {
+                "slug": "auslaenderbehoerde",
+                "name": "Ausländerbehörde",
+                "description": "Aufenthaltstitel, Verlängerungen und Beratung zur Einbürgerung.",
+                "seats": 3,
+                "waiting_room_limit": 60,
+                "services": ["Aufenthaltstitel", "Verlängerung des Aufenthalts", "Beratung zur Einbürgerung"],
+                "hours": hours([MON, TUE, WED, THU, FRI], "07:30", "12:30") + hours([TUE], "14:00", "18:00"),
+                "special_openings": [(dt.date(2026, 12, 5), "09:00", "13:00", "Sondersprechtag Einbürgerung")],
+            },
+            {
+                "slug": "schwangerschaftsberatung",
+                "name": "Schwangerschaftsberatung",
+                "description": "Vertrauliche Beratung rund um Schwangerschaft und Geburt — auch anonym.",
+                "seats": 2,
+                "waiting_room_limit": 10,
+                "services": ["Schwangerschaftskonfliktberatung", "Finanzielle Hilfen", "Beratung nach der Geburt"],
+                "hours": hours([MON, TUE, WED, THU], "09:00", "16:00") + hours([FRI], "09:00", "13:00"),
+            },
+        ],
+        "staff": [
+            ("admin.musterstadt", "Verwaltung Musterstadt", "org_admin", []),
+            ("lead.buergerbuero", "Frau Hoffmann", "office_lead", ["buergerbuero", "bauamt"]),
+            ("weber", "Frau Weber", "agent", ["buergerbuero"]),
+            ("schmidt", "Herr Schmidt", "agent", ["buergerbuero"]),
+            ("yilmaz", "Frau Yılmaz", "agent", ["buergerbuero", "auslaenderbehoerde"]),
+            ("nowak", "Herr Nowak", "agent", ["bauamt"]),
+            ("fischer", "Frau Fischer", "agent", ["auslaenderbehoerde"]),
+            ("kaya", "Frau Kaya", "agent", ["schwangerschaftsberatung"]),
+        ],
+    },
+    {
+        "slug": "landkreis-beispiel",
+        "name": "Landkreis Beispiel",
+        "state": "NW",
+        "primary_colour": "#1F5130",
+        "offices": [
+            {
+                "slug": "kfz-zulassung",
+                "name": "Kfz-Zulassungsstelle",
+                "description": "Zulassung, Abmeldung und Umschreibung von Fahrzeugen.",
+                "seats": 3,
+                "waiting_room_limit": 30,
+                "services": ["Fahrzeug zulassen", "Fahrzeug abmelden"],
+                "hours": hours([MON, TUE, WED, THU, FRI], "07:30", "13:00") + hours([THU], "14:00", "18:00"),
+            },
+            {
+                "slug": "sozialamt",
+                "name": "Sozialamt",
+                "description": "Grundsicherung, Wohngeld und Hilfe in besonderen Lebenslagen.",
+                "seats": 2,
+                "waiting_room_limit": 20,
+                "services": ["Wohngeld", "Grundsicherung"],
+                "hours": hours([MON, TUE, THU], "08:00", "12:00") + hours([WED], "13:00", "17:00"),
+            },
+        ],
+        "staff": [
+            ("admin.beispiel", "Verwaltung Landkreis", "org_admin", []),
+            ("becker", "Herr Becker", "agent", ["kfz-zulassung"]),
+            ("demir", "Frau Demir", "agent", ["sozialamt"]),
+        ],
+    },
+]
+
+PLATFORM_SUPERUSER = "betrieb"

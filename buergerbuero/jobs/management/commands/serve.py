@@ -1,0 +1,69 @@
+import os
+import threading
+from typing import Any
+
+import uvicorn
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from buergerbuero.demo.data import DEMO_PASSWORD
+from buergerbuero.demo.services import demo_logins
+from buergerbuero.jobs.registry import run_jobs
+from buergerbuero.orgs.models import Organization
+
+APP = "buergerbuero.config.asgi:application"
+
+
+class Command(BaseCommand):
+    help = "Serve the product over ASGI (uvicorn); in the embedded mode also run the background jobs."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "1")))
+        parser.add_argument("--banner", action="store_true", help="print the URLs and demo logins")
+
+    def handle(self, *args: Any, host: str, port: int, workers: int, banner: bool, **options: Any) -> None:
+        if workers > 1 and settings.JOBS_IN_WEB_PROCESS:
+            self.stderr.write("Several web workers need REDIS_URL and a separate `manage.py worker`.")
+            raise SystemExit(2)
+        if banner:
+            self._print_banner(host, port)
+        common: dict[str, Any] = {
+            "host": host,
+            "port": port,
+            # Browsers offer compression; it costs CPU per socket per message (guide §5).
+            "ws_per_message_deflate": False,
+            "proxy_headers": True,
+            "log_level": "info",
+        }
+        if workers > 1:
+            uvicorn.run(APP, workers=workers, **common)
+            return
+        stop = threading.Event()
+        jobs = threading.Thread(target=run_jobs, args=(stop,), name="jobs", daemon=True)
+        if settings.JOBS_IN_WEB_PROCESS:
+            jobs.start()
+        try:
+            uvicorn.Server(uvicorn.Config(APP, **common)).run()  # returns on Ctrl-C / SIGTERM
+        finally:
+            stop.set()
+            if jobs.is_alive():
+                jobs.join(timeout=10)
+
+    def _print_banner(self, host: str, port: int) -> None:
+        shown_host = "localhost" if host in {"127.0.0.1", "0.0.0.0", "::"} else host  # noqa: S104
+        base = f"http://{shown_host}:{port}"
+        first = Organization.objects.order_by("pk").first()
+        lines = [
+            "",
+            "Virtuelles Bürgerbüro is starting.",
+            f"  Citizens:  {base}/{first.slug}/" if first else f"  Citizens:  {base}/",
+            f"  Staff:     {base}/staff/",
+            f"  Admin:     {base}/admin/",
+            f"  Demo logins (password for all: {DEMO_PASSWORD}):",
+            *[f"    {user:<20} {role:<12} {org}" for user, role, org in demo_logins()],
+            "  Stop with Ctrl-C.",
+            "",
+        ]
+        self.stdout.write("\n".join(lines))

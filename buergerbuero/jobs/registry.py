@@ -1,0 +1,58 @@
+"""Periodic background jobs and the loop that runs them.
+
+The embedded mode runs the loop in a thread of the web process (`manage.py serve`); the
+scaled mode runs it in its own process (`manage.py worker`). Later issues add their jobs
+(notification outbox, pruning of personal data) to ``JOBS``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.contrib.sessions.models import Session
+from django.db import close_old_connections
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    every: dt.timedelta
+    run: Callable[[], object]
+
+
+def prune_sessions() -> int:
+    """Staff sessions past their expiry are personal data we no longer need."""
+    deleted, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+    return deleted
+
+
+JOBS: list[PeriodicJob] = [
+    PeriodicJob("prune_sessions", dt.timedelta(hours=1), prune_sessions),
+]
+
+
+def run_jobs(stop: threading.Event, jobs: list[PeriodicJob] | None = None, tick: float = 1.0) -> None:
+    """Run each job when it is due until ``stop`` is set; a failing job is logged, not fatal."""
+    jobs = JOBS if jobs is None else jobs
+    due = {job.name: time.monotonic() for job in jobs}
+    while not stop.is_set():
+        for job in jobs:
+            if time.monotonic() < due[job.name]:
+                continue
+            try:
+                result = job.run()
+                logger.debug("job %s done: %s", job.name, result)
+            except Exception:
+                logger.exception("job %s failed; will try again at its next turn", job.name)
+            finally:
+                close_old_connections()
+            due[job.name] = time.monotonic() + job.every.total_seconds()
+        stop.wait(tick)

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from buergerbuero.offices.models import Closure, Office, OpeningInterval, Service, SpecialOpening
+from buergerbuero.orgs.models import Organization
+from buergerbuero.offices.services import TimeSpan, find_overlap, format_spans
+from buergerbuero.staff.admin_scope import TenantScopedAdmin, TenantScopedInline
+from buergerbuero.staff.models import Role
+
+
+class NoOverlapFormSet(forms.BaseInlineFormSet):  # type: ignore[type-arg]
+    """Refuses overlapping intervals on the same day (``day_field`` names the day)."""
+
+    day_field = "weekday"
+
+    def clean(self) -> None:
+        super().clean()
+        by_day: dict[Any, list[TimeSpan]] = defaultdict(list)
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or data.get("DELETE") or not data.get("opens") or not data.get("closes"):
+                continue
+            by_day[data.get(self.day_field)].append(TimeSpan(data["opens"], data["closes"]))
+        for spans in by_day.values():
+            overlap = find_overlap(spans)
+            if overlap:
+                raise ValidationError(
+                    _("The intervals %(first)s and %(second)s overlap or touch. Merge them into one."),
+                    code="overlap",
+                    params={"first": format_spans([overlap[0]]), "second": format_spans([overlap[1]])},
+                )
+
+
+class SpecialOpeningFormSet(NoOverlapFormSet):
+    day_field = "date"
+
+
+class ServiceInline(TenantScopedInline):
+    model = Service
+    fields = ["name", "description", "position"]
+
+
+class OpeningIntervalInline(TenantScopedInline):
+    model = OpeningInterval
+    formset = NoOverlapFormSet
+    fields = ["weekday", "opens", "closes"]
+
+
+class SpecialOpeningInline(TenantScopedInline):
+    model = SpecialOpening
+    formset = SpecialOpeningFormSet
+    fields = ["date", "opens", "closes", "note"]
+
+
+class ClosureInline(TenantScopedInline):
+    model = Closure
+    fields = ["starts_on", "ends_on", "reason"]
+
+
+class OfficeForm(forms.ModelForm):  # type: ignore[type-arg]
+    # Set for staff whose organisation is implied (the field is then not on the form).
+    tenant: Organization | None = None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        organization = self.tenant or data.get("organization")
+        slug = data.get("slug")
+        if organization is not None and slug:
+            clash = Office.objects.filter(organization=organization, slug=slug).exclude(pk=self.instance.pk)
+            if clash.exists():
+                self.add_error("slug", _("This organisation already has an office with this web address."))
+        return data
+
+
+@admin.register(Office)
+class OfficeAdmin(TenantScopedAdmin):
+    form = OfficeForm
+    office_staff_path = "staff"
+    editing_roles = frozenset({Role.ORG_ADMIN, Role.OFFICE_LEAD})
+    list_display = ["name", "organization", "seats", "waiting_room_limit"]
+    list_filter = ["organization"]
+    search_fields = ["name"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [ServiceInline, OpeningIntervalInline, SpecialOpeningInline, ClosureInline]
+
+    def get_fields(self, request: Any, obj: Office | None = None) -> list[str]:
+        fields = ["organization", "name", "slug", "description", "seats", "waiting_room_limit",
+                  "observes_public_holidays", "position"]
+        if not request.user.is_superuser:
+            fields.remove("organization")  # set from the admin's own organisation
+        return fields
+
+    def get_list_display(self, request: Any) -> list[str]:
+        if request.user.is_superuser:
+            return self.list_display
+        return [field for field in self.list_display if field != "organization"]
+
+    def get_list_filter(self, request: Any) -> list[str]:
+        return self.list_filter if request.user.is_superuser else []
+
+    def save_model(self, request: Any, obj: Office, form: Any, change: bool) -> None:
+        if not request.user.is_superuser and not change:
+            member = self._member(request)
+            assert member is not None  # has_add_permission guarantees it
+            obj.organization = member.organization
+        super().save_model(request, obj, form, change)
+
+    def get_form(self, request: Any, obj: Office | None = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        member = self._member(request)
+        if member is None or request.user.is_superuser:
+            return form
+        return type(form.__name__, (form,), {"tenant": member.organization})

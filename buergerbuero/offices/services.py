@@ -1,0 +1,345 @@
+"""Opening hours: which local times an office is open, and what its status is right now.
+
+This module is the one place for the rules. Precedence on a given local date:
+
+1. extra openings for that date replace everything else (even a holiday or a closure);
+2. otherwise a closure covering the date closes the office all day;
+3. otherwise a public holiday of the organisation's state closes it (if the office observes them);
+4. otherwise the regular weekly intervals apply.
+
+Times are local to the organisation (Europe/Berlin by default); every datetime leaving this
+module is aware. A closing time of 00:00 means midnight, so an office can stay open past
+midnight with one interval until 00:00 and one from 00:00 the next day: they are merged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import zoneinfo
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import holidays
+from django.db.models import Prefetch, QuerySet
+from django.utils import formats
+from django.utils.translation import get_language, gettext, ngettext, pgettext
+
+from buergerbuero.offices.models import MIDNIGHT, Closure, Office, OpeningInterval, SpecialOpening, Weekday
+
+CLOSING_SOON = dt.timedelta(minutes=15)
+# How far ahead we look for the next opening before calling an office "closed" without a date.
+SEARCH_HORIZON_DAYS = 60
+UPCOMING_DAYS = 42
+
+
+@dataclass(frozen=True)
+class TimeSpan:
+    opens: dt.time
+    closes: dt.time
+
+
+@dataclass(frozen=True)
+class DayHours:
+    """The hours of one local date, and why they differ from the regular week if they do."""
+
+    date: dt.date
+    spans: tuple[TimeSpan, ...]
+    closed_reason: str = ""
+    is_special: bool = False
+
+
+@dataclass(frozen=True)
+class Period:
+    start: dt.datetime
+    end: dt.datetime
+
+
+@dataclass(frozen=True)
+class OfficeStatus:
+    now: dt.datetime
+    is_open: bool
+    closes_at: dt.datetime | None = None
+    opens_at: dt.datetime | None = None
+    closed_reason: str = ""
+
+    @property
+    def closing_soon(self) -> bool:
+        return self.closes_at is not None and self.closes_at - self.now <= CLOSING_SOON
+
+    @property
+    def minutes_until_close(self) -> int | None:
+        if self.closes_at is None:
+            return None
+        return max(1, math.ceil((self.closes_at - self.now).total_seconds() / 60))
+
+    @property
+    def next_change_at(self) -> dt.datetime | None:
+        """When the status text shown to citizens changes next."""
+        if self.closes_at is not None:
+            if self.closing_soon:
+                return min(self.closes_at, self.now + dt.timedelta(minutes=1))
+            return self.closes_at - CLOSING_SOON
+        return self.opens_at
+
+
+@dataclass(frozen=True)
+class UpcomingChange:
+    """A date range on which the office keeps other hours than usual."""
+
+    first_day: dt.date
+    last_day: dt.date
+    reason: str
+    spans: tuple[TimeSpan, ...] = field(default=())
+
+
+def _minutes(time: dt.time, *, is_end: bool) -> int:
+    minutes = time.hour * 60 + time.minute
+    return 24 * 60 if is_end and time == MIDNIGHT else minutes
+
+
+def find_overlap(spans: Iterable[TimeSpan]) -> tuple[TimeSpan, TimeSpan] | None:
+    """Two spans of one day that overlap or touch, or None (adjacent spans should be one)."""
+    ordered = sorted(spans, key=lambda span: _minutes(span.opens, is_end=False))
+    for earlier, later in zip(ordered, ordered[1:], strict=False):
+        if _minutes(later.opens, is_end=False) <= _minutes(earlier.closes, is_end=True):
+            return earlier, later
+    return None
+
+
+@lru_cache(maxsize=64)
+def _holiday_calendar(state: str, language: str) -> holidays.HolidayBase:
+    return holidays.country_holidays("DE", subdiv=state, language=language)
+
+
+def holiday_name(state: str, day: dt.date) -> str:
+    """The public holiday's name in the active language, or an empty string."""
+    language = "de" if (get_language() or "de").startswith("de") else "en_US"
+    return _holiday_calendar(state, language).get(day) or ""
+
+
+def offices_with_hours(offices: QuerySet[Office]) -> QuerySet[Office]:
+    """Load everything an OpeningCalendar needs in a fixed number of queries."""
+    return offices.select_related("organization").prefetch_related(
+        Prefetch("opening_intervals", queryset=OpeningInterval.objects.order_by("weekday", "opens")),
+        Prefetch("special_openings", queryset=SpecialOpening.objects.order_by("date", "opens")),
+        Prefetch("closures", queryset=Closure.objects.order_by("starts_on")),
+    )
+
+
+class OpeningCalendar:
+    """The opening hours of one office, computed from its (prefetched) rows."""
+
+    def __init__(self, office: Office) -> None:
+        self.office = office
+        self.state = office.organization.state
+        self.zone: zoneinfo.ZoneInfo = office.organization.zone
+        self._weekly: dict[int, list[TimeSpan]] = {day: [] for day in range(7)}
+        for interval in office.opening_intervals.all():
+            self._weekly[interval.weekday].append(TimeSpan(interval.opens, interval.closes))
+        self._special: dict[dt.date, list[SpecialOpening]] = {}
+        for special in office.special_openings.all():
+            self._special.setdefault(special.date, []).append(special)
+        self._closures = list(office.closures.all())
+
+    # --- one day -----------------------------------------------------------------------
+    def day(self, date: dt.date) -> DayHours:
+        specials = self._special.get(date)
+        if specials:
+            notes = [special.note for special in specials if special.note]
+            spans = tuple(TimeSpan(special.opens, special.closes) for special in specials)
+            return DayHours(date, spans, closed_reason="; ".join(notes), is_special=True)
+        for closure in self._closures:
+            if closure.starts_on <= date <= closure.ends_on:
+                return DayHours(date, (), closed_reason=closure.reason or gettext("closed"), is_special=True)
+        if self.office.observes_public_holidays:
+            name = holiday_name(self.state, date)
+            if name:
+                return DayHours(date, (), closed_reason=name, is_special=True)
+        return DayHours(date, tuple(self._weekly[date.weekday()]))
+
+    def weekly(self) -> list[tuple[int, tuple[TimeSpan, ...]]]:
+        return [(weekday, tuple(spans)) for weekday, spans in self._weekly.items()]
+
+    # --- periods as aware datetimes -----------------------------------------------------
+    def _local(self, date: dt.date, time: dt.time) -> dt.datetime:
+        return dt.datetime.combine(date, time, tzinfo=self.zone)
+
+    def _day_periods(self, date: dt.date) -> Iterator[Period]:
+        for span in self.day(date).spans:
+            end_date = date + dt.timedelta(days=1) if span.closes == MIDNIGHT else date
+            yield Period(self._local(date, span.opens), self._local(end_date, span.closes))
+
+    def periods(self, first_day: dt.date, days: int) -> Iterator[Period]:
+        """Open periods from ``first_day`` on, adjacent ones merged (e.g. across midnight)."""
+        pending: Period | None = None
+        for offset in range(days):
+            for period in self._day_periods(first_day + dt.timedelta(days=offset)):
+                if pending is not None and period.start <= pending.end:
+                    pending = Period(pending.start, max(pending.end, period.end))
+                    continue
+                if pending is not None:
+                    yield pending
+                pending = period
+        if pending is not None:
+            yield pending
+
+    # --- status -------------------------------------------------------------------------
+    def status(self, now: dt.datetime) -> OfficeStatus:
+        if now.tzinfo is None:
+            raise ValueError("status() needs an aware datetime")
+        today_hours = self.day(now.astimezone(self.zone).date())
+        # Only a day closed as a whole is closed "because of" something.
+        reason = "" if today_hours.spans else today_hours.closed_reason
+        today = today_hours.date
+        # Start a day early: an interval of yesterday may run until after midnight.
+        for period in self.periods(today - dt.timedelta(days=1), SEARCH_HORIZON_DAYS):
+            if period.end <= now:
+                continue
+            if period.start <= now:
+                return OfficeStatus(now=now, is_open=True, closes_at=period.end)
+            return OfficeStatus(now=now, is_open=False, opens_at=period.start, closed_reason=reason)
+        return OfficeStatus(now=now, is_open=False, closed_reason=reason)
+
+    def upcoming_changes(self, today: dt.date, days: int = UPCOMING_DAYS) -> list[UpcomingChange]:
+        """Closures, holidays and extra openings in the coming weeks, consecutive days joined."""
+        changes: list[UpcomingChange] = []
+        for offset in range(days):
+            day = self.day(today + dt.timedelta(days=offset))
+            if not day.is_special:
+                continue
+            previous = changes[-1] if changes else None
+            if (
+                previous is not None
+                and previous.last_day == day.date - dt.timedelta(days=1)
+                and previous.reason == day.closed_reason
+                and previous.spans == day.spans
+            ):
+                changes[-1] = UpcomingChange(previous.first_day, day.date, previous.reason, previous.spans)
+            else:
+                changes.append(UpcomingChange(day.date, day.date, day.closed_reason, day.spans))
+        return changes
+
+
+# --- presentation of the status (the same text for the page and the live updates) ------
+def format_time(moment: dt.datetime | dt.time) -> str:
+    return formats.time_format(moment, "TIME_FORMAT")
+
+
+def format_spans(spans: Sequence[TimeSpan]) -> str:
+    if not spans:
+        return gettext("closed")
+    return ", ".join(
+        pgettext("opening hours range", "%(opens)s–%(closes)s")
+        % {"opens": format_time(span.opens), "closes": _closing_text(span.closes)}
+        for span in spans
+    )
+
+
+def _closing_text(closes: dt.time) -> str:
+    return "24:00" if closes == MIDNIGHT else format_time(closes)
+
+
+def _day_text(date: dt.date) -> str:
+    return f"{formats.date_format(date, 'D')}, {formats.date_format(date, 'SHORT_DATE_FORMAT')}"
+
+
+def _weekday_name(date: dt.date) -> str:
+    return formats.date_format(date, "l")
+
+
+def _next_opening_text(opens_at: dt.datetime, today: dt.date) -> str:
+    days_ahead = (opens_at.date() - today).days
+    time = format_time(opens_at)
+    if days_ahead == 0:
+        return gettext("opens today at %(time)s") % {"time": time}
+    if days_ahead == 1:
+        return gettext("opens tomorrow at %(time)s") % {"time": time}
+    if days_ahead < 7:
+        return gettext("opens %(weekday)s at %(time)s") % {"weekday": _weekday_name(opens_at.date()), "time": time}
+    return gettext("opens on %(date)s at %(time)s") % {
+        "date": formats.date_format(opens_at.date(), "SHORT_DATE_FORMAT"),
+        "time": time,
+    }
+
+
+def status_label(status: OfficeStatus, zone: zoneinfo.ZoneInfo) -> str:
+    """The short status line, e.g. “geöffnet bis 16:00” or “geschlossen — öffnet Montag 08:00”."""
+    if status.closes_at is not None:
+        if status.closing_soon:
+            minutes = status.minutes_until_close or 1
+            return ngettext("closes in %(minutes)d minute", "closes in %(minutes)d minutes", minutes) % {
+                "minutes": minutes
+            }
+        closes_local = status.closes_at.astimezone(zone)
+        time = "24:00" if closes_local.time() == MIDNIGHT else format_time(closes_local)
+        return gettext("open until %(time)s") % {"time": time}
+    closed = gettext("closed")
+    if status.closed_reason:
+        closed = gettext("closed (%(reason)s)") % {"reason": status.closed_reason}
+    if status.opens_at is None:
+        return closed
+    today = status.now.astimezone(zone).date()
+    return f"{closed} — {_next_opening_text(status.opens_at.astimezone(zone), today)}"
+
+
+@dataclass(frozen=True)
+class OfficeOverview:
+    """What the directory and office pages show about an office at one moment."""
+
+    office: Office
+    status: OfficeStatus
+    label: str
+    today: DayHours
+    today_text: str
+
+    @property
+    def state(self) -> str:
+        if not self.status.is_open:
+            return "closed"
+        return "closing" if self.status.closing_soon else "open"
+
+    def as_json(self) -> dict[str, object]:
+        next_change = self.status.next_change_at
+        return {
+            "office": self.office.slug,
+            "state": self.state,
+            "label": self.label,
+            "today": self.today_text,
+            "next_change_at": next_change.isoformat() if next_change else None,
+        }
+
+
+def overview(office: Office, now: dt.datetime) -> OfficeOverview:
+    calendar = OpeningCalendar(office)
+    zone = calendar.zone
+    status = calendar.status(now)
+    today = calendar.day(now.astimezone(zone).date())
+    return OfficeOverview(
+        office=office,
+        status=status,
+        label=status_label(status, zone),
+        today=today,
+        today_text=format_spans(today.spans),
+    )
+
+
+def overviews(offices: Iterable[Office], now: dt.datetime) -> list[OfficeOverview]:
+    return [overview(office, now) for office in offices]
+
+
+def weekly_table(calendar: OpeningCalendar) -> list[tuple[str, str]]:
+    """(weekday name, hours text) for Monday to Sunday, as the office page shows them."""
+    return [(str(Weekday(weekday).label), format_spans(spans)) for weekday, spans in calendar.weekly()]
+
+
+def upcoming_table(calendar: OpeningCalendar, today: dt.date) -> list[tuple[str, str, str]]:
+    """(dates, hours text, reason) for each upcoming deviation from the regular week."""
+    rows = []
+    for change in calendar.upcoming_changes(today):
+        dates = _day_text(change.first_day)
+        if change.last_day != change.first_day:
+            dates = f"{dates} – {_day_text(change.last_day)}"
+        rows.append((dates, format_spans(change.spans), change.reason))
+    return rows

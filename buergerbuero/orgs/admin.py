@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin
+
+from buergerbuero.orgs.models import Organization
+from buergerbuero.staff.admin_scope import TenantScopedAdmin
+
+
+class OrganizationForm(forms.ModelForm):  # type: ignore[type-arg]
+    languages = forms.MultipleChoiceField(
+        choices=settings.LANGUAGES, widget=forms.CheckboxSelectMultiple, label=Organization._meta.get_field("languages").verbose_name
+    )
+
+    class Meta:
+        model = Organization
+        fields = ["name", "slug", "time_zone", "state", "languages", "logo", "primary_colour"]
+        widgets = {"primary_colour": forms.TextInput(attrs={"type": "color"})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["languages"] = self.instance.language_codes
+
+    def clean_languages(self) -> str:
+        return ",".join(self.cleaned_data["languages"])
+
+
+@admin.register(Organization)
+class OrganizationAdmin(TenantScopedAdmin):
+    form = OrganizationForm
+    organization_path = "pk"
+    list_display = ["name", "slug", "state", "time_zone"]
+    prepopulated_fields = {"slug": ["name"]}

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import zoneinfo
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from buergerbuero.orgs.validators import (
+    validate_hex_colour,
+    validate_language_codes,
+    validate_org_slug,
+    validate_state_code,
+    validate_time_zone,
+)
+
+
+class GermanState(models.TextChoices):
+    """ISO 3166-2:DE subdivision codes, as the `holidays` package names them."""
+
+    BW = "BW", "Baden-Württemberg"
+    BY = "BY", "Bayern"
+    BE = "BE", "Berlin"
+    BB = "BB", "Brandenburg"
+    HB = "HB", "Bremen"
+    HH = "HH", "Hamburg"
+    HE = "HE", "Hessen"
+    MV = "MV", "Mecklenburg-Vorpommern"
+    NI = "NI", "Niedersachsen"
+    NW = "NW", "Nordrhein-Westfalen"
+    RP = "RP", "Rheinland-Pfalz"
+    SL = "SL", "Saarland"
+    SN = "SN", "Sachsen"
+    ST = "ST", "Sachsen-Anhalt"
+    SH = "SH", "Schleswig-Holstein"
+    TH = "TH", "Thüringen"
+
+
+class Organization(models.Model):
+    """A tenant: a town, district, health fund or counselling service."""
+
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(
+        _("web address"),
+        max_length=60,
+        unique=True,
+        validators=[validate_org_slug],
+        help_text=_("Part of the citizen URL, e.g. “musterstadt” in /musterstadt/."),
+    )
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="Europe/Berlin", validators=[validate_time_zone]
+    )
+    state = models.CharField(
+        _("federal state"),
+        max_length=2,
+        choices=GermanState.choices,
+        validators=[validate_state_code],
+        help_text=_("Determines the public holidays on which offices are closed."),
+    )
+    languages = models.CharField(
+        _("languages offered"),
+        max_length=100,
+        default="de,en",
+        validators=[validate_language_codes],
+        help_text=_("Comma-separated language codes, e.g. “de,en”."),
+    )
+    logo = models.ImageField(_("logo"), upload_to="branding/", blank=True)
+    primary_colour = models.CharField(
+        _("primary colour"), max_length=7, default="#004B87", validators=[validate_hex_colour]
+    )
+
+    class Meta:
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    @property
+    def language_codes(self) -> list[str]:
+        return [code.strip() for code in self.languages.split(",") if code.strip()]

@@ -1,0 +1,66 @@
+"""Validation rules for organisations, shared by models and forms."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+
+import holidays
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+# First path segments the project itself uses; an organisation slug may not shadow them.
+RESERVED_SLUGS = frozenset(
+    {"admin", "api", "embed", "embed.js", "healthz", "i18n", "media", "static", "staff", "ws"}
+)
+
+HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def validate_org_slug(value: str) -> None:
+    if value.lower() in RESERVED_SLUGS:
+        raise ValidationError(
+            _("“%(slug)s” is reserved by the system. Please choose another address."),
+            code="reserved",
+            params={"slug": value},
+        )
+
+
+def validate_state_code(value: str) -> None:
+    if value not in holidays.country_holidays("DE").subdivisions:
+        raise ValidationError(
+            _("“%(code)s” is not a German federal state code (for example BY or NW)."),
+            code="unknown_state",
+            params={"code": value},
+        )
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            _("“%(zone)s” is not a known time zone (for example Europe/Berlin)."),
+            code="unknown_zone",
+            params={"zone": value},
+        )
+
+
+def validate_language_codes(value: str) -> None:
+    known = {code for code, _name in settings.LANGUAGES}
+    codes = [code.strip() for code in value.split(",") if code.strip()]
+    if not codes:
+        raise ValidationError(_("Offer at least one language."), code="no_language")
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        raise ValidationError(
+            _("Unknown language code(s): %(codes)s."),
+            code="unknown_language",
+            params={"codes": ", ".join(unknown)},
+        )
+
+
+def validate_hex_colour(value: str) -> None:
+    if not HEX_COLOUR.match(value):
+        raise ValidationError(
+            _("Enter the colour as #RRGGBB, for example #004B87."), code="bad_colour"
+        )

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
+from django.utils.translation import gettext_lazy as _
+
+from buergerbuero.staff.admin_scope import TenantScopedAdmin, member_for
+from buergerbuero.staff.models import StaffMember
+
+
+class StaffMemberInline(admin.StackedInline):  # type: ignore[type-arg]
+    model = StaffMember
+    can_delete = False
+    min_num = 1
+    max_num = 1
+    verbose_name_plural = _("role and offices")
+
+    def get_fields(self, request: Any, obj: Any = None) -> list[str]:
+        fields = ["organization", "role", "display_name", "offices"]
+        if not request.user.is_superuser:
+            fields.remove("organization")  # always the admin's own organisation
+        return fields
+
+    def has_view_permission(self, request: Any, obj: Any = None) -> bool:
+        return True
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return True
+
+    def has_add_permission(self, request: Any, obj: Any = None) -> bool:
+        return True
+
+    def formfield_for_manytomany(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
+        member = member_for(request)
+        if db_field.name == "offices" and member is not None and not request.user.is_superuser:
+            kwargs["queryset"] = member.organization.offices.all()
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class StaffUserAdmin(TenantScopedAdmin, UserAdmin):  # type: ignore[misc]
+    """Logins of the admin's own organisation; org admins cannot grant superuser rights."""
+
+    organization_path = "staff_member__organization"
+    inlines = [StaffMemberInline]
+    list_display = ["username", "first_name", "last_name", "email", "is_active"]
+    list_filter = ["is_active"]
+
+    def get_fieldsets(self, request: Any, obj: Any = None) -> Any:
+        if request.user.is_superuser:
+            return super().get_fieldsets(request, obj)
+        if obj is None:
+            return self.add_fieldsets
+        return (
+            (None, {"fields": ("username", "password")}),
+            (_("Personal info"), {"fields": ("first_name", "last_name", "email")}),
+            (_("Status"), {"fields": ("is_active",)}),
+        )
+
+    def save_formset(self, request: Any, form: Any, formset: Any, change: bool) -> None:
+        member = member_for(request)
+        if formset.model is StaffMember and member is not None and not request.user.is_superuser:
+            for inline_form in formset.forms:
+                inline_form.instance.organization = member.organization
+        super().save_formset(request, form, formset, change)

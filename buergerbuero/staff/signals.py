@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from buergerbuero.staff.models import StaffMember
+from buergerbuero.staff.services import sync_admin_access
+
+
+@receiver(post_save, sender=StaffMember)
+def _keep_admin_access_in_step(sender: type[StaffMember], instance: StaffMember, **kwargs: Any) -> None:
+    sync_admin_access(instance)
