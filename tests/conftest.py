@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -9,6 +12,8 @@ from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import Role
 from tests import factories
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, chromium_available
+from tests.support.server import AsgiServer
 
 # Playwright's sync API keeps an event loop in the test thread; the ORM calls between
 # browser steps are still synchronous and safe.
@@ -49,3 +54,49 @@ def org_admin(org: Organization) -> User:
 @pytest.fixture
 def outsider(db: None) -> User:
     return factories.make_outsider()
+
+
+# --- the real server and a real browser -----------------------------------------------------
+@pytest.fixture(scope="session")
+def asgi_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[AsgiServer]:
+    """The product served by uvicorn in its own process, sharing the test database."""
+    server = AsgiServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not chromium_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Chromium missing at {CHROMIUM}; `make test` installs it")
+        pytest.skip("Chromium not installed (run `make test`, which installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh German-speaking browser context, like a citizen's phone in Germany."""
+    context = browser.new_context(locale="de-DE", timezone_id="Europe/Berlin")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    path = Path(__file__).resolve().parent.parent / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (consumers) run on asyncio, like uvicorn."""
+    return "asyncio"

@@ -24,10 +24,15 @@ def make_office(
     hours: Iterable[tuple[int, str, str]] = (),
     **fields: object,
 ) -> Office:
-    office = Office.objects.create(organization=organization, slug=slug, name=fields.pop("name", slug.title()), **fields)
+    office = Office.objects.create(
+        organization=organization, slug=slug, name=fields.pop("name", slug.title()), **fields
+    )
     for weekday, opens, closes in hours:
         OpeningInterval.objects.create(
-            office=office, weekday=weekday, opens=dt.time.fromisoformat(opens), closes=dt.time.fromisoformat(closes)
+            office=office,
+            weekday=weekday,
+            opens=dt.time.fromisoformat(opens),
+            closes=dt.time.fromisoformat(closes),
         )
     return office
 

@@ -7,6 +7,7 @@ Setting ``DATABASE_URL`` and ``REDIS_URL`` switches to the *scaled* mode.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -104,7 +105,9 @@ else:
                     "PRAGMA busy_timeout=20000;"
                 ),
             },
-            "TEST": {"NAME": env_str("SQLITE_TEST_PATH", str(VAR_DIR / "test.sqlite3"))},
+            # A file (not :memory:) so that server processes started by the tests share it;
+            # one per test run so that parallel runs do not trample on each other.
+            "TEST": {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -149,6 +152,7 @@ USE_TZ = True
 # --- Static and uploaded files ------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "buergerbuero" / "static"]
 STATIC_ROOT.mkdir(exist_ok=True)
 # Serve straight from the apps' static folders: no collectstatic step for the embedded mode.
 WHITENOISE_USE_FINDERS = True

@@ -26,11 +26,17 @@ ORGANIZATIONS: list[dict[str, Any]] = [
                 "description": "Ausweise, Pässe, An- und Ummeldung, Führungszeugnisse.",
                 "seats": 4,
                 "waiting_room_limit": 40,
-                "services": ["Personalausweis beantragen", "Reisepass beantragen", "Wohnsitz an- oder ummelden",
-                             "Führungszeugnis beantragen"],
+                "services": [
+                    "Personalausweis beantragen",
+                    "Reisepass beantragen",
+                    "Wohnsitz an- oder ummelden",
+                    "Führungszeugnis beantragen",
+                ],
                 # A long Thursday for people who work during the day.
-                "hours": hours([MON, TUE, WED, FRI], "08:00", "12:00") + hours([MON, TUE], "13:00", "16:00")
-                + hours([THU], "08:00", "18:00") + hours([SAT], "09:00", "12:00"),
+                "hours": hours([MON, TUE, WED, FRI], "08:00", "12:00")
+                + hours([MON, TUE], "13:00", "16:00")
+                + hours([THU], "08:00", "18:00")
+                + hours([SAT], "09:00", "12:00"),
                 "closures": [(dt.date(2026, 12, 28), dt.date(2026, 12, 30), "Inventur und Systemumstellung")],
             },
             {
@@ -51,7 +57,9 @@ ORGANIZATIONS: list[dict[str, Any]] = [
                 "waiting_room_limit": 60,
                 "services": ["Aufenthaltstitel", "Verlängerung des Aufenthalts", "Beratung zur Einbürgerung"],
                 "hours": hours([MON, TUE, WED, THU, FRI], "07:30", "12:30") + hours([TUE], "14:00", "18:00"),
-                "special_openings": [(dt.date(2026, 12, 5), "09:00", "13:00", "Sondersprechtag Einbürgerung")],
+                "special_openings": [
+                    (dt.date(2026, 12, 5), "09:00", "13:00", "Sondersprechtag Einbürgerung")
+                ],
             },
             {
                 "slug": "schwangerschaftsberatung",
@@ -59,7 +67,11 @@ ORGANIZATIONS: list[dict[str, Any]] = [
                 "description": "Vertrauliche Beratung rund um Schwangerschaft und Geburt — auch anonym.",
                 "seats": 2,
                 "waiting_room_limit": 10,
-                "services": ["Schwangerschaftskonfliktberatung", "Finanzielle Hilfen", "Beratung nach der Geburt"],
+                "services": [
+                    "Schwangerschaftskonfliktberatung",
+                    "Finanzielle Hilfen",
+                    "Beratung nach der Geburt",
+                ],
                 "hours": hours([MON, TUE, WED, THU], "09:00", "16:00") + hours([FRI], "09:00", "13:00"),
             },
         ],

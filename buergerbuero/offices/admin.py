@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from buergerbuero.offices.models import Closure, Office, OpeningInterval, Service, SpecialOpening
-from buergerbuero.orgs.models import Organization
 from buergerbuero.offices.services import TimeSpan, find_overlap, format_spans
+from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.admin_scope import TenantScopedAdmin, TenantScopedInline
 from buergerbuero.staff.models import Role
 
@@ -69,7 +69,7 @@ class OfficeForm(forms.ModelForm):  # type: ignore[type-arg]
     tenant: Organization | None = None
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         organization = self.tenant or data.get("organization")
         slug = data.get("slug")
         if organization is not None and slug:
@@ -90,26 +90,33 @@ class OfficeAdmin(TenantScopedAdmin):
     prepopulated_fields = {"slug": ["name"]}
     inlines = [ServiceInline, OpeningIntervalInline, SpecialOpeningInline, ClosureInline]
 
-    def get_fields(self, request: Any, obj: Office | None = None) -> list[str]:
-        fields = ["organization", "name", "slug", "description", "seats", "waiting_room_limit",
-                  "observes_public_holidays", "position"]
+    def get_fields(self, request: Any, obj: Office | None = None) -> Any:
+        fields = [
+            "organization",
+            "name",
+            "slug",
+            "description",
+            "seats",
+            "waiting_room_limit",
+            "observes_public_holidays",
+            "position",
+        ]
         if not request.user.is_superuser:
             fields.remove("organization")  # set from the admin's own organisation
         return fields
 
-    def get_list_display(self, request: Any) -> list[str]:
+    def get_list_display(self, request: Any) -> Any:
         if request.user.is_superuser:
             return self.list_display
         return [field for field in self.list_display if field != "organization"]
 
-    def get_list_filter(self, request: Any) -> list[str]:
+    def get_list_filter(self, request: Any) -> Any:
         return self.list_filter if request.user.is_superuser else []
 
     def save_model(self, request: Any, obj: Office, form: Any, change: bool) -> None:
-        if not request.user.is_superuser and not change:
-            member = self._member(request)
-            assert member is not None  # has_add_permission guarantees it
-            obj.organization = member.organization
+        member = self._member(request)
+        if not request.user.is_superuser and not change and member is not None:
+            obj.organization = member.organization  # new offices belong to the admin's organisation
         super().save_model(request, obj, form, change)
 
     def get_form(self, request: Any, obj: Office | None = None, change: bool = False, **kwargs: Any) -> Any:

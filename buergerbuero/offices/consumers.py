@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -28,6 +29,13 @@ class DirectoryStatusConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         await self.send_json(snapshot)
 
+    @classmethod
+    async def decode_json(cls, text_data: str) -> Any:
+        try:
+            return json.loads(text_data)
+        except ValueError:
+            return None  # ignored like any other message we do not know
+
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and content.get("type") == "refresh":
             snapshot = await self._snapshot()
@@ -53,5 +61,5 @@ def _language_of(scope: dict[str, Any]) -> str:
     for part in query.split("&"):
         key, _, value = part.partition("=")
         if key == "lang" and translation.check_for_language(value):
-            return value
+            return str(value)
     return "de"

@@ -39,9 +39,7 @@ class Office(models.Model):
         default=30,
         help_text=_("Citizens beyond this number are offered an appointment instead."),
     )
-    observes_public_holidays = models.BooleanField(
-        _("closed on public holidays"), default=True
-    )
+    observes_public_holidays = models.BooleanField(_("closed on public holidays"), default=True)
     position = models.PositiveSmallIntegerField(_("position in the directory"), default=0)
 
     class Meta:
@@ -97,7 +95,7 @@ class TimeRange(models.Model):
 
 
 def _is_forward(opens: dt.time, closes: dt.time) -> bool:
-    return closes == MIDNIGHT and opens != MIDNIGHT or closes > opens
+    return (closes == MIDNIGHT and opens != MIDNIGHT) or closes > opens
 
 
 _FORWARD = Q(closes__gt=models.F("opens")) | (Q(closes=MIDNIGHT) & ~Q(opens=MIDNIGHT))

@@ -15,6 +15,7 @@ midnight with one interval until 00:00 and one from 00:00 the next day: they are
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import zoneinfo
 from collections.abc import Iterable, Iterator, Sequence
@@ -102,7 +103,7 @@ def _minutes(time: dt.time, *, is_end: bool) -> int:
 def find_overlap(spans: Iterable[TimeSpan]) -> tuple[TimeSpan, TimeSpan] | None:
     """Two spans of one day that overlap or touch, or None (adjacent spans should be one)."""
     ordered = sorted(spans, key=lambda span: _minutes(span.opens, is_end=False))
-    for earlier, later in zip(ordered, ordered[1:], strict=False):
+    for earlier, later in itertools.pairwise(ordered):
         if _minutes(later.opens, is_end=False) <= _minutes(earlier.closes, is_end=True):
             return earlier, later
     return None
@@ -257,7 +258,10 @@ def _next_opening_text(opens_at: dt.datetime, today: dt.date) -> str:
     if days_ahead == 1:
         return gettext("opens tomorrow at %(time)s") % {"time": time}
     if days_ahead < 7:
-        return gettext("opens %(weekday)s at %(time)s") % {"weekday": _weekday_name(opens_at.date()), "time": time}
+        return gettext("opens %(weekday)s at %(time)s") % {
+            "weekday": _weekday_name(opens_at.date()),
+            "time": time,
+        }
     return gettext("opens on %(date)s at %(time)s") % {
         "date": formats.date_format(opens_at.date(), "SHORT_DATE_FORMAT"),
         "time": time,
@@ -307,7 +311,9 @@ class OfficeOverview:
             "state": self.state,
             "label": self.label,
             "today": self.today_text,
-            "next_change_at": next_change.isoformat() if next_change else None,
+            "next_change_at": next_change.astimezone(self.office.organization.zone).isoformat()
+            if next_change
+            else None,
         }
 
 

@@ -12,7 +12,9 @@ from buergerbuero.staff.admin_scope import TenantScopedAdmin
 
 class OrganizationForm(forms.ModelForm):  # type: ignore[type-arg]
     languages = forms.MultipleChoiceField(
-        choices=settings.LANGUAGES, widget=forms.CheckboxSelectMultiple, label=Organization._meta.get_field("languages").verbose_name
+        choices=settings.LANGUAGES,
+        widget=forms.CheckboxSelectMultiple,
+        label=Organization._meta.get_field("languages").verbose_name,
     )
 
     class Meta:

@@ -61,6 +61,4 @@ def validate_language_codes(value: str) -> None:
 
 def validate_hex_colour(value: str) -> None:
     if not HEX_COLOUR.match(value):
-        raise ValidationError(
-            _("Enter the colour as #RRGGBB, for example #004B87."), code="bad_colour"
-        )
+        raise ValidationError(_("Enter the colour as #RRGGBB, for example #004B87."), code="bad_colour")

@@ -18,7 +18,7 @@ class StaffMemberInline(admin.StackedInline):  # type: ignore[type-arg]
     max_num = 1
     verbose_name_plural = _("role and offices")
 
-    def get_fields(self, request: Any, obj: Any = None) -> list[str]:
+    def get_fields(self, request: Any, obj: Any = None) -> Any:
         fields = ["organization", "role", "display_name", "offices"]
         if not request.user.is_superuser:
             fields.remove("organization")  # always the admin's own organisation
@@ -44,7 +44,7 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class StaffUserAdmin(TenantScopedAdmin, UserAdmin):  # type: ignore[misc]
+class StaffUserAdmin(TenantScopedAdmin, UserAdmin):  # type: ignore[type-arg]
     """Logins of the admin's own organisation; org admins cannot grant superuser rights."""
 
     organization_path = "staff_member__organization"

@@ -18,13 +18,18 @@ class StaffMember(models.Model):
     """Links a login to the organisation it works for, its role and the offices it serves."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_member", verbose_name=_("login")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="staff_member",
+        verbose_name=_("login"),
     )
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="staff", verbose_name=_("organisation")
     )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.AGENT)
-    offices = models.ManyToManyField(Office, blank=True, related_name="staff", verbose_name=_("offices served"))
+    offices = models.ManyToManyField(
+        Office, blank=True, related_name="staff", verbose_name=_("offices served")
+    )
     display_name = models.CharField(
         _("name shown to citizens"), max_length=100, blank=True, help_text=_("e.g. “Frau Weber”")
     )

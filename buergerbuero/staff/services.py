@@ -13,7 +13,7 @@ def staff_member_of(user: AbstractBaseUser | AnonymousUser) -> StaffMember | Non
     if not user.is_authenticated:
         return None
     try:
-        return StaffMember.objects.select_related("organization").get(user=user)
+        return StaffMember.objects.select_related("organization").get(user_id=user.pk)
     except StaffMember.DoesNotExist:
         return None
 

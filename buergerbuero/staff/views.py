@@ -18,5 +18,9 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "staff/home.html",
-        {"member": member, "organization": member.organization, "overviews": overviews(offices, timezone.now())},
+        {
+            "member": member,
+            "organization": member.organization,
+            "overviews": overviews(offices, timezone.now()),
+        },
     )

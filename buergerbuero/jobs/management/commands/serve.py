@@ -36,6 +36,7 @@ class Command(BaseCommand):
             "ws_per_message_deflate": False,
             "proxy_headers": True,
             "log_level": "info",
+            "lifespan": "off",  # Django's ASGI handler has no lifespan events
         }
         if workers > 1:
             uvicorn.run(APP, workers=workers, **common)

@@ -1,0 +1,67 @@
+# The one entry point: `make run` serves the demo, `make test` runs every check.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PG_URL := postgres://postgres@127.0.0.1:5432/test
+REDIS_TEST_URL := redis://127.0.0.1:6379/0
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run run-scaled test test-embedded test-scaled lint install install-dev chromium messages clean
+
+run: $(VENV)/.installed
+	$(BIN)/python manage.py migrate --no-input -v 0
+	$(BIN)/python manage.py load_demo
+	HOST=$(HOST) PORT=$(PORT) exec $(BIN)/python manage.py serve --banner
+
+# Scaled mode: PostgreSQL + Redis, several web workers, a separate job worker.
+# Needs DATABASE_URL and REDIS_URL in the environment.
+run-scaled: $(VENV)/.installed
+	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || { echo "set DATABASE_URL and REDIS_URL"; exit 2; }
+	$(BIN)/python manage.py migrate --no-input -v 0
+	$(BIN)/python manage.py load_demo
+	$(BIN)/python manage.py worker & WORKER=$$!; \
+	trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/python manage.py serve --banner --host $(HOST) --port $(PORT) --workers $${WEB_WORKERS:-2}
+
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Debian's Chromium for the browser tests (never a browser download by Playwright).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test-embedded: $(VENV)/.installed-dev chromium
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest
+
+test-scaled: $(VENV)/.installed-dev chromium
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest
+
+test: lint test-embedded test-scaled
+
+# Translations: extract strings, then compile. Needs GNU gettext (apt-get install gettext);
+# the compiled .mo files are committed so that running the product does not.
+messages: $(VENV)/.installed
+	cd buergerbuero && ../$(BIN)/python ../manage.py makemessages -l de --no-location --ignore "static/*"
+	cd buergerbuero && ../$(BIN)/python ../manage.py compilemessages
+
+clean:
+	rm -rf $(VENV) var test-artifacts .pytest_cache .mypy_cache .ruff_cache
