@@ -100,3 +100,9 @@ def artifacts_dir() -> Path:
 def anyio_backend() -> str:
     """Async tests (consumers) run on asyncio, like uvicorn."""
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Real hashing costs ~0.3 s per login created; the tests create many."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 from django.contrib.auth.models import User
 
@@ -22,11 +23,10 @@ def make_office(
     organization: Organization,
     slug: str = "buergerbuero",
     hours: Iterable[tuple[int, str, str]] = (),
-    **fields: object,
+    name: str | None = None,
+    **fields: Any,
 ) -> Office:
-    office = Office.objects.create(
-        organization=organization, slug=slug, name=fields.pop("name", slug.title()), **fields
-    )
+    office = Office.objects.create(organization=organization, slug=slug, name=name or slug.title(), **fields)
     for weekday, opens, closes in hours:
         OpeningInterval.objects.create(
             office=office,

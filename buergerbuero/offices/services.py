@@ -153,7 +153,7 @@ class OpeningCalendar:
             return DayHours(date, spans, closed_reason="; ".join(notes), is_special=True)
         for closure in self._closures:
             if closure.starts_on <= date <= closure.ends_on:
-                return DayHours(date, (), closed_reason=closure.reason or gettext("closed"), is_special=True)
+                return DayHours(date, (), closed_reason=closure.reason, is_special=True)
         if self.office.observes_public_holidays:
             name = holiday_name(self.state, date)
             if name:
@@ -164,13 +164,15 @@ class OpeningCalendar:
         return [(weekday, tuple(spans)) for weekday, spans in self._weekly.items()]
 
     # --- periods as aware datetimes -----------------------------------------------------
-    def _local(self, date: dt.date, time: dt.time) -> dt.datetime:
-        return dt.datetime.combine(date, time, tzinfo=self.zone)
+    def _instant(self, date: dt.date, time: dt.time) -> dt.datetime:
+        """The UTC instant of a local wall-clock time. Arithmetic on datetimes that share a
+        ZoneInfo ignores DST changes, so everything after this point is in UTC."""
+        return dt.datetime.combine(date, time, tzinfo=self.zone).astimezone(dt.UTC)
 
     def _day_periods(self, date: dt.date) -> Iterator[Period]:
         for span in self.day(date).spans:
             end_date = date + dt.timedelta(days=1) if span.closes == MIDNIGHT else date
-            yield Period(self._local(date, span.opens), self._local(end_date, span.closes))
+            yield Period(self._instant(date, span.opens), self._instant(end_date, span.closes))
 
     def periods(self, first_day: dt.date, days: int) -> Iterator[Period]:
         """Open periods from ``first_day`` on, adjacent ones merged (e.g. across midnight)."""
@@ -190,6 +192,7 @@ class OpeningCalendar:
     def status(self, now: dt.datetime) -> OfficeStatus:
         if now.tzinfo is None:
             raise ValueError("status() needs an aware datetime")
+        now = now.astimezone(dt.UTC)
         today_hours = self.day(now.astimezone(self.zone).date())
         # Only a day closed as a whole is closed "because of" something.
         reason = "" if today_hours.spans else today_hours.closed_reason
@@ -206,20 +209,26 @@ class OpeningCalendar:
     def upcoming_changes(self, today: dt.date, days: int = UPCOMING_DAYS) -> list[UpcomingChange]:
         """Closures, holidays and extra openings in the coming weeks, consecutive days joined."""
         changes: list[UpcomingChange] = []
+        # A run continues over days the office is closed anyway (a closure over a weekend is
+        # one entry); a regular working day ends it.
+        run_open = False
         for offset in range(days):
             day = self.day(today + dt.timedelta(days=offset))
-            if not day.is_special:
+            regular = tuple(self._weekly[day.date.weekday()])
+            if not day.is_special or day.spans == regular:
+                run_open = run_open and not regular
                 continue
             previous = changes[-1] if changes else None
             if (
-                previous is not None
-                and previous.last_day == day.date - dt.timedelta(days=1)
+                run_open
+                and previous is not None
                 and previous.reason == day.closed_reason
                 and previous.spans == day.spans
             ):
                 changes[-1] = UpcomingChange(previous.first_day, day.date, previous.reason, previous.spans)
             else:
                 changes.append(UpcomingChange(day.date, day.date, day.closed_reason, day.spans))
+            run_open = True
         return changes
 
 
@@ -239,7 +248,8 @@ def format_spans(spans: Sequence[TimeSpan]) -> str:
 
 
 def _closing_text(closes: dt.time) -> str:
-    return "24:00" if closes == MIDNIGHT else format_time(closes)
+    # “24:00” in German; English says “midnight”.
+    return pgettext("closing time", "midnight") if closes == MIDNIGHT else format_time(closes)
 
 
 def _day_text(date: dt.date) -> str:
@@ -277,8 +287,7 @@ def status_label(status: OfficeStatus, zone: zoneinfo.ZoneInfo) -> str:
                 "minutes": minutes
             }
         closes_local = status.closes_at.astimezone(zone)
-        time = "24:00" if closes_local.time() == MIDNIGHT else format_time(closes_local)
-        return gettext("open until %(time)s") % {"time": time}
+        return gettext("open until %(time)s") % {"time": _closing_text(closes_local.time())}
     closed = gettext("closed")
     if status.closed_reason:
         closed = gettext("closed (%(reason)s)") % {"reason": status.closed_reason}

@@ -9,7 +9,6 @@ from buergerbuero.orgs.validators import (
     validate_hex_colour,
     validate_language_codes,
     validate_org_slug,
-    validate_state_code,
     validate_time_zone,
 )
 
@@ -53,7 +52,6 @@ class Organization(models.Model):
         _("federal state"),
         max_length=2,
         choices=GermanState.choices,
-        validators=[validate_state_code],
         help_text=_("Determines the public holidays on which offices are closed."),
     )
     languages = models.CharField(

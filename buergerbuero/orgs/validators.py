@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import zoneinfo
 
-import holidays
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -24,15 +23,6 @@ def validate_org_slug(value: str) -> None:
             _("“%(slug)s” is reserved by the system. Please choose another address."),
             code="reserved",
             params={"slug": value},
-        )
-
-
-def validate_state_code(value: str) -> None:
-    if value not in holidays.country_holidays("DE").subdivisions:
-        raise ValidationError(
-            _("“%(code)s” is not a German federal state code (for example BY or NW)."),
-            code="unknown_state",
-            params={"code": value},
         )
 
 

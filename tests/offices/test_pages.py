@@ -28,7 +28,8 @@ def test_directory_lists_offices_with_status_in_german(client: Client, office: O
     assert '<html lang="de" dir="ltr">' in html
     assert "Virtuelle Büros — Stadt Testhausen" in html
     assert "geöffnet bis 16:00" in html
-    assert "Heute:" in html and "08:00–16:00" in html
+    assert "Heute:" in html
+    assert "08:00–16:00" in html
 
 
 @time_machine.travel(THURSDAY_MORNING, tick=False)
@@ -76,14 +77,16 @@ def test_office_of_another_organisation_is_not_found_under_this_one(
 
 
 @time_machine.travel(dt.datetime(2026, 12, 20, 10, 0, tzinfo=BERLIN), tick=False)
-def test_office_page_shows_services_weekly_hours_and_upcoming_holidays(client: Client, office: Office) -> None:
+def test_office_page_shows_services_weekly_hours_and_upcoming_holidays(
+    client: Client, office: Office
+) -> None:
     Service.objects.create(office=office, name="Reisepass beantragen")
 
     html = client.get("/testhausen/buergerbuero/").content.decode()
 
     assert "Reisepass beantragen" in html
-    assert "<th scope=\"row\">Montag</th><td>08:00–16:00</td>" in html
-    assert "<th scope=\"row\">Samstag</th><td>geschlossen</td>" in html
+    assert '<th scope="row">Montag</th><td>08:00–16:00</td>' in html
+    assert '<th scope="row">Samstag</th><td>geschlossen</td>' in html
     assert "Erster Weihnachtstag" in html
     assert "Alle Zeiten in Ortszeit (Europe/Berlin)." in html
 
@@ -105,7 +108,8 @@ def test_directory_query_count_does_not_grow_with_offices(
 def test_home_lists_organisations(client: Client, org: Organization, other_org: Organization) -> None:
     html = client.get("/").content.decode()
 
-    assert 'href="/testhausen/"' in html and 'href="/anderswo/"' in html
+    assert 'href="/testhausen/"' in html
+    assert 'href="/anderswo/"' in html
 
 
 def test_health_check_answers(client: Client, db: None) -> None:
