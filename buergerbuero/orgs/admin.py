@@ -5,6 +5,8 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest
 
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.admin_scope import TenantScopedAdmin
@@ -37,3 +39,10 @@ class OrganizationAdmin(TenantScopedAdmin):
     organization_path = "pk"
     list_display = ["name", "slug", "state", "time_zone"]
     prepopulated_fields = {"slug": ["name"]}
+
+    # Tenants are created and removed by the platform operator, not by themselves.
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request.user.is_superuser

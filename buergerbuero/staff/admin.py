@@ -18,6 +18,10 @@ class StaffMemberInline(admin.StackedInline):  # type: ignore[type-arg]
     max_num = 1
     verbose_name_plural = _("role and offices")
 
+    def get_min_num(self, request: Any, obj: Any = None, **kwargs: Any) -> int:
+        # A tenant's logins always belong to it; a platform operator may belong to none.
+        return 0 if request.user.is_superuser else 1
+
     def get_fields(self, request: Any, obj: Any = None) -> Any:
         fields = ["organization", "role", "display_name", "offices"]
         if not request.user.is_superuser:
@@ -51,6 +55,12 @@ class StaffUserAdmin(TenantScopedAdmin, UserAdmin):  # type: ignore[type-arg]
     inlines = [StaffMemberInline]
     list_display = ["username", "first_name", "last_name", "email", "is_active"]
     list_filter = ["is_active"]
+
+    def get_queryset(self, request: Any) -> Any:
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(is_superuser=False)  # platform operators are out of a tenant's reach
 
     def get_fieldsets(self, request: Any, obj: Any = None) -> Any:
         if request.user.is_superuser:

@@ -58,7 +58,7 @@ class TenantScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         member = self._member(request)
         if member is None:
             return queryset.none()
-        queryset = queryset.filter(**{self.organization_path: member.organization})
+        queryset = queryset.filter(**{self.organization_path: member.organization_id})
         if member.role == Role.OFFICE_LEAD and self.office_staff_path is not None:
             queryset = queryset.filter(**{self.office_staff_path: member})
         return queryset.distinct()
