@@ -1,23 +1,22 @@
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 
 from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import Role
 from tests import factories
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, chromium_available
 from tests.support.server import AsgiServer
 
-# Playwright's sync API keeps an event loop in the test thread; the ORM calls between
-# browser steps are still synchronous and safe.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# Consumers reach the database from asgiref's worker thread; a persistent connection there
+# would outlive the test run and keep PostgreSQL from dropping the test database.
+django_settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 
 @pytest.fixture
@@ -64,29 +63,6 @@ def asgi_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[AsgiS
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    if not chromium_available():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Chromium missing at {CHROMIUM}; `make test` installs it")
-        pytest.skip("Chromium not installed (run `make test`, which installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh German-speaking browser context, like a citizen's phone in Germany."""
-    context = browser.new_context(locale="de-DE", timezone_id="Europe/Berlin")
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 @pytest.fixture(scope="session")
