@@ -12,11 +12,15 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from buergerbuero.consult.routing import websocket_urlpatterns as consultation_sockets  # noqa: E402
 from buergerbuero.offices.routing import websocket_urlpatterns as office_sockets  # noqa: E402
+from buergerbuero.waiting.routing import websocket_urlpatterns as waiting_sockets  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter([*office_sockets]))),
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter([*office_sockets, *waiting_sockets, *consultation_sockets]))
+        ),
     }
 )

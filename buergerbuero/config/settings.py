@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "buergerbuero.orgs",
     "buergerbuero.offices",
     "buergerbuero.staff",
+    "buergerbuero.waiting",
+    "buergerbuero.consult",
     "buergerbuero.demo",
     "buergerbuero.jobs",
     "django.contrib.admin",
@@ -88,9 +90,7 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
-    }
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
 else:
     DATABASES = {
         "default": {
@@ -116,15 +116,28 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channels -----------------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+REDIS_PREFIX = env_str("REDIS_PREFIX", "bb")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("REDIS_PREFIX", "bb")},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": REDIS_PREFIX},
         }
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Rate limits need one shared counter per client across processes: Redis when scaled.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": REDIS_PREFIX,
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Auth ---------------------------------------------------------------------------------
 LOGIN_URL = "staff:login"

@@ -2,10 +2,12 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
+from django.views.i18n import JavaScriptCatalog
 from django.views.static import serve
 
 from buergerbuero.offices import views as office_views
 from buergerbuero.orgs import views as org_views
+from buergerbuero.waiting import views as waiting_views
 
 admin.site.site_header = _("Virtual citizens' office — administration")
 admin.site.site_title = _("Virtual citizens' office")
@@ -15,10 +17,14 @@ urlpatterns = [
     path("", org_views.home, name="home"),
     path("healthz", org_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("", include("buergerbuero.waiting.urls")),
+    path("", include("buergerbuero.consult.urls")),
     path("staff/", include("buergerbuero.staff.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/js/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     # Uploaded logos; in the scaled mode a front proxy may serve MEDIA_ROOT instead.
     re_path(r"^media/(?P<path>branding/.+)$", serve, {"document_root": settings.MEDIA_ROOT}),
     path("<slug:org_slug>/", office_views.directory, name="directory"),
     path("<slug:org_slug>/<slug:office_slug>/", office_views.office_detail, name="office"),
+    path("<slug:org_slug>/<slug:office_slug>/enter/", waiting_views.enter, name="enter"),
 ]

@@ -100,6 +100,10 @@ class OfficeAdmin(TenantScopedAdmin):
             "waiting_room_limit",
             "observes_public_holidays",
             "position",
+            "admission_mode",
+            "waiting_area_text",
+            "call_confirm_seconds",
+            "hold_place_seconds",
         ]
         if not request.user.is_superuser:
             fields.remove("organization")  # set from the admin's own organisation

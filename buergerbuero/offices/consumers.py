@@ -1,58 +1,68 @@
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone, translation
 
 from buergerbuero.offices import services
 from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
+from buergerbuero.realtime.hub import hub
+from buergerbuero.realtime.messages import parse
+from buergerbuero.realtime.publish import encode
+from buergerbuero.waiting.services import directory_group, office_live
 
 
-class DirectoryStatusConsumer(AsyncJsonWebsocketConsumer):
-    """Live status of an organisation's offices.
+class DirectoryStatusConsumer(AsyncWebsocketConsumer):
+    """Live status of an organisation's offices: opening status, free seats, people waiting.
 
     Sends a snapshot on connect and whenever the page asks (it asks at the ``next_change_at``
-    the snapshot names, so “closes in 10 minutes” stays true without polling).
+    the snapshot names, so “closes in 10 minutes” stays true without polling); queue changes
+    arrive as they happen through the hub.
     """
+
+    group = ""
 
     async def connect(self) -> None:
         self.org_slug: str = self.scope["url_route"]["kwargs"]["org_slug"]
         self.language = _language_of(self.scope)
-        snapshot = await self._snapshot()
-        if snapshot is None:
+        organization = await database_sync_to_async(Organization.objects.filter(slug=self.org_slug).first)()
+        if organization is None:
             await self.close(code=4404)
             return
+        self.organization = organization
         await self.accept()
-        await self.send_json(snapshot)
+        self.group = directory_group(organization.pk)
+        hub.join(self.group, self)
+        await self._send_snapshot()
 
-    @classmethod
-    async def decode_json(cls, text_data: str) -> Any:
-        try:
-            return json.loads(text_data)
-        except ValueError:
-            return None  # ignored like any other message we do not know
+    async def _send_snapshot(self) -> None:
+        await self.send(text_data=encode(await database_sync_to_async(self._snapshot)()))
 
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if isinstance(content, dict) and content.get("type") == "refresh":
-            snapshot = await self._snapshot()
-            if snapshot is not None:
-                await self.send_json(snapshot)
-
-    @database_sync_to_async
-    def _snapshot(self) -> dict[str, Any] | None:
-        organization = Organization.objects.filter(slug=self.org_slug).first()
-        if organization is None:
-            return None
-        offices = services.offices_with_hours(Office.objects.filter(organization=organization))
+    def _snapshot(self) -> dict[str, Any]:
+        offices = services.offices_with_hours(Office.objects.filter(organization=self.organization))
+        now = timezone.now()
         with translation.override(self.language):
             return {
                 "type": "status",
-                "offices": [item.as_json() for item in services.overviews(offices, timezone.now())],
+                "offices": [
+                    {**item.as_json(), **office_live(item.office, now).as_json()}
+                    for item in services.overviews(offices, now)
+                ],
             }
+
+    async def deliver(self, group: str, text: str) -> None:
+        await self.base_send({"type": "websocket.send", "text": text})
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if parse(text_data).get("type") == "refresh":
+            await self._send_snapshot()
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            hub.leave(self.group, self)
 
 
 def _language_of(scope: dict[str, Any]) -> str:

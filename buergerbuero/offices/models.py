@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +21,11 @@ class Weekday(models.IntegerChoices):
     FRIDAY = 4, _("Friday")
     SATURDAY = 5, _("Saturday")
     SUNDAY = 6, _("Sunday")
+
+
+class AdmissionMode(models.TextChoices):
+    QUEUE = "queue", _("First come, first served (staff call the next citizen)")
+    KNOCK = "knock", _("Knock and be let in (staff choose whom to admit)")
 
 
 class Office(models.Model):
@@ -41,6 +47,23 @@ class Office(models.Model):
     )
     observes_public_holidays = models.BooleanField(_("closed on public holidays"), default=True)
     position = models.PositiveSmallIntegerField(_("position in the directory"), default=0)
+    admission_mode = models.CharField(
+        _("admission"), max_length=10, choices=AdmissionMode.choices, default=AdmissionMode.QUEUE
+    )
+    waiting_area_text = models.TextField(
+        _("waiting-area text"), blank=True, help_text=_("Shown to everyone in the waiting room.")
+    )
+    call_confirm_seconds = models.PositiveSmallIntegerField(
+        _("time to answer a call (seconds)"),
+        default=60,
+        validators=[MinValueValidator(15), MaxValueValidator(600)],
+        help_text=_("A citizen who does not confirm in time goes back to the queue once."),
+    )
+    hold_place_seconds = models.PositiveIntegerField(
+        _("place held after losing the connection (seconds)"),
+        default=300,
+        validators=[MinValueValidator(30), MaxValueValidator(3600)],
+    )
 
     class Meta:
         verbose_name = _("office")

@@ -7,6 +7,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.utils.translation import gettext_lazy as _
 
+from buergerbuero.offices.models import Service
 from buergerbuero.staff.admin_scope import TenantScopedAdmin, member_for
 from buergerbuero.staff.models import StaffMember
 
@@ -23,7 +24,7 @@ class StaffMemberInline(admin.StackedInline):  # type: ignore[type-arg]
         return 0 if request.user.is_superuser else 1
 
     def get_fields(self, request: Any, obj: Any = None) -> Any:
-        fields = ["organization", "role", "display_name", "offices"]
+        fields = ["organization", "role", "display_name", "offices", "services"]
         if not request.user.is_superuser:
             fields.remove("organization")  # always the admin's own organisation
         return fields
@@ -39,8 +40,11 @@ class StaffMemberInline(admin.StackedInline):  # type: ignore[type-arg]
 
     def formfield_for_manytomany(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
         member = member_for(request)
-        if db_field.name == "offices" and member is not None and not request.user.is_superuser:
-            kwargs["queryset"] = member.organization.offices.all()
+        if member is not None and not request.user.is_superuser:
+            if db_field.name == "offices":
+                kwargs["queryset"] = member.organization.offices.all()
+            elif db_field.name == "services":
+                kwargs["queryset"] = Service.objects.filter(office__organization=member.organization)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 

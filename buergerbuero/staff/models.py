@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from buergerbuero.offices.models import Office
+from buergerbuero.offices.models import Office, Service
 from buergerbuero.orgs.models import Organization
 
 
@@ -29,6 +29,13 @@ class StaffMember(models.Model):
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.AGENT)
     offices = models.ManyToManyField(
         Office, blank=True, related_name="staff", verbose_name=_("offices served")
+    )
+    services = models.ManyToManyField(
+        Service,
+        blank=True,
+        related_name="staff",
+        verbose_name=_("services handled"),
+        help_text=_("Leave empty to handle every service of the offices served."),
     )
     display_name = models.CharField(
         _("name shown to citizens"), max_length=100, blank=True, help_text=_("e.g. “Frau Weber”")

@@ -36,6 +36,11 @@ async def test_snapshot_on_connect_and_on_refresh(office: Office) -> None:
                 "label": "schließt in 10 Minuten",
                 "today": "08:00–16:00",
                 "next_change_at": "2026-11-26T15:51:00+01:00",
+                "waiting": 0,
+                "seats": 1,
+                "staffed": 0,
+                "free": 0,
+                "estimate": None,
             }
         ],
     }

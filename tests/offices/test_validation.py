@@ -26,6 +26,10 @@ from tests import factories
 SLUG_CLASH = "This organisation already has an office with this web address."
 
 
+# The waiting-room settings every new office form carries (their defaults).
+WAITING_DEFAULTS = {"admission_mode": "queue", "call_confirm_seconds": 60, "hold_place_seconds": 300}
+
+
 @pytest.fixture(autouse=True)
 def english() -> Iterator[None]:
     """Messages are compared with their English msgids (the project default language is German)."""
@@ -464,6 +468,7 @@ class TestAdminOfficeAddress:
             "slug": office.slug,
             "seats": 1,
             "waiting_room_limit": 30,
+            **WAITING_DEFAULTS,
             "observes_public_holidays": "on",
             "position": 0,
             **empty_inlines(),
@@ -478,7 +483,13 @@ class TestAdminOfficeAddress:
     def test_org_admin_adding_an_office_with_a_taken_address_is_refused(
         self, org_admin_client_en: Client, org: Organization, office: Office
     ) -> None:
-        data = {"name": "Noch ein Bürgerbüro", "slug": office.slug, "seats": 1, "waiting_room_limit": 30}
+        data = {
+            "name": "Noch ein Bürgerbüro",
+            "slug": office.slug,
+            "seats": 1,
+            "waiting_room_limit": 30,
+            **WAITING_DEFAULTS,
+        }
         data.update({"position": 0, **empty_inlines()})
 
         response = org_admin_client_en.post(reverse("admin:offices_office_add"), data)
@@ -491,7 +502,13 @@ class TestAdminOfficeAddress:
         self, org_admin_client_en: Client, org: Organization, other_org: Organization
     ) -> None:
         factories.make_office(other_org, "kfz-stelle")
-        data = {"name": "Kfz-Stelle", "slug": "kfz-stelle", "seats": 1, "waiting_room_limit": 30}
+        data = {
+            "name": "Kfz-Stelle",
+            "slug": "kfz-stelle",
+            "seats": 1,
+            "waiting_room_limit": 30,
+            **WAITING_DEFAULTS,
+        }
         data.update({"position": 0, **empty_inlines()})
 
         response = org_admin_client_en.post(reverse("admin:offices_office_add"), data)

@@ -1,21 +1,36 @@
-// Keeps the office status lines ("open until 16:00", "closes in 10 minutes") current.
-// The server sends every office's status and when it next changes; we ask again then
-// (and every few minutes, in case staff changed the hours). Reconnects with backoff.
+// Keeps the office status lines ("open until 16:00", "closes in 10 minutes") and the live
+// figures (free seats, people waiting, estimated wait) current. The server sends every
+// office's status and when it next changes; we ask again then (and every few minutes, in
+// case staff changed the hours). Queue changes arrive as they happen.
+
+import { liveSocket } from "../realtime/socket.js";
+import { estimateSeconds, estimateText } from "../waiting/estimate.js";
 
 const container = document.querySelector("[data-live-status]");
 const REFRESH_EVERY_MS = 5 * 60 * 1000;
-const MAX_BACKOFF_MS = 60 * 1000;
+let timer = null;
 
-function apply(offices) {
-  for (const office of offices) {
-    for (const status of document.querySelectorAll(`[data-status-for="${CSS.escape(office.office)}"]`)) {
-      status.className = `status status--${office.state}`;
-      status.querySelector(".status__label").textContent = office.label;
-    }
-    for (const today of document.querySelectorAll(`[data-today-for="${CSS.escape(office.office)}"]`)) {
-      today.textContent = office.today;
-    }
-  }
+function each(selector, slug, update) {
+  for (const element of document.querySelectorAll(`[${selector}="${CSS.escape(slug)}"]`)) update(element);
+}
+
+function applyLive(office) {
+  each("data-live-for", office.office, (element) => {
+    element.hidden = false;
+    const wait = estimateText(estimateSeconds(office.waiting + 1, office.estimate));
+    element.textContent = interpolate(
+      gettext("%(free)s of %(seats)s seats free · %(waiting)s waiting · wait: %(wait)s"),
+      { ...office, wait }, true);
+  });
+}
+
+function applyStatus(office) {
+  each("data-status-for", office.office, (status) => {
+    status.className = `status status--${office.state}`;
+    status.querySelector(".status__label").textContent = office.label;
+  });
+  each("data-today-for", office.office, (today) => { today.textContent = office.today; });
+  applyLive(office);
 }
 
 function nextDelay(offices) {
@@ -29,26 +44,25 @@ function nextDelay(offices) {
   return delay;
 }
 
-function connect(backoff = 1000) {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
+if (container && "WebSocket" in window) {
   const lang = document.documentElement.lang || "de";
-  const url = `${scheme}://${location.host}/ws/${encodeURIComponent(container.dataset.org)}/status/?lang=${encodeURIComponent(lang)}`;
-  const socket = new WebSocket(url);
-  let timer = null;
-  socket.addEventListener("open", () => { backoff = 1000; });
-  socket.addEventListener("message", (event) => {
-    const message = JSON.parse(event.data);
-    if (message.type !== "status") return;
-    apply(message.offices);
-    clearTimeout(timer);
-    timer = setTimeout(() => socket.send(JSON.stringify({ type: "refresh" })), nextDelay(message.offices));
-  });
-  socket.addEventListener("close", () => {
-    clearTimeout(timer);
-    setTimeout(() => connect(Math.min(backoff * 2, MAX_BACKOFF_MS)), backoff);
-  });
+  const socket = liveSocket(
+    `/ws/${encodeURIComponent(container.dataset.org)}/status/?lang=${encodeURIComponent(lang)}`, {
+      onMessage(message) {
+        if (message.type === "office_live") return applyLive(message);
+        if (message.type !== "status") return;
+        message.offices.forEach(applyStatus);
+        clearTimeout(timer);
+        timer = setTimeout(() => socket.send({ type: "refresh" }), nextDelay(message.offices));
+      },
+    });
 }
 
-if (container && "WebSocket" in window) {
-  connect();
+// On an office page: offer the way back to a place this browser holds in its waiting room.
+for (const link of document.querySelectorAll("[data-return-to-place]")) {
+  const token = localStorage.getItem(`bb-ticket-${link.dataset.returnToPlace}`);
+  if (token) {
+    link.href = `/w/${encodeURIComponent(token)}/`;
+    link.hidden = false;
+  }
 }

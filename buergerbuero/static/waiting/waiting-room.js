@@ -1,0 +1,144 @@
+// The waiting room: keeps the citizen's position, estimate and call state live.
+//
+// Every queue change arrives as one message shared by all waiting citizens: {seq, op, key}.
+// We derive our own position by comparing keys (lower comes first). Messages carry a
+// sequence number; a gap that does not fill within a moment makes us ask for a snapshot.
+
+import { liveSocket, showConnection } from "../realtime/socket.js";
+import { estimateSeconds, estimateText } from "./estimate.js";
+
+const root = document.getElementById("waiting-room");
+const token = root.dataset.token;
+const GAP_WAIT_MS = 600;
+const ANNOUNCE_EVERY_MS = 30000;
+
+let seq = null;           // last applied sequence number; null until the first snapshot
+let position = null;
+let status = root.dataset.status;
+let live = null;
+let closesAt = null;
+const myKey = root.dataset.key.split(",").map(Number);
+const pending = new Map(); // seq -> message, held while an earlier one is missing
+let gapTimer = null;
+let lastAnnounced = 0;
+const originalTitle = document.title;
+
+localStorage.setItem(`bb-ticket-${root.dataset.office}`, token);
+
+function before(a, b) {
+  return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+}
+
+function render() {
+  root.querySelector("[data-position]").textContent = position ?? "–";
+  const estimate = live && position ? estimateSeconds(position, live.estimate) : null;
+  root.querySelector("[data-estimate]").textContent = estimateText(estimate);
+  if (live) {
+    root.querySelector("[data-seats]").textContent = interpolate(
+      ngettext("%(staffed)s of %(seats)s seat is staffed", "%(staffed)s of %(seats)s seats are staffed", live.staffed),
+      live, true);
+  }
+  const calledPanel = root.querySelector("[data-called-panel]");
+  calledPanel.hidden = status !== "called";
+  root.querySelector("[data-queue-panel]").hidden = status === "called";
+}
+
+function announcePosition(force = false) {
+  const now = Date.now();
+  if (!force && now - lastAnnounced < ANNOUNCE_EVERY_MS) return;
+  lastAnnounced = now;
+  root.querySelector("[data-polite]").textContent = interpolate(gettext("Your place in the queue: %s"), [position]);
+}
+
+function beep() {
+  try {
+    const audio = new AudioContext();
+    const oscillator = audio.createOscillator();
+    oscillator.frequency.value = 880;
+    oscillator.connect(audio.destination);
+    oscillator.start();
+    oscillator.stop(audio.currentTime + 0.4);
+  } catch { /* no audio available: the visual signal remains */ }
+}
+
+function called(deadline) {
+  status = "called";
+  render();
+  document.title = `🔔 ${gettext("It's your turn!")} — ${originalTitle}`;
+  root.querySelector("[data-assertive]").textContent = gettext("It's your turn! Please confirm that you are here.");
+  if (deadline) {
+    const seconds = Math.max(0, Math.round((Date.parse(deadline) - Date.now()) / 1000));
+    root.querySelector("[data-deadline-text]").textContent = interpolate(
+      gettext("Please confirm within %s seconds."), [seconds]);
+  }
+  beep();
+  root.querySelector("[data-confirm-button]").focus();
+}
+
+function applySnapshot(message) {
+  seq = message.seq;
+  status = message.status;
+  position = message.position;
+  live = message.live;
+  pending.clear();
+  setAnnouncement(message.announcement);
+  if (message.status === "admitted") return location.assign(`/w/${token}/consultation/`);
+  if (message.status === "called") called(message.deadline);
+  render();
+  announcePosition(true);
+}
+
+function setAnnouncement(text) {
+  root.querySelector("[data-announcement-box]").hidden = !text;
+  root.querySelector("[data-announcement]").textContent = text || "";
+}
+
+function applyQueueMessage(message) {
+  if (message.type === "queue" && position !== null && before(message.key, myKey)) {
+    position += message.op === "join" ? 1 : -1;
+    announcePosition();
+  }
+  if (message.type === "announcement") setAnnouncement(message.text);
+  if (message.live) live = message.live;
+  render();
+}
+
+function onSequenced(message) {
+  if (seq === null || message.seq <= seq) return; // before our snapshot, or already applied
+  pending.set(message.seq, message);
+  while (pending.has(seq + 1)) {
+    const next = pending.get(seq + 1);
+    pending.delete(seq + 1);
+    seq += 1;
+    applyQueueMessage(next);
+  }
+  clearTimeout(gapTimer);
+  if (pending.size > 0) {
+    gapTimer = setTimeout(() => socket.send({ type: "resync" }), GAP_WAIT_MS);
+  }
+}
+
+function onTicketEvent(message) {
+  switch (message.type) {
+    case "called": return called(message.deadline);
+    case "admitted": return location.assign(`/w/${token}/consultation/`);
+    case "requeued":
+      status = "waiting";
+      document.title = originalTitle;
+      return socket.send({ type: "resync" });
+    case "ended": return location.reload();
+    case "transferred": return; // the server follows with a fresh snapshot
+  }
+}
+
+const socket = liveSocket(`/ws/tickets/${encodeURIComponent(token)}/`, {
+  onState: (state) => showConnection(root, state),
+  onMessage(message) {
+    if (message.type === "snapshot") return applySnapshot(message);
+    if ("seq" in message) return onSequenced(message);
+    onTicketEvent(message);
+  },
+  onOpen() { /* the server sends a snapshot on every (re)connection */ },
+});
+
+render();

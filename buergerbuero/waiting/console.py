@@ -1,0 +1,77 @@
+"""What a staff member's console shows: a read model built in a fixed number of queries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from buergerbuero.consult.models import Consultation
+from buergerbuero.offices.models import Office
+from buergerbuero.staff.models import StaffMember
+from buergerbuero.staff.services import offices_served
+from buergerbuero.waiting import services
+from buergerbuero.waiting.models import AgentPresence, PresenceState, Ticket, TicketStatus
+
+LIST_LIMIT = 200
+
+
+def office_ids(member: StaffMember) -> list[int]:
+    return list(offices_served(member).values_list("pk", flat=True))
+
+
+def state(member: StaffMember) -> dict[str, Any]:
+    now = timezone.now()
+    offices = list(offices_served(member).select_related("organization"))
+    presence = AgentPresence.objects.filter(member=member).values_list("state", flat=True).first()
+    waiting = (
+        Ticket.objects.filter(office__in=offices, status=TicketStatus.WAITING)
+        .select_related("service", "office")
+        .order_by("-priority", "queue_key", "pk")[:LIST_LIMIT]
+    )
+    callable_ids = set(services.callable_tickets(member).values_list("pk", flat=True)[:LIST_LIMIT])
+    call = (
+        Ticket.objects.filter(called_by=member, status=TicketStatus.CALLED)
+        .values("pk", "display_name", "call_deadline")
+        .first()
+    )
+    consultation = (
+        Consultation.objects.filter(agent=member, ended_at__isnull=True).values_list("pk", flat=True).first()
+    )
+    counts = {office.pk: services.office_live(office, now).as_json() for office in offices}
+    return {
+        "type": "state",
+        "presence": presence or PresenceState.OFFLINE,
+        "offices": [_office_json(office, counts[office.pk]) for office in offices],
+        "waiting": [
+            {
+                "id": ticket.pk,
+                "office": ticket.office_id,
+                "name": ticket.display_name,
+                "service": ticket.service.name if ticket.service else "",
+                "language": ticket.language,
+                "mode": ticket.mode,
+                "waited_s": int((now - ticket.arrived_at).total_seconds()),
+                "priority": ticket.priority,
+                "callable": ticket.pk in callable_ids,
+                "missed_calls": ticket.missed_calls,
+            }
+            for ticket in waiting
+        ],
+        "call": {
+            "ticket": call["pk"],
+            "name": call["display_name"],
+            "deadline": call["call_deadline"].isoformat() if call["call_deadline"] else None,
+        }
+        if call
+        else None,
+        "consultation": consultation,
+        "transfer_targets": [
+            {"id": office.pk, "name": office.name}
+            for office in Office.objects.filter(organization=member.organization).order_by("position", "name")
+        ],
+    }
+
+
+def _office_json(office: Office, live: dict[str, Any]) -> dict[str, Any]:
+    return {"id": office.pk, "name": office.name, "knock": office.admission_mode == "knock", **live}

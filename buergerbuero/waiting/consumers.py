@@ -1,0 +1,141 @@
+"""WebSockets of the waiting room (citizens) and the staff console.
+
+They only forward: the hub writes each broadcast's text straight to the socket, without
+Channels' per-message dispatch (which costs a thread hop per message, guide §5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from buergerbuero.realtime.hub import hub
+from buergerbuero.realtime.messages import parse
+from buergerbuero.realtime.publish import encode
+from buergerbuero.staff.services import staff_member_of
+from buergerbuero.waiting import console, services
+from buergerbuero.waiting.liveness import liveness
+from buergerbuero.waiting.models import ACTIVE_STATUSES, Ticket
+
+REFRESH_DELAY = 0.05
+
+
+class WaitingRoomConsumer(AsyncWebsocketConsumer):
+    """``/ws/tickets/<token>/``: the queue of the ticket's office and the ticket's own events."""
+
+    ticket: Ticket | None = None
+    groups_joined: tuple[str, ...] = ()
+
+    async def connect(self) -> None:
+        token = self.scope["url_route"]["kwargs"]["token"]
+        ticket = await database_sync_to_async(services.ticket_by_token)(token)
+        if ticket is None or ticket.status not in ACTIVE_STATUSES:
+            await self.close(code=4404)
+            return
+        self.ticket = ticket
+        await self.accept()
+        self._join_groups()
+        await liveness.connected(ticket_id=ticket.pk)
+        await self._send_snapshot()
+
+    def _join_groups(self) -> None:
+        assert self.ticket is not None  # noqa: S101
+        self.groups_joined = (
+            services.waiting_group(self.ticket.office_id),
+            services.ticket_group(self.ticket.pk),
+        )
+        for group in self.groups_joined:
+            hub.join(group, self)
+
+    def _leave_groups(self) -> None:
+        for group in self.groups_joined:
+            hub.leave(group, self)
+        self.groups_joined = ()
+
+    async def _send_snapshot(self) -> None:
+        assert self.ticket is not None  # noqa: S101
+        payload = await database_sync_to_async(services.snapshot)(self.ticket)
+        await self.send(text_data=encode(payload))
+
+    async def deliver(self, group: str, text: str) -> None:
+        await self.base_send({"type": "websocket.send", "text": text})
+        if (
+            self.ticket is not None
+            and group == services.ticket_group(self.ticket.pk)
+            and '"transferred"' in text
+        ):
+            self._follow = asyncio.create_task(self._follow_transfer())
+
+    async def _follow_transfer(self) -> None:
+        """Now in another office's queue: listen to it and start from a fresh snapshot."""
+        assert self.ticket is not None  # noqa: S101
+        self._leave_groups()
+        self.ticket = await database_sync_to_async(services.ticket_by_token)(self.ticket.token)
+        if self.ticket is not None:
+            self._join_groups()
+            await self._send_snapshot()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if parse(text_data).get("type") == "resync" and self.ticket is not None:
+            await self._send_snapshot()
+
+    async def disconnect(self, code: int) -> None:
+        self._leave_groups()
+        if self.ticket is not None:
+            await liveness.disconnected(ticket_id=self.ticket.pk)
+
+
+class ConsoleConsumer(AsyncWebsocketConsumer):
+    """``/ws/console/``: the staff console's live list; a change triggers a fresh list."""
+
+    member_id: int | None = None
+    groups_joined: tuple[str, ...] = ()
+    _dirty = False
+    _refresher: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        member = await database_sync_to_async(staff_member_of)(self.scope["user"])
+        if member is None:
+            await self.close(code=4403)
+            return
+        self.member = member
+        self.member_id = member.pk
+        office_ids = await database_sync_to_async(console.office_ids)(member)
+        await self.accept()
+        self.groups_joined = (*(services.staff_group(pk) for pk in office_ids), f"member:{member.pk}")
+        for group in self.groups_joined:
+            hub.join(group, self)
+        await liveness.connected(member_id=member.pk)
+        await self._send_state()
+
+    async def _send_state(self) -> None:
+        payload = await database_sync_to_async(console.state)(self.member)
+        await self.send(text_data=encode(payload))
+
+    async def deliver(self, group: str, text: str) -> None:
+        if group.startswith("member:"):
+            await self.base_send({"type": "websocket.send", "text": text})
+            return
+        # Refresh outside the hub's delivery task (which must not wait for a query), and
+        # turn a burst of changes into one refresh.
+        self._dirty = True
+        if self._refresher is None or self._refresher.done():
+            self._refresher = asyncio.create_task(self._refresh_while_dirty())
+
+    async def _refresh_while_dirty(self) -> None:
+        while self._dirty:
+            self._dirty = False
+            await asyncio.sleep(REFRESH_DELAY)
+            await self._send_state()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if parse(text_data).get("type") == "refresh":
+            await self._send_state()
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.groups_joined:
+            hub.leave(group, self)
+        if self.member_id is not None:
+            await liveness.disconnected(member_id=self.member_id)

@@ -1,0 +1,570 @@
+"""The waiting room: joining, the queue order, calling, admitting, leaving.
+
+Every rule of the queue lives here. All state is in the database; each change runs in one
+transaction that also bumps the office's sequence number (``QueueState.seq``), which
+serialises changes per office across processes, and publishes its events after commit.
+
+Exactly-once calling: the agent's presence row and the chosen ticket are locked
+(``SELECT … FOR UPDATE``, tickets with ``SKIP LOCKED`` on PostgreSQL, so that agents calling
+at the same moment take different citizens instead of waiting for each other); on SQLite the
+write transaction is ``IMMEDIATE`` and so already exclusive. The status change itself is a
+compare-and-set on ``status = waiting``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import connection, transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from buergerbuero.consult.models import Consultation
+from buergerbuero.offices.models import AdmissionMode, Office, Service
+from buergerbuero.offices.services import OpeningCalendar, offices_with_hours
+from buergerbuero.realtime.publish import publish
+from buergerbuero.staff.models import StaffMember
+from buergerbuero.staff.services import offices_served
+from buergerbuero.waiting import estimate
+from buergerbuero.waiting.models import (
+    ACTIVE_STATUSES,
+    AgentPresence,
+    Mode,
+    PresenceState,
+    QueueState,
+    Ticket,
+    TicketStatus,
+)
+
+STAFFED = (PresenceState.AVAILABLE, PresenceState.BUSY)
+
+
+class QueueError(Exception):
+    """A request the queue refuses; ``message`` is for the user, already translated."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+# --- groups: who hears what -----------------------------------------------------------------
+def waiting_group(office_id: int) -> str:
+    return f"office:{office_id}:waiting"
+
+
+def staff_group(office_id: int) -> str:
+    return f"office:{office_id}:staff"
+
+
+def ticket_group(ticket_id: int) -> str:
+    return f"ticket:{ticket_id}"
+
+
+def directory_group(organization_id: int) -> str:
+    return f"org:{organization_id}:directory"
+
+
+# --- live figures of an office ----------------------------------------------------------------
+@dataclass(frozen=True)
+class OfficeLive:
+    waiting: int
+    seats: int
+    staffed: int
+    free: int
+    estimate: estimate.EstimateInputs
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "waiting": self.waiting,
+            "seats": self.seats,
+            "staffed": self.staffed,
+            "free": self.free,
+            "estimate": self.estimate.as_json(),
+        }
+
+
+def _agents_of(office: Office) -> QuerySet[StaffMember]:
+    return StaffMember.objects.filter(
+        Q(offices=office) | Q(role="org_admin", organization=office.organization)
+    )
+
+
+def office_live(office: Office, now: dt.datetime | None = None) -> OfficeLive:
+    """Waiting count, seats and the estimate inputs: a fixed number of queries."""
+    now = now or timezone.now()
+    waiting = Ticket.objects.filter(office=office, status=TicketStatus.WAITING).count()
+    staffed = list(
+        AgentPresence.objects.filter(member__in=_agents_of(office), state__in=STAFFED).values_list(
+            "member_id", "state"
+        )
+    )
+    busy_since = dict(
+        Consultation.objects.filter(
+            office=office, ended_at__isnull=True, agent_id__in=[m for m, _ in staffed]
+        ).values_list("agent_id", "started_at")
+    )
+    recent = Consultation.objects.filter(office=office, ended_at__isnull=False).order_by("-ended_at")[
+        : estimate.WINDOW_SIZE
+    ]
+    durations = [
+        (ended - started).total_seconds()
+        for started, ended in recent.values_list("started_at", "ended_at")
+        if ended is not None
+    ]
+    handling = estimate.typical_handling_seconds(list(reversed(durations)))
+    seats = office.seats
+    staffed_count = min(len(staffed), seats)
+    busy = [estimate.elapsed_seconds(busy_since[m], now) for m, state in staffed if m in busy_since]
+    idle = sum(1 for m, state in staffed if state == PresenceState.AVAILABLE and m not in busy_since)
+    free_in = estimate.seat_free_in(handling, busy, idle)[:seats]
+    return OfficeLive(
+        waiting=waiting,
+        seats=seats,
+        staffed=staffed_count,
+        free=min(idle, seats),
+        estimate=estimate.EstimateInputs(handling, free_in),
+    )
+
+
+# --- sequence numbers and broadcasts ----------------------------------------------------------
+def _bump(office: Office) -> int:
+    """Next sequence number of the office's events; locks its row until commit."""
+    updated = QueueState.objects.filter(office=office).update(seq=F("seq") + 1)
+    if not updated:
+        QueueState.objects.get_or_create(office=office)
+        QueueState.objects.filter(office=office).update(seq=F("seq") + 1)
+    return QueueState.objects.values_list("seq", flat=True).get(office=office)
+
+
+def _queue_event(office: Office, op: str, ticket: Ticket) -> None:
+    """One message per queue change, the same text for every waiting citizen: each derives
+    its own position by comparing ``key`` with its own."""
+    seq = _bump(office)
+    live = office_live(office)
+    publish(
+        waiting_group(office.pk),
+        {"type": "queue", "seq": seq, "op": op, "key": ticket.order_key, "live": live.as_json()},
+    )
+    publish(staff_group(office.pk), {"type": "changed", "seq": seq})
+    publish(
+        directory_group(office.organization_id),
+        {"type": "office_live", "office": office.slug, **live.as_json()},
+    )
+
+
+def _ticket_event(ticket: Ticket, payload: dict[str, Any]) -> None:
+    publish(ticket_group(ticket.pk), payload)
+
+
+# --- joining --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Refusal:
+    code: str  # closed | full | past_closing
+    message: str
+    opens_at: dt.datetime | None
+
+
+def join_refusal(office: Office, now: dt.datetime) -> Refusal | None:
+    """Why a citizen cannot enter right now, or None. Nobody already waiting is affected."""
+    office = offices_with_hours(Office.objects.filter(pk=office.pk)).get()
+    status = OpeningCalendar(office).status(now)
+    if not status.is_open:
+        return Refusal("closed", _("The office is closed right now."), status.opens_at)
+    live = office_live(office, now)
+    if live.waiting >= office.waiting_room_limit:
+        return Refusal("full", _("The waiting room is full right now."), None)
+    wait = estimate.estimate_seconds(live.waiting + 1, live.estimate)
+    if (
+        wait is not None
+        and status.closes_at is not None
+        and now + dt.timedelta(seconds=wait) > status.closes_at
+    ):
+        return Refusal("past_closing", _("The expected wait runs past today's closing time."), None)
+    return None
+
+
+def _new_queue_key(now: dt.datetime) -> int:
+    # Microseconds since the epoch with a random tail: orders by arrival, reveals nothing.
+    return int(now.timestamp() * 1_000_000) * 1000 + secrets.randbelow(1000)
+
+
+def join(
+    office: Office,
+    *,
+    service: Service | None,
+    display_name: str,
+    language: str,
+    mode: str,
+    now: dt.datetime | None = None,
+) -> Ticket:
+    """Enter the office: straight to a free seat if one is free and nobody waits, else queue."""
+    now = now or timezone.now()
+    if service is not None and service.office_id != office.pk:
+        raise QueueError(_("Please choose one of this office's services."), "bad_service")
+    if mode not in Mode.values:
+        raise QueueError(_("Please choose video or chat."), "bad_mode")
+    refusal = join_refusal(office, now)
+    if refusal is not None:
+        raise QueueError(refusal.message, refusal.code)
+    with transaction.atomic():
+        ticket = Ticket.objects.create(
+            office=office,
+            service=service,
+            token=secrets.token_urlsafe(32),
+            display_name=display_name.strip()[:60],
+            language=language,
+            mode=mode,
+            arrived_at=now,
+            queue_key=_new_queue_key(now),
+            last_seen_at=now,
+        )
+        agent = _free_agent(office, service) if office.admission_mode == AdmissionMode.QUEUE else None
+        if agent is not None and not _queue_ahead(ticket).exists():
+            _start_consultation(ticket, agent, now)
+            publish(staff_group(office.pk), {"type": "changed", "seq": _bump(office)})
+        else:
+            _queue_event(office, "join", ticket)
+    return ticket
+
+
+def _queue_ahead(ticket: Ticket) -> QuerySet[Ticket]:
+    return Ticket.objects.filter(office=ticket.office_id, status=TicketStatus.WAITING).filter(
+        Q(priority__gt=ticket.priority)
+        | Q(priority=ticket.priority, queue_key__lt=ticket.queue_key)
+        | Q(priority=ticket.priority, queue_key=ticket.queue_key, pk__lt=ticket.pk)
+    )
+
+
+def _locked(queryset: QuerySet[Any], *, skip_locked: bool = False) -> QuerySet[Any]:
+    if connection.features.has_select_for_update:
+        skip = skip_locked and connection.features.has_select_for_update_skip_locked
+        return queryset.select_for_update(skip_locked=skip, of=("self",))
+    return queryset
+
+
+def _free_agent(office: Office, service: Service | None) -> StaffMember | None:
+    """The available agent of this office idle the longest, locked; None if none is free."""
+    candidates = AgentPresence.objects.filter(
+        state=PresenceState.AVAILABLE, member__in=_agents_of(office)
+    ).exclude(member__called_tickets__status__in=[TicketStatus.CALLED, TicketStatus.ADMITTED])
+    if service is not None:
+        candidates = candidates.filter(Q(member__services=service) | Q(member__services__isnull=True))
+    presence = _locked(candidates.order_by("changed_at", "pk"), skip_locked=True).first()
+    return presence.member if presence is not None else None
+
+
+# --- staff actions --------------------------------------------------------------------------
+def _require_office(member: StaffMember, office: Office) -> None:
+    if not offices_served(member).filter(pk=office.pk).exists():
+        raise PermissionDenied
+
+
+def _lock_presence(member: StaffMember, now: dt.datetime) -> AgentPresence:
+    presence, _created = AgentPresence.objects.get_or_create(
+        member=member, defaults={"changed_at": now, "last_seen_at": now}
+    )
+    locked: AgentPresence = _locked(AgentPresence.objects.filter(pk=presence.pk)).get()
+    return locked
+
+
+def _has_active_call(member: StaffMember) -> bool:
+    return Ticket.objects.filter(
+        called_by=member, status__in=[TicketStatus.CALLED, TicketStatus.ADMITTED]
+    ).exists()
+
+
+def callable_tickets(member: StaffMember) -> QuerySet[Ticket]:
+    """Waiting tickets this agent may call: their offices, their services (all if none set)."""
+    tickets = Ticket.objects.filter(office__in=offices_served(member), status=TicketStatus.WAITING)
+    services = list(member.services.values_list("pk", flat=True))
+    if services:
+        tickets = tickets.filter(Q(service__in=services) | Q(service__isnull=True))
+    return tickets.order_by("-priority", "queue_key", "pk")
+
+
+def call_next(member: StaffMember, now: dt.datetime | None = None) -> Ticket | None:
+    """Call the first waiting citizen this agent may serve (fair: priority, then arrival)."""
+    return _call(member, None, now or timezone.now())
+
+
+def call_ticket(member: StaffMember, ticket_id: int, now: dt.datetime | None = None) -> Ticket:
+    """Admit a particular citizen (offices run as “knock and be let in”)."""
+    ticket = _call(member, ticket_id, now or timezone.now())
+    if ticket is None:
+        raise QueueError(_("This citizen is no longer waiting."), "gone")
+    return ticket
+
+
+def _call(member: StaffMember, ticket_id: int | None, now: dt.datetime) -> Ticket | None:
+    with transaction.atomic():
+        _lock_presence(member, now)
+        if _has_active_call(member):
+            raise QueueError(_("Finish your current consultation first."), "busy")
+        candidates = callable_tickets(member)
+        if ticket_id is not None:
+            candidates = candidates.filter(pk=ticket_id)
+        ticket: Ticket | None = (
+            _locked(candidates, skip_locked=ticket_id is None).select_related("office").first()
+        )
+        if ticket is None:
+            return None
+        if ticket_id is not None and ticket.office.admission_mode != AdmissionMode.KNOCK:
+            raise QueueError(_("This office calls citizens in order; use “call next”."), "not_knock")
+        deadline = now + dt.timedelta(seconds=ticket.office.call_confirm_seconds)
+        claimed = Ticket.objects.filter(pk=ticket.pk, status=TicketStatus.WAITING).update(
+            status=TicketStatus.CALLED, called_at=now, call_deadline=deadline, called_by=member
+        )
+        if claimed != 1:  # only possible without row locks; the caller may simply try again
+            return None
+        AgentPresence.objects.filter(member=member).update(state=PresenceState.BUSY, changed_at=now)
+        ticket.refresh_from_db()
+        _queue_event(ticket.office, "leave", ticket)
+        _ticket_event(ticket, {"type": "called", "deadline": deadline.isoformat(), "agent": str(member)})
+    return ticket
+
+
+def confirm_call(ticket: Ticket, now: dt.datetime | None = None) -> Consultation:
+    """The citizen answers “I'm here”: the consultation starts."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        ticket = _locked(Ticket.objects.filter(pk=ticket.pk)).select_related("office", "called_by").get()
+        if ticket.status == TicketStatus.ADMITTED:
+            return ticket.consultation
+        if ticket.status != TicketStatus.CALLED or ticket.called_by is None:
+            raise QueueError(_("You have not been called (any more)."), "not_called")
+        return _start_consultation(ticket, ticket.called_by, now)
+
+
+def _start_consultation(ticket: Ticket, agent: StaffMember, now: dt.datetime) -> Consultation:
+    Ticket.objects.filter(pk=ticket.pk).update(
+        status=TicketStatus.ADMITTED, called_by=agent, called_at=ticket.called_at or now
+    )
+    AgentPresence.objects.filter(member=agent).update(state=PresenceState.BUSY, changed_at=now)
+    consultation = Consultation.objects.create(
+        ticket=ticket, office=ticket.office, agent=agent, mode=ticket.mode, started_at=now
+    )
+    _ticket_event(ticket, {"type": "admitted", "consultation": consultation.pk})
+    publish(f"member:{agent.pk}", {"type": "admitted", "consultation": consultation.pk})
+    return consultation
+
+
+def leave(ticket: Ticket, now: dt.datetime | None = None) -> None:
+    """The citizen leaves the waiting room (or the call) of their own accord."""
+    _end_ticket(ticket, TicketStatus.LEFT, now or timezone.now())
+
+
+def remove(
+    member: StaffMember, ticket_id: int, *, no_show: bool = False, now: dt.datetime | None = None
+) -> None:
+    ticket = Ticket.objects.select_related("office").get(pk=ticket_id)
+    _require_office(member, ticket.office)
+    status = TicketStatus.NO_SHOW if no_show else TicketStatus.REMOVED
+    if not _end_ticket(ticket, status, now or timezone.now()):
+        raise QueueError(_("This citizen is no longer waiting."), "gone")
+
+
+def _end_ticket(ticket: Ticket, status: str, now: dt.datetime) -> bool:
+    with transaction.atomic():
+        locked = _locked(Ticket.objects.filter(pk=ticket.pk)).select_related("office").get()
+        if locked.status not in (TicketStatus.WAITING, TicketStatus.CALLED):
+            return False
+        was_waiting = locked.status == TicketStatus.WAITING
+        Ticket.objects.filter(pk=locked.pk).update(status=status, ended_at=now)
+        if locked.called_by_id is not None and not was_waiting:
+            AgentPresence.objects.filter(member_id=locked.called_by_id).update(
+                state=PresenceState.AVAILABLE, changed_at=now
+            )
+        if was_waiting:
+            _queue_event(locked.office, "leave", locked)
+        else:
+            publish(staff_group(locked.office_id), {"type": "changed", "seq": _bump(locked.office)})
+        _ticket_event(locked, {"type": "ended", "reason": status})
+    return True
+
+
+def transfer(member: StaffMember, ticket_id: int, target: Office, now: dt.datetime | None = None) -> Ticket:
+    """Move a waiting citizen to another office's queue, keeping their arrival time."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        ticket: Ticket = _locked(Ticket.objects.filter(pk=ticket_id)).select_related("office").get()
+        _require_office(member, ticket.office)
+        # Lock both offices' rows in one order, so that opposite transfers cannot deadlock.
+        list(
+            _locked(QueueState.objects.filter(office__in=[ticket.office_id, target.pk]).order_by("office_id"))
+        )
+        if target.organization_id != ticket.office.organization_id or target.pk == ticket.office_id:
+            raise QueueError(_("Choose another office of your organisation."), "bad_target")
+        if ticket.status != TicketStatus.WAITING:
+            raise QueueError(_("This citizen is no longer waiting."), "gone")
+        source = ticket.office
+        Ticket.objects.filter(pk=ticket.pk).update(office=target, service=None)
+        _queue_event(source, "leave", ticket)
+        ticket.office = target
+        _queue_event(target, "join", ticket)
+        _ticket_event(ticket, {"type": "transferred", "office": target.name})
+    return ticket
+
+
+def announce(member: StaffMember, office: Office, text: str, now: dt.datetime | None = None) -> None:
+    """A message to everyone waiting in the office (shown until replaced)."""
+    _require_office(member, office)
+    text = text.strip()
+    if not text or len(text) > 500:
+        raise QueueError(_("Please write a message of at most 500 characters."), "bad_text")
+    now = now or timezone.now()
+    with transaction.atomic():
+        seq = _bump(office)
+        QueueState.objects.filter(office=office).update(announcement=text, announced_at=now)
+        publish(waiting_group(office.pk), {"type": "announcement", "seq": seq, "text": text})
+        publish(staff_group(office.pk), {"type": "changed", "seq": seq})
+
+
+def set_presence(member: StaffMember, state: str, now: dt.datetime | None = None) -> AgentPresence:
+    if state not in PresenceState.values:
+        raise QueueError(_("Unknown presence state."), "bad_state")
+    now = now or timezone.now()
+    with transaction.atomic():
+        presence = _lock_presence(member, now)
+        if state != PresenceState.BUSY and _has_active_call(member) and state != PresenceState.OFFLINE:
+            state = PresenceState.BUSY  # the seat stays taken until the consultation ends
+        if presence.state != state:
+            AgentPresence.objects.filter(pk=presence.pk).update(state=state, changed_at=now, last_seen_at=now)
+            for office in offices_served(member):
+                _queue_event_live_only(office)
+        presence.refresh_from_db()
+    return presence
+
+
+def _queue_event_live_only(office: Office) -> None:
+    """Seat counts changed (not the queue): everyone gets the new figures."""
+    seq = _bump(office)
+    live = office_live(office)
+    publish(waiting_group(office.pk), {"type": "live", "seq": seq, "live": live.as_json()})
+    publish(staff_group(office.pk), {"type": "changed", "seq": seq})
+    publish(
+        directory_group(office.organization_id),
+        {"type": "office_live", "office": office.slug, **live.as_json()},
+    )
+
+
+def finish_consultation_seat(agent_id: int | None, office: Office, now: dt.datetime) -> None:
+    """After a consultation the agent's seat is free again."""
+    if agent_id is not None:
+        AgentPresence.objects.filter(member_id=agent_id, state=PresenceState.BUSY).update(
+            state=PresenceState.AVAILABLE, changed_at=now
+        )
+    _queue_event_live_only(office)
+
+
+# --- the citizen's view -----------------------------------------------------------------------
+def ticket_by_token(token: str) -> Ticket | None:
+    if not token or len(token) > 64:
+        return None
+    return Ticket.objects.select_related("office__organization", "service").filter(token=token).first()
+
+
+def snapshot(ticket: Ticket) -> dict[str, Any]:
+    """Everything a waiting-room page needs, consistent with the sequence number it names."""
+    with transaction.atomic():
+        # Holding the office's row lock means no change commits in between: position and seq agree.
+        state = _locked(QueueState.objects.filter(office=ticket.office_id)).first()
+        ticket.refresh_from_db()
+        position = _queue_ahead(ticket).count() + 1 if ticket.status == TicketStatus.WAITING else None
+        live = office_live(ticket.office)
+        return {
+            "type": "snapshot",
+            "seq": state.seq if state else 0,
+            "status": ticket.status,
+            "key": ticket.order_key,
+            "position": position,
+            "live": live.as_json(),
+            "announcement": state.announcement if state else "",
+            "deadline": ticket.call_deadline.isoformat()
+            if ticket.status == TicketStatus.CALLED and ticket.call_deadline
+            else None,
+            "consultation": _consultation_id(ticket),
+        }
+
+
+def _consultation_id(ticket: Ticket) -> int | None:
+    if ticket.status != TicketStatus.ADMITTED:
+        return None
+    return Consultation.objects.filter(ticket=ticket).values_list("pk", flat=True).first()
+
+
+# --- jobs ---------------------------------------------------------------------------------------
+def expire_unanswered_calls(now: dt.datetime | None = None) -> int:
+    """A citizen who does not confirm in time goes back to the queue once, then is a no-show."""
+    now = now or timezone.now()
+    overdue = list(
+        Ticket.objects.filter(status=TicketStatus.CALLED, call_deadline__lt=now).values_list("pk", flat=True)
+    )
+    for ticket_id in overdue:
+        with transaction.atomic():
+            ticket = _locked(Ticket.objects.filter(pk=ticket_id)).select_related("office").get()
+            if (
+                ticket.status != TicketStatus.CALLED
+                or ticket.call_deadline is None
+                or ticket.call_deadline >= now
+            ):
+                continue
+            AgentPresence.objects.filter(member_id=ticket.called_by_id).update(
+                state=PresenceState.AVAILABLE, changed_at=now
+            )
+            if ticket.missed_calls >= 1:
+                Ticket.objects.filter(pk=ticket.pk).update(status=TicketStatus.NO_SHOW, ended_at=now)
+                publish(staff_group(ticket.office_id), {"type": "changed", "seq": _bump(ticket.office)})
+                _ticket_event(ticket, {"type": "ended", "reason": TicketStatus.NO_SHOW})
+                continue
+            ticket.queue_key = _new_queue_key(now)  # back to the end of the queue
+            Ticket.objects.filter(pk=ticket.pk).update(
+                status=TicketStatus.WAITING,
+                missed_calls=F("missed_calls") + 1,
+                queue_key=ticket.queue_key,
+                called_by=None,
+                called_at=None,
+                call_deadline=None,
+            )
+            _queue_event(ticket.office, "join", ticket)
+            _ticket_event(ticket, {"type": "requeued"})
+    return len(overdue)
+
+
+def expire_lost_tickets(now: dt.datetime | None = None) -> int:
+    """Places held after the last connection ended are given up after the office's grace period."""
+    now = now or timezone.now()
+    expired = 0
+    stale = Ticket.objects.filter(status=TicketStatus.WAITING).select_related("office")
+    for ticket in stale.filter(last_seen_at__lt=now - dt.timedelta(seconds=30)).iterator():
+        if ticket.last_seen_at < now - dt.timedelta(seconds=ticket.office.hold_place_seconds):
+            expired += _end_ticket(ticket, TicketStatus.EXPIRED, now)
+    return expired
+
+
+def mark_absent_agents_offline(now: dt.datetime | None = None, grace_seconds: int = 45) -> int:
+    """A closed console frees its seat after a short grace (not while in a consultation)."""
+    now = now or timezone.now()
+    absent = AgentPresence.objects.filter(
+        state__in=[PresenceState.AVAILABLE, PresenceState.PAUSE],
+        last_seen_at__lt=now - dt.timedelta(seconds=grace_seconds),
+    ).select_related("member")
+    count = 0
+    for presence in absent:
+        set_presence(presence.member, PresenceState.OFFLINE, now)
+        count += 1
+    return count
+
+
+def touch(ticket_ids: list[int], member_ids: list[int], now: dt.datetime | None = None) -> None:
+    """Connected sockets of one process say “still here”: two queries, however many."""
+    now = now or timezone.now()
+    if ticket_ids:
+        Ticket.objects.filter(pk__in=ticket_ids, status__in=ACTIVE_STATUSES).update(last_seen_at=now)
+    if member_ids:
+        AgentPresence.objects.filter(member_id__in=member_ids).update(last_seen_at=now)

@@ -1,0 +1,104 @@
+"""Citizen pages of the waiting room: enter, wait, confirm, leave."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from buergerbuero.offices.models import Office
+from buergerbuero.waiting import ratelimit, services
+from buergerbuero.waiting.forms import EnterForm
+from buergerbuero.waiting.models import Ticket, TicketStatus
+
+JOIN_LIMIT = 10
+JOIN_WINDOW_SECONDS = 600
+
+
+def _office(org_slug: str, office_slug: str) -> Office:
+    return get_object_or_404(
+        Office.objects.select_related("organization"), organization__slug=org_slug, slug=office_slug
+    )
+
+
+def _ticket(token: str) -> Ticket:
+    ticket = services.ticket_by_token(token)
+    if ticket is None:
+        raise Http404
+    return ticket
+
+
+def enter(request: HttpRequest, org_slug: str, office_slug: str) -> HttpResponse:
+    office = _office(org_slug, office_slug)
+    status = 200
+    if request.method == "POST":
+        form = EnterForm(office, request.POST)
+        if not ratelimit.allow(request, "join", limit=JOIN_LIMIT, window_seconds=JOIN_WINDOW_SECONDS):
+            form.add_error(None, _("You have entered too often in a short time. Please wait ten minutes."))
+            status = 429
+        elif form.is_valid():
+            try:
+                ticket = services.join(
+                    office,
+                    service=form.cleaned_data.get("service"),
+                    display_name=form.cleaned_data["display_name"],
+                    language=form.cleaned_data["language"],
+                    mode=form.cleaned_data["mode"],
+                )
+            except services.QueueError as refused:
+                form.add_error(None, refused.message)
+                status = 409
+            else:
+                return redirect("waiting:room", token=ticket.token)
+        else:
+            status = 400
+    else:
+        form = EnterForm(office, initial={"language": request.LANGUAGE_CODE})
+    refusal = services.join_refusal(office, timezone.now())
+    return render(
+        request,
+        "waiting/enter.html",
+        {"organization": office.organization, "office": office, "form": form, "refusal": refusal},
+        status=status,
+    )
+
+
+def room(request: HttpRequest, token: str) -> HttpResponse:
+    ticket = _ticket(token)
+    if ticket.status == TicketStatus.ADMITTED:
+        return redirect("consult:citizen", token=token)
+    if ticket.status == TicketStatus.DONE:
+        return redirect("consult:done", token=token)
+    context: dict[str, Any] = {
+        "organization": ticket.office.organization,
+        "office": ticket.office,
+        "ticket": ticket,
+    }
+    if ticket.status in (TicketStatus.WAITING, TicketStatus.CALLED):
+        context["snapshot"] = services.snapshot(ticket)
+        return render(request, "waiting/room.html", context)
+    return render(request, "waiting/ended.html", context)
+
+
+@require_POST
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    ticket = _ticket(token)
+    try:
+        services.confirm_call(ticket)
+    except services.QueueError as refused:
+        messages.error(request, refused.message)
+        return redirect("waiting:room", token=token)
+    return redirect("consult:citizen", token=token)
+
+
+@require_POST
+def leave(request: HttpRequest, token: str) -> HttpResponse:
+    ticket = _ticket(token)
+    services.leave(ticket)
+    messages.info(request, _("You have left the waiting room."))
+    return redirect("office", org_slug=ticket.office.organization.slug, office_slug=ticket.office.slug)
