@@ -61,6 +61,7 @@ test: lint test-embedded test-scaled
 # the compiled .mo files are committed so that running the product does not.
 messages: $(VENV)/.installed
 	cd buergerbuero && ../$(BIN)/python ../manage.py makemessages -l de --no-location --ignore "static/*"
+	cd buergerbuero && ../$(BIN)/python ../manage.py makemessages -d djangojs -l de --no-location
 	cd buergerbuero && ../$(BIN)/python ../manage.py compilemessages
 
 clean:
