@@ -489,7 +489,15 @@ def snapshot(ticket: Ticket) -> dict[str, Any]:
             if ticket.status == TicketStatus.CALLED and ticket.call_deadline
             else None,
             "consultation": _consultation_id(ticket),
+            "closes_at": _closes_at(ticket.office),
         }
+
+
+def _closes_at(office: Office) -> str | None:
+    """When the office closes today (for the “wait runs past closing” notice), if it is open."""
+    office = offices_with_hours(Office.objects.filter(pk=office.pk)).get()
+    closes_at = OpeningCalendar(office).status(timezone.now()).closes_at
+    return closes_at.isoformat() if closes_at else None
 
 
 def _consultation_id(ticket: Ticket) -> int | None:

@@ -16,7 +16,7 @@ let seq = null;           // last applied sequence number; null until the first 
 let position = null;
 let status = root.dataset.status;
 let live = null;
-let closesAt = null;
+let closesAt = null;      // when the office closes today, if it is open
 const myKey = root.dataset.key.split(",").map(Number);
 const pending = new Map(); // seq -> message, held while an earlier one is missing
 let gapTimer = null;
@@ -33,6 +33,8 @@ function render() {
   root.querySelector("[data-position]").textContent = position ?? "–";
   const estimate = live && position ? estimateSeconds(position, live.estimate) : null;
   root.querySelector("[data-estimate]").textContent = estimateText(estimate);
+  const pastClosing = estimate !== null && closesAt !== null && Date.now() + estimate * 1000 > closesAt;
+  root.querySelector("[data-past-closing]").hidden = !pastClosing || status === "called";
   if (live) {
     root.querySelector("[data-seats]").textContent = interpolate(
       ngettext("%(staffed)s of %(seats)s seat is staffed", "%(staffed)s of %(seats)s seats are staffed", live.staffed),
@@ -80,6 +82,7 @@ function applySnapshot(message) {
   status = message.status;
   position = message.position;
   live = message.live;
+  closesAt = message.closes_at ? Date.parse(message.closes_at) : null;
   pending.clear();
   setAnnouncement(message.announcement);
   if (message.status === "admitted") return location.assign(`/w/${token}/consultation/`);
