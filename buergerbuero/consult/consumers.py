@@ -6,18 +6,17 @@ import json
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 
 from buergerbuero.consult import services
 from buergerbuero.consult.services import Participant
-from buergerbuero.realtime.hub import hub
+from buergerbuero.realtime.consumers import HubConsumer
 from buergerbuero.realtime.messages import parse
 from buergerbuero.realtime.publish import encode, publish_now
 from buergerbuero.staff.services import staff_member_of
 from buergerbuero.waiting.services import QueueError
 
 
-class ConsultationConsumer(AsyncWebsocketConsumer):
+class ConsultationConsumer(HubConsumer):
     who: Participant | None = None
     group = ""
 
@@ -30,7 +29,7 @@ class ConsultationConsumer(AsyncWebsocketConsumer):
             return
         self.group = services.consultation_group(consultation_id)
         await self.accept()
-        hub.join(self.group, self)
+        self.listen(self.group)
         history = await database_sync_to_async(services.history)(self.who.consultation)
         await self.send(text_data=encode({"type": "history", "role": self.who.role, "messages": history}))
         publish_now(self.group, {"type": "presence", "role": self.who.role, "online": True})
@@ -39,7 +38,7 @@ class ConsultationConsumer(AsyncWebsocketConsumer):
         return services.participant(consultation_id, token=token, member=staff_member_of(self.scope["user"]))
 
     async def deliver(self, group: str, text: str) -> None:
-        await self.base_send({"type": "websocket.send", "text": text})
+        await super().deliver(group, text)
         if self.who is None or '"presence"' not in text:
             return
         event = json.loads(text)
@@ -63,5 +62,5 @@ class ConsultationConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         if self.who is not None and self.group:
-            hub.leave(self.group, self)
+            self.stop_listening()
             publish_now(self.group, {"type": "presence", "role": self.who.role, "online": False})

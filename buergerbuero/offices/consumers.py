@@ -3,27 +3,24 @@ from __future__ import annotations
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone, translation
 
 from buergerbuero.offices import services
 from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
-from buergerbuero.realtime.hub import hub
+from buergerbuero.realtime.consumers import HubConsumer
 from buergerbuero.realtime.messages import parse
 from buergerbuero.realtime.publish import encode
 from buergerbuero.waiting.services import directory_group, office_live
 
 
-class DirectoryStatusConsumer(AsyncWebsocketConsumer):
+class DirectoryStatusConsumer(HubConsumer):
     """Live status of an organisation's offices: opening status, free seats, people waiting.
 
     Sends a snapshot on connect and whenever the page asks (it asks at the ``next_change_at``
     the snapshot names, so “closes in 10 minutes” stays true without polling); queue changes
     arrive as they happen through the hub.
     """
-
-    group = ""
 
     async def connect(self) -> None:
         self.org_slug: str = self.scope["url_route"]["kwargs"]["org_slug"]
@@ -34,8 +31,7 @@ class DirectoryStatusConsumer(AsyncWebsocketConsumer):
             return
         self.organization = organization
         await self.accept()
-        self.group = directory_group(organization.pk)
-        hub.join(self.group, self)
+        self.listen(directory_group(organization.pk))
         await self._send_snapshot()
 
     async def _send_snapshot(self) -> None:
@@ -53,16 +49,9 @@ class DirectoryStatusConsumer(AsyncWebsocketConsumer):
                 ],
             }
 
-    async def deliver(self, group: str, text: str) -> None:
-        await self.base_send({"type": "websocket.send", "text": text})
-
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if parse(text_data).get("type") == "refresh":
             await self._send_snapshot()
-
-    async def disconnect(self, code: int) -> None:
-        if self.group:
-            hub.leave(self.group, self)
 
 
 def _language_of(scope: dict[str, Any]) -> str:

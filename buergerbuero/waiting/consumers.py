@@ -9,9 +9,8 @@ from __future__ import annotations
 import asyncio
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
 
-from buergerbuero.realtime.hub import hub
+from buergerbuero.realtime.consumers import HubConsumer
 from buergerbuero.realtime.messages import parse
 from buergerbuero.realtime.publish import encode
 from buergerbuero.staff.services import staff_member_of
@@ -22,11 +21,10 @@ from buergerbuero.waiting.models import ACTIVE_STATUSES, Ticket
 REFRESH_DELAY = 0.05
 
 
-class WaitingRoomConsumer(AsyncWebsocketConsumer):
+class WaitingRoomConsumer(HubConsumer):
     """``/ws/tickets/<token>/``: the queue of the ticket's office and the ticket's own events."""
 
     ticket: Ticket | None = None
-    groups_joined: tuple[str, ...] = ()
 
     async def connect(self) -> None:
         token = self.scope["url_route"]["kwargs"]["token"]
@@ -42,17 +40,7 @@ class WaitingRoomConsumer(AsyncWebsocketConsumer):
 
     def _join_groups(self) -> None:
         assert self.ticket is not None  # noqa: S101
-        self.groups_joined = (
-            services.waiting_group(self.ticket.office_id),
-            services.ticket_group(self.ticket.pk),
-        )
-        for group in self.groups_joined:
-            hub.join(group, self)
-
-    def _leave_groups(self) -> None:
-        for group in self.groups_joined:
-            hub.leave(group, self)
-        self.groups_joined = ()
+        self.listen(services.waiting_group(self.ticket.office_id), services.ticket_group(self.ticket.pk))
 
     async def _send_snapshot(self) -> None:
         assert self.ticket is not None  # noqa: S101
@@ -60,7 +48,7 @@ class WaitingRoomConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=encode(payload))
 
     async def deliver(self, group: str, text: str) -> None:
-        await self.base_send({"type": "websocket.send", "text": text})
+        await super().deliver(group, text)
         if (
             self.ticket is not None
             and group == services.ticket_group(self.ticket.pk)
@@ -71,7 +59,7 @@ class WaitingRoomConsumer(AsyncWebsocketConsumer):
     async def _follow_transfer(self) -> None:
         """Now in another office's queue: listen to it and start from a fresh snapshot."""
         assert self.ticket is not None  # noqa: S101
-        self._leave_groups()
+        self.stop_listening()
         self.ticket = await database_sync_to_async(services.ticket_by_token)(self.ticket.token)
         if self.ticket is not None:
             self._join_groups()
@@ -82,16 +70,15 @@ class WaitingRoomConsumer(AsyncWebsocketConsumer):
             await self._send_snapshot()
 
     async def disconnect(self, code: int) -> None:
-        self._leave_groups()
+        self.stop_listening()
         if self.ticket is not None:
             await liveness.disconnected(ticket_id=self.ticket.pk)
 
 
-class ConsoleConsumer(AsyncWebsocketConsumer):
+class ConsoleConsumer(HubConsumer):
     """``/ws/console/``: the staff console's live list; a change triggers a fresh list."""
 
     member_id: int | None = None
-    groups_joined: tuple[str, ...] = ()
     _dirty = False
     _refresher: asyncio.Task[None] | None = None
 
@@ -104,9 +91,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         self.member_id = member.pk
         office_ids = await database_sync_to_async(console.office_ids)(member)
         await self.accept()
-        self.groups_joined = (*(services.staff_group(pk) for pk in office_ids), f"member:{member.pk}")
-        for group in self.groups_joined:
-            hub.join(group, self)
+        self.listen(*(services.staff_group(pk) for pk in office_ids), f"member:{member.pk}")
         await liveness.connected(member_id=member.pk)
         await self._send_state()
 
@@ -135,7 +120,6 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             await self._send_state()
 
     async def disconnect(self, code: int) -> None:
-        for group in self.groups_joined:
-            hub.leave(group, self)
+        self.stop_listening()
         if self.member_id is not None:
             await liveness.disconnected(member_id=self.member_id)
