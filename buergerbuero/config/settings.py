@@ -194,6 +194,19 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# --- Consultations: media relay, documents, retention -------------------------------------
+# STUN/TURN for calls across restrictive networks (coturn with use-auth-secret); without
+# them calls on a LAN and on localhost still work. Media never pass through this server.
+STUN_URLS = env_list("STUN_URLS", [])
+TURN_URLS = env_list("TURN_URLS", [])
+TURN_SECRET = env_str("TURN_SECRET")
+TURN_CREDENTIAL_TTL = env_int("TURN_CREDENTIAL_TTL", 6 * 3600)
+CONSULTATION_RETENTION_DAYS = env_int("CONSULTATION_RETENTION_DAYS", 30)
+DOCUMENT_MAX_BYTES = env_int("DOCUMENT_MAX_BYTES", 15 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+INTERPRETER_INVITE_HOURS = env_int("INTERPRETER_INVITE_HOURS", 4)
+
 # --- Background jobs ----------------------------------------------------------------------
 # In the embedded mode the job loop runs inside the web process (`manage.py serve`); in the
 # scaled mode `manage.py worker` runs it as a process of its own.

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import secrets
+
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -17,6 +20,7 @@ class Consultation(models.Model):
     mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.VIDEO)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
+    feedback_given = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = _("consultation")
@@ -31,14 +35,21 @@ class Consultation(models.Model):
         return self.ended_at is None
 
 
-class Author(models.TextChoices):
+class Role(models.TextChoices):
+    """Who takes part in a consultation."""
+
     CITIZEN = "citizen", _("Citizen")
     AGENT = "agent", _("Staff member")
+    INTERPRETER = "interpreter", _("Interpreter")
+
+
+# Chat messages are written by the participants.
+Author = Role
 
 
 class ChatMessage(models.Model):
     consultation = models.ForeignKey(Consultation, on_delete=models.CASCADE, related_name="messages")
-    author = models.CharField(max_length=10, choices=Author.choices)
+    author = models.CharField(max_length=12, choices=Role.choices)
     text = models.TextField(max_length=2000)
     sent_at = models.DateTimeField()
 
@@ -47,3 +58,59 @@ class ChatMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.author} {self.sent_at:%H:%M}"
+
+
+def _document_path(document: Document, filename: str) -> str:
+    # The stored name is random; the original name is kept in the row for the download.
+    return f"consultations/{document.consultation_id}/{secrets.token_hex(16)}"
+
+
+class Document(models.Model):
+    """A file shared inside a consultation; deleted with it."""
+
+    consultation = models.ForeignKey(Consultation, on_delete=models.CASCADE, related_name="documents")
+    shared_by = models.CharField(max_length=12, choices=Role.choices)
+    file = models.FileField(upload_to=_document_path)
+    name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=120)
+    size = models.PositiveIntegerField()
+    shared_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["shared_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InterpreterInvite(models.Model):
+    """A single-use, expiring link that lets an interpreter join one consultation.
+
+    Only a hash of the link's secret is stored. Opening the link claims it for one browser,
+    which then holds ``session_hash``'s secret in a cookie for reloads.
+    """
+
+    consultation = models.ForeignKey(
+        Consultation, on_delete=models.CASCADE, related_name="interpreter_invites"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    session_hash = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"interpreter for {self.consultation_id}"
+
+
+class Feedback(models.Model):
+    """An anonymous rating after a consultation: no link to the citizen or the consultation."""
+
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="feedback")
+    rating = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(5)])
+    comment = models.TextField(max_length=1000, blank=True)
+    given_on = models.DateField()
+
+    def __str__(self) -> str:
+        return f"{self.office}: {self.rating}"

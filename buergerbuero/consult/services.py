@@ -8,15 +8,27 @@ and the staff member who admitted them.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from buergerbuero.consult.models import Author, ChatMessage, Consultation
+from buergerbuero.consult import documents
+from buergerbuero.consult.models import (
+    Author,
+    ChatMessage,
+    Consultation,
+    Document,
+    Feedback,
+    InterpreterInvite,
+    Role,
+)
 from buergerbuero.realtime.publish import publish
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.waiting.models import Ticket, TicketStatus
@@ -36,7 +48,11 @@ class Participant:
 
 
 def participant(
-    consultation_id: int, *, token: str = "", member: StaffMember | None = None
+    consultation_id: int,
+    *,
+    token: str = "",
+    member: StaffMember | None = None,
+    interpreter_session: str = "",
 ) -> Participant | None:
     """Who this is in the consultation, or None for anyone else."""
     consultation = (
@@ -50,6 +66,8 @@ def participant(
         return Participant(consultation, Author.CITIZEN)
     if member is not None and consultation.agent_id == member.pk:
         return Participant(consultation, Author.AGENT)
+    if interpreter_invite(consultation_id, interpreter_session) is not None:
+        return Participant(consultation, Role.INTERPRETER)
     return None
 
 
@@ -78,14 +96,18 @@ def message_json(message: ChatMessage) -> dict[str, Any]:
     }
 
 
+def _require_agent(consultation: Consultation, member: StaffMember) -> None:
+    if consultation.agent_id != member.pk:
+        raise QueueError(_("Only the staff member of this consultation can do that."), "not_agent")
+
+
 def history(consultation: Consultation) -> list[dict[str, Any]]:
     return [message_json(message) for message in consultation.messages.all()]
 
 
 def end_consultation(consultation: Consultation, member: StaffMember, now: dt.datetime | None = None) -> bool:
     """The staff member ends it; the citizen sees the closing page. Ending twice is harmless."""
-    if consultation.agent_id != member.pk:
-        raise QueueError(_("Only the staff member of this consultation can end it."), "not_agent")
+    _require_agent(consultation, member)
     now = now or timezone.now()
     with transaction.atomic():
         ended = Consultation.objects.filter(pk=consultation.pk, ended_at__isnull=True).update(ended_at=now)
@@ -99,3 +121,131 @@ def end_consultation(consultation: Consultation, member: StaffMember, now: dt.da
 
 def open_consultation_of(member: StaffMember) -> Consultation | None:
     return Consultation.objects.filter(agent=member, ended_at__isnull=True).select_related("ticket").first()
+
+
+# --- interpreters ---------------------------------------------------------------------------
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def invite_interpreter(
+    consultation: Consultation, member: StaffMember, now: dt.datetime | None = None
+) -> str:
+    """A new single-use invite link's secret (shown once to the agent, stored only hashed)."""
+    _require_agent(consultation, member)
+    if not consultation.is_open:
+        raise QueueError(_("This consultation has ended."), "ended")
+    now = now or timezone.now()
+    secret = secrets.token_urlsafe(32)
+    InterpreterInvite.objects.create(
+        consultation=consultation,
+        token_hash=_hash(secret),
+        created_at=now,
+        expires_at=now + dt.timedelta(hours=settings.INTERPRETER_INVITE_HOURS),
+    )
+    return secret
+
+
+def claim_invite(secret: str, now: dt.datetime | None = None) -> tuple[Consultation, str]:
+    """Open an invite link: bind it to this browser. Returns the consultation and the
+    browser's session secret; a used, expired, removed or unknown link is refused."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        claimed = InterpreterInvite.objects.filter(
+            token_hash=_hash(secret),
+            claimed_at__isnull=True,
+            removed_at__isnull=True,
+            expires_at__gt=now,
+            consultation__ended_at__isnull=True,
+        )
+        invite = claimed.select_related("consultation").first()
+        session = secrets.token_urlsafe(32)
+        if invite is None or not claimed.filter(pk=invite.pk).update(
+            claimed_at=now, session_hash=_hash(session)
+        ):
+            raise QueueError(_("This invitation link is not valid (any more)."), "bad_invite")
+    return invite.consultation, session
+
+
+def interpreter_invite(consultation_id: int, session: str) -> InterpreterInvite | None:
+    if not session:
+        return None
+    return InterpreterInvite.objects.filter(
+        consultation_id=consultation_id, session_hash=_hash(session), removed_at__isnull=True
+    ).first()
+
+
+def remove_interpreter(
+    consultation: Consultation, member: StaffMember, now: dt.datetime | None = None
+) -> int:
+    _require_agent(consultation, member)
+    with transaction.atomic():
+        removed = InterpreterInvite.objects.filter(consultation=consultation, removed_at__isnull=True).update(
+            removed_at=now or timezone.now()
+        )
+        publish(consultation_group(consultation.pk), {"type": "interpreter_removed"})
+    return removed
+
+
+# --- documents ------------------------------------------------------------------------------
+def share_document(who: Participant, upload: UploadedFile, now: dt.datetime | None = None) -> Document:
+    if not who.consultation.is_open:
+        raise QueueError(_("This consultation has ended."), "ended")
+    try:
+        checked = documents.check(upload)
+    except documents.DocumentRefused as refused:
+        raise QueueError(refused.message, "bad_file") from None
+    with transaction.atomic():
+        document = Document(
+            consultation=who.consultation,
+            shared_by=who.role,
+            name=checked.name,
+            content_type=checked.content_type,
+            size=checked.size,
+            shared_at=now or timezone.now(),
+        )
+        document.file.save(checked.name, upload, save=False)
+        document.save()
+        publish(consultation_group(who.consultation.pk), {"type": "document", **document_json(document)})
+    return document
+
+
+def document_json(document: Document) -> dict[str, Any]:
+    return {
+        "id": document.pk,
+        "name": document.name,
+        "size": document.size,
+        "shared_by": document.shared_by,
+        "shared_at": document.shared_at.isoformat(),
+    }
+
+
+# --- after the consultation -----------------------------------------------------------------
+def give_feedback(ticket: Ticket, rating: int, comment: str, now: dt.datetime | None = None) -> None:
+    """One anonymous rating per consultation; stored without any link to the person."""
+    if not 1 <= rating <= 5:
+        raise QueueError(_("Please choose between 1 and 5 stars."), "bad_rating")
+    with transaction.atomic():
+        marked = Consultation.objects.filter(
+            ticket=ticket, ended_at__isnull=False, feedback_given=False
+        ).update(feedback_given=True)
+        if not marked:
+            raise QueueError(_("Thank you — we already have your feedback."), "already_given")
+        Feedback.objects.create(
+            office_id=ticket.office_id,
+            rating=rating,
+            comment=comment.strip()[:1000],
+            given_on=timezone.localdate(now or timezone.now()),
+        )
+
+
+def prune_consultations(now: dt.datetime | None = None) -> int:
+    """Personal data has a shelf life: tickets ended longer than the retention period ago go,
+    with their consultation, chat, documents (files too) and interpreter invites."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.CONSULTATION_RETENTION_DAYS)
+    old = Ticket.objects.filter(ended_at__lt=cutoff)
+    for document in Document.objects.filter(consultation__ticket__in=old).iterator():
+        document.file.delete(save=False)
+    deleted, _details = old.delete()
+    return deleted

@@ -18,6 +18,7 @@ from django.contrib.sessions.models import Session
 from django.db import close_old_connections
 from django.utils import timezone
 
+from buergerbuero.consult import services as consult
 from buergerbuero.waiting import services as waiting
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def prune_sessions() -> int:
 
 JOBS: list[PeriodicJob] = [
     PeriodicJob("prune_sessions", dt.timedelta(hours=1), prune_sessions),
+    PeriodicJob("prune_consultations", dt.timedelta(hours=1), consult.prune_consultations),
     PeriodicJob("expire_unanswered_calls", dt.timedelta(seconds=2), waiting.expire_unanswered_calls),
     PeriodicJob("expire_lost_tickets", dt.timedelta(seconds=15), waiting.expire_lost_tickets),
     PeriodicJob("mark_absent_agents_offline", dt.timedelta(seconds=10), waiting.mark_absent_agents_offline),
