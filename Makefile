@@ -8,7 +8,7 @@ PG_URL := postgres://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL := redis://127.0.0.1:6379/0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run run-scaled test test-embedded test-scaled lint install install-dev chromium messages clean
+.PHONY: run run-scaled test test-embedded test-scaled lint install install-dev system-deps messages clean
 
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --no-input -v 0
@@ -38,10 +38,16 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-# Debian's Chromium for the browser tests (never a browser download by Playwright).
-chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
-		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+# Debian's packages the tests drive for real: Chromium for the browser tests (never a browser
+# download by Playwright) and coturn as the TURN relay.
+SYSTEM_PACKAGES := chromium:/usr/bin/chromium coturn:/usr/bin/turnserver
+system-deps:
+	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
+		[ -x "$${entry#*:}" ] || missing="$$missing $${entry%%:*}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
 lint: $(VENV)/.installed-dev
@@ -49,10 +55,10 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test-embedded: $(VENV)/.installed-dev chromium
+test-embedded: $(VENV)/.installed-dev system-deps
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest
 
-test-scaled: $(VENV)/.installed-dev chromium
+test-scaled: $(VENV)/.installed-dev system-deps
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest
 
 test: lint test-embedded test-scaled
