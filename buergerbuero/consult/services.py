@@ -62,7 +62,7 @@ def participant(
     )
     if consultation is None:
         return None
-    if token and secrets.compare_digest(token, consultation.ticket.token):
+    if token and secrets.compare_digest(token.encode(), consultation.ticket.token.encode()):
         return Participant(consultation, Author.CITIZEN)
     if member is not None and consultation.agent_id == member.pk:
         return Participant(consultation, Author.AGENT)
@@ -77,8 +77,7 @@ def post_message(who: Participant, text: str, now: dt.datetime | None = None) ->
         raise QueueError(_("Please write a message."), "empty")
     if len(text) > MAX_CHAT_LENGTH:
         raise QueueError(_("Messages can be at most 2,000 characters long."), "too_long")
-    if not who.consultation.is_open:
-        raise QueueError(_("This consultation has ended."), "ended")
+    _require_open(who.consultation)
     with transaction.atomic():
         message = ChatMessage.objects.create(
             consultation=who.consultation, author=who.role, text=text, sent_at=now or timezone.now()
@@ -94,6 +93,12 @@ def message_json(message: ChatMessage) -> dict[str, Any]:
         "text": message.text,
         "sent_at": message.sent_at.isoformat(),
     }
+
+
+def _require_open(consultation: Consultation) -> None:
+    # Asked of the database: a socket holds the consultation as it was when it connected.
+    if not Consultation.objects.filter(pk=consultation.pk, ended_at__isnull=True).exists():
+        raise QueueError(_("This consultation has ended."), "ended")
 
 
 def _require_agent(consultation: Consultation, member: StaffMember) -> None:
@@ -189,8 +194,7 @@ def remove_interpreter(
 
 # --- documents ------------------------------------------------------------------------------
 def share_document(who: Participant, upload: UploadedFile, now: dt.datetime | None = None) -> Document:
-    if not who.consultation.is_open:
-        raise QueueError(_("This consultation has ended."), "ended")
+    _require_open(who.consultation)
     try:
         checked = documents.check(upload)
     except documents.DocumentRefused as refused:

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from buergerbuero.consult.models import Consultation
 from buergerbuero.offices.models import AdmissionMode, Office, Service
-from buergerbuero.offices.services import OpeningCalendar, offices_with_hours
+from buergerbuero.offices.services import OpeningCalendar, offices_with_hours, status_label
 from buergerbuero.realtime.publish import publish
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.staff.services import offices_served
@@ -168,6 +168,7 @@ class Refusal:
     code: str  # closed | full | past_closing
     message: str
     opens_at: dt.datetime | None
+    detail: str = ""  # e.g. “closed — opens Monday at 08:00”
 
 
 def join_refusal(office: Office, now: dt.datetime) -> Refusal | None:
@@ -175,7 +176,8 @@ def join_refusal(office: Office, now: dt.datetime) -> Refusal | None:
     office = offices_with_hours(Office.objects.filter(pk=office.pk)).get()
     status = OpeningCalendar(office).status(now)
     if not status.is_open:
-        return Refusal("closed", _("The office is closed right now."), status.opens_at)
+        detail = status_label(status, office.organization.zone)
+        return Refusal("closed", _("The office is closed right now."), status.opens_at, detail)
     live = office_live(office, now)
     if live.waiting >= office.waiting_room_limit:
         return Refusal("full", _("The waiting room is full right now."), None)
@@ -224,10 +226,11 @@ def join(
             queue_key=_new_queue_key(now),
             last_seen_at=now,
         )
-        agent = _free_agent(office, service) if office.admission_mode == AdmissionMode.QUEUE else None
+        direct = office.admission_mode == AdmissionMode.QUEUE and _seat_free(office)
+        agent = _free_agent(office, service) if direct else None
         if agent is not None and not _queue_ahead(ticket).exists():
             _start_consultation(ticket, agent, now)
-            publish(staff_group(office.pk), {"type": "changed", "seq": _bump(office)})
+            _queue_event_live_only(office)
         else:
             _queue_event(office, "join", ticket)
     return ticket
@@ -246,6 +249,14 @@ def _locked(queryset: QuerySet[Any], *, skip_locked: bool = False) -> QuerySet[A
         skip = skip_locked and connection.features.has_select_for_update_skip_locked
         return queryset.select_for_update(skip_locked=skip, of=("self",))
     return queryset
+
+
+def _seat_free(office: Office) -> bool:
+    """Fewer citizens called or in consultation than the office has seats. Locks the office's
+    row first, so that two agents cannot both take the last seat."""
+    list(_locked(QueueState.objects.filter(office=office)))
+    taken = Ticket.objects.filter(office=office, status__in=[TicketStatus.CALLED, TicketStatus.ADMITTED])
+    return taken.count() < office.seats
 
 
 def _free_agent(office: Office, service: Service | None) -> StaffMember | None:
@@ -316,6 +327,8 @@ def _call(member: StaffMember, ticket_id: int | None, now: dt.datetime) -> Ticke
             return None
         if ticket_id is not None and ticket.office.admission_mode != AdmissionMode.KNOCK:
             raise QueueError(_("This office calls citizens in order; use “call next”."), "not_knock")
+        if not _seat_free(ticket.office):
+            raise QueueError(_("All seats of this office are taken right now."), "no_seat")
         deadline = now + dt.timedelta(seconds=ticket.office.call_confirm_seconds)
         claimed = Ticket.objects.filter(pk=ticket.pk, status=TicketStatus.WAITING).update(
             status=TicketStatus.CALLED, called_at=now, call_deadline=deadline, called_by=member
@@ -354,9 +367,10 @@ def _start_consultation(ticket: Ticket, agent: StaffMember, now: dt.datetime) ->
     return consultation
 
 
-def leave(ticket: Ticket, now: dt.datetime | None = None) -> None:
-    """The citizen leaves the waiting room (or the call) of their own accord."""
-    _end_ticket(ticket, TicketStatus.LEFT, now or timezone.now())
+def leave(ticket: Ticket, now: dt.datetime | None = None) -> bool:
+    """The citizen leaves the waiting room (or the call) of their own accord; False if they
+    were no longer waiting (e.g. already in the consultation)."""
+    return _end_ticket(ticket, TicketStatus.LEFT, now or timezone.now())
 
 
 def remove(
@@ -377,9 +391,7 @@ def _end_ticket(ticket: Ticket, status: str, now: dt.datetime) -> bool:
         was_waiting = locked.status == TicketStatus.WAITING
         Ticket.objects.filter(pk=locked.pk).update(status=status, ended_at=now)
         if locked.called_by_id is not None and not was_waiting:
-            AgentPresence.objects.filter(member_id=locked.called_by_id).update(
-                state=PresenceState.AVAILABLE, changed_at=now
-            )
+            _free_seat(locked.called_by_id, now)
         if was_waiting:
             _queue_event(locked.office, "leave", locked)
         else:
@@ -453,12 +465,18 @@ def _queue_event_live_only(office: Office) -> None:
     )
 
 
-def finish_consultation_seat(agent_id: int | None, office: Office, now: dt.datetime) -> None:
-    """After a consultation the agent's seat is free again."""
+def _free_seat(agent_id: int | None, now: dt.datetime) -> None:
+    """A call or consultation is over: a busy agent is available again (one who went on pause
+    or offline meanwhile stays so)."""
     if agent_id is not None:
         AgentPresence.objects.filter(member_id=agent_id, state=PresenceState.BUSY).update(
             state=PresenceState.AVAILABLE, changed_at=now
         )
+
+
+def finish_consultation_seat(agent_id: int | None, office: Office, now: dt.datetime) -> None:
+    """After a consultation the agent's seat is free again."""
+    _free_seat(agent_id, now)
     _queue_event_live_only(office)
 
 
@@ -522,9 +540,7 @@ def expire_unanswered_calls(now: dt.datetime | None = None) -> int:
                 or ticket.call_deadline >= now
             ):
                 continue
-            AgentPresence.objects.filter(member_id=ticket.called_by_id).update(
-                state=PresenceState.AVAILABLE, changed_at=now
-            )
+            _free_seat(ticket.called_by_id, now)
             if ticket.missed_calls >= 1:
                 Ticket.objects.filter(pk=ticket.pk).update(status=TicketStatus.NO_SHOW, ended_at=now)
                 publish(staff_group(ticket.office_id), {"type": "changed", "seq": _bump(ticket.office)})

@@ -99,6 +99,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def leave(request: HttpRequest, token: str) -> HttpResponse:
     ticket = _ticket(token)
-    services.leave(ticket)
+    if not services.leave(ticket):
+        return redirect("waiting:room", token=token)
     messages.info(request, _("You have left the waiting room."))
     return redirect("office", org_slug=ticket.office.organization.slug, office_slug=ticket.office.slug)

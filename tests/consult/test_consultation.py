@@ -1,0 +1,481 @@
+"""Consultations: who may take part, the chat, presence, and the end (pages and socket).
+
+A consultation is started the short way: the agent is available and the citizen enters an
+empty waiting room, so the free seat admits them at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import uuid
+import zoneinfo
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing.websocket import WebsocketCommunicator
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
+from pytest_django import Settings
+
+from buergerbuero.config.asgi import application
+from buergerbuero.consult import services as consult_services
+from buergerbuero.consult.models import Author, ChatMessage, Consultation
+from buergerbuero.consult.services import Participant
+from buergerbuero.offices.models import Office
+from buergerbuero.orgs.models import Organization
+from buergerbuero.realtime.hub import hub
+from buergerbuero.realtime.publish import publish_now
+from buergerbuero.staff.models import Role, StaffMember
+from buergerbuero.waiting import services
+from buergerbuero.waiting.models import AgentPresence, PresenceState, Ticket, TicketStatus
+from buergerbuero.waiting.services import QueueError
+from tests import factories
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as Response
+
+BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
+OPEN = dt.datetime(2026, 11, 26, 10, 0, tzinfo=BERLIN)  # a Thursday, 08:00–16:00
+LOCAL = b"http://localhost"
+
+
+@pytest.fixture(autouse=True)
+def _own_redis_channel(settings: Settings) -> None:
+    """In the scaled mode, this test's events travel on a Redis channel of their own, so that
+    other test runs on the same Redis cannot be heard (nor hear us)."""
+    settings.REDIS_PREFIX = f"test-{uuid.uuid4().hex[:12]}"
+
+
+# --- helpers --------------------------------------------------------------------------------
+def start_consultation(office: Office, agent: User, name: str = "Anna Beispiel") -> Consultation:
+    services.set_presence(agent.staff_member, PresenceState.AVAILABLE, now=OPEN)
+    ticket = services.join(office, service=None, display_name=name, language="de", mode="chat", now=OPEN)
+    return Consultation.objects.select_related("ticket", "office").get(ticket=ticket)
+
+
+@pytest.fixture
+def consultation(office: Office, agent: User) -> Consultation:
+    return start_consultation(office, agent)
+
+
+@pytest.fixture
+def colleague(org: Organization, office: Office) -> User:
+    """An agent of the same office who is not part of this consultation."""
+    return factories.make_staff(org, "kollege", Role.AGENT, [office])
+
+
+@pytest.fixture
+def foreign_agent(other_org: Organization) -> User:
+    foreign_office = factories.make_office(other_org, "kfz", name="Kfz-Zulassung")
+    return factories.make_staff(other_org, "fremd", Role.AGENT, [foreign_office])
+
+
+def logged_in(user: User) -> Client:
+    client = Client(headers={"accept-language": "en"})
+    client.force_login(user)
+    return client
+
+
+def body(response: Response) -> str:
+    return response.content.decode()
+
+
+def german(message: str) -> str:
+    with translation.override("de"):
+        return gettext(message)
+
+
+def agent_page(consultation: Consultation) -> str:
+    return reverse("consult:agent", kwargs={"consultation_id": consultation.pk})
+
+
+def end_url(consultation: Consultation) -> str:
+    return reverse("consult:end", kwargs={"consultation_id": consultation.pk})
+
+
+def citizen_url(name: str, consultation: Consultation) -> str:
+    return reverse(f"consult:{name}", kwargs={"token": consultation.ticket.token})
+
+
+# --- services -------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_participants_are_the_ticket_holder_and_the_agent_only(
+    consultation: Consultation, agent: User, colleague: User
+) -> None:
+    pk, token = consultation.pk, consultation.ticket.token
+
+    citizen = consult_services.participant(pk, token=token)
+    staff = consult_services.participant(pk, member=agent.staff_member)
+
+    assert citizen is not None
+    assert citizen.role == Author.CITIZEN
+    assert staff is not None
+    assert staff.role == Author.AGENT
+    assert consult_services.participant(pk, token="wrong") is None
+    assert consult_services.participant(pk, member=colleague.staff_member) is None
+    assert consult_services.participant(pk) is None
+    assert consult_services.participant(pk + 1000, token=token) is None
+
+
+@pytest.mark.django_db
+def test_chat_messages_are_stored_and_validated(consultation: Consultation) -> None:
+    who = Participant(consultation, Author.CITIZEN)
+
+    message = consult_services.post_message(who, "  Guten Tag  ", now=OPEN)
+    with translation.override("en"), pytest.raises(QueueError) as empty:
+        consult_services.post_message(who, "   ")
+    with translation.override("en"), pytest.raises(QueueError) as too_long:
+        consult_services.post_message(who, "x" * 2001)
+    consult_services.post_message(who, "x" * 2000)
+
+    assert message.text == "Guten Tag"
+    assert (empty.value.code, too_long.value.code) == ("empty", "too_long")
+    assert too_long.value.message == "Messages can be at most 2,000 characters long."
+    assert [m["text"] for m in consult_services.history(consultation)] == ["Guten Tag", "x" * 2000]
+
+
+@pytest.mark.django_db
+def test_only_its_agent_ends_a_consultation_and_ending_twice_is_harmless(
+    consultation: Consultation, agent: User, colleague: User
+) -> None:
+    with pytest.raises(QueueError) as refused:
+        consult_services.end_consultation(consultation, colleague.staff_member, now=OPEN)
+    assert refused.value.code == "not_agent"
+
+    later = OPEN + dt.timedelta(minutes=12)
+    assert consult_services.end_consultation(consultation, agent.staff_member, now=later) is True
+    assert consult_services.end_consultation(consultation, agent.staff_member, now=later) is False
+
+    consultation.refresh_from_db()
+    assert consultation.ended_at == later
+    ticket = Ticket.objects.get(pk=consultation.ticket_id)
+    assert (ticket.status, ticket.ended_at) == (TicketStatus.DONE, later)
+    assert AgentPresence.objects.get(member=agent.staff_member).state == PresenceState.AVAILABLE
+
+
+@pytest.mark.django_db
+def test_ending_frees_the_seat_for_the_next_citizen(office: Office, agent: User) -> None:
+    consultation = start_consultation(office, agent)
+    waiting = services.join(
+        office, service=None, display_name="", language="de", mode="video", now=OPEN + dt.timedelta(seconds=1)
+    )
+    assert Ticket.objects.get(pk=waiting.pk).status == TicketStatus.WAITING
+
+    consult_services.end_consultation(consultation, agent.staff_member, now=OPEN + dt.timedelta(seconds=600))
+
+    called = services.call_next(agent.staff_member, now=OPEN + dt.timedelta(seconds=601))
+    assert called is not None
+    assert called.pk == waiting.pk
+
+
+# --- pages ----------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_citizen_page_is_the_consultation_of_the_ticket(consultation: Consultation) -> None:
+    response = Client().get(citizen_url("citizen", consultation))
+
+    assert response.status_code == 200
+    assert f'data-consultation="{consultation.pk}"' in body(response)
+    assert 'data-role="citizen"' in body(response)
+
+
+@pytest.mark.django_db
+def test_citizen_page_sends_a_waiting_citizen_back_to_the_waiting_room(office: Office) -> None:
+    ticket = services.join(office, service=None, display_name="", language="de", mode="video", now=OPEN)
+
+    response = Client().get(reverse("consult:citizen", kwargs={"token": ticket.token}))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("waiting:room", kwargs={"token": ticket.token})
+    assert Client().get("/w/no-such-token/consultation/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_agent_page_only_for_the_consultations_agent(
+    consultation: Consultation, agent: User, colleague: User, foreign_agent: User, outsider: User
+) -> None:
+    url = agent_page(consultation)
+
+    response = logged_in(agent).get(url)
+    assert response.status_code == 200
+    assert 'data-role="agent"' in body(response)
+    assert "Anna Beispiel" in body(response)  # the agent sees the name the citizen gave
+
+    assert logged_in(colleague).get(url).status_code == 404
+    assert logged_in(foreign_agent).get(url).status_code == 404
+    assert logged_in(outsider).get(url).status_code == 404
+    anonymous = Client().get(url)
+    assert anonymous.status_code == 302
+    assert anonymous["Location"].startswith(reverse("staff:login"))
+
+
+@pytest.mark.django_db
+def test_end_takes_the_citizen_to_the_closing_page(consultation: Consultation, agent: User) -> None:
+    response = logged_in(agent).post(end_url(consultation))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("waiting:console")
+    ticket = Ticket.objects.get(pk=consultation.ticket_id)
+    assert ticket.status == TicketStatus.DONE
+    assert Consultation.objects.get(pk=consultation.pk).ended_at is not None
+
+    done = Client(headers={"accept-language": "en"}).get(citizen_url("done", consultation))
+    assert done.status_code == 200
+    assert "The consultation has ended" in body(done)
+    assert Client().get(citizen_url("citizen", consultation))["Location"] == citizen_url("done", consultation)
+    room = Client().get(reverse("waiting:room", kwargs={"token": ticket.token}))
+    assert room["Location"] == citizen_url("done", consultation)
+    assert logged_in(agent).get(agent_page(consultation))["Location"] == reverse("waiting:console")
+
+
+@pytest.mark.django_db
+def test_closing_page_only_after_the_end(consultation: Consultation) -> None:
+    assert Client().get(citizen_url("done", consultation)).status_code == 404
+
+
+@pytest.mark.django_db
+def test_nobody_else_can_end_a_consultation(
+    consultation: Consultation, colleague: User, outsider: User, agent: User
+) -> None:
+    assert logged_in(colleague).post(end_url(consultation)).status_code == 404
+    assert logged_in(outsider).post(end_url(consultation)).status_code == 404
+    assert Client().post(end_url(consultation)).status_code == 302  # to the login
+    assert logged_in(agent).get(end_url(consultation)).status_code == 405
+
+    assert Consultation.objects.get(pk=consultation.pk).is_open
+
+
+# --- the consultation's socket ------------------------------------------------------------------
+def _session_cookie(user: User) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+def communicator(consultation_id: int, *, token: str = "", cookie: str = "") -> Any:
+    path = f"/ws/consultations/{consultation_id}/"
+    if token:
+        path += f"?ticket={token}"
+    headers = [(b"host", b"localhost"), (b"origin", LOCAL)]
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+async def connect(consultation_id: int, *, token: str = "", user: User | None = None) -> Any:
+    cookie = await database_sync_to_async(_session_cookie)(user) if user is not None else ""
+    socket = communicator(consultation_id, token=token, cookie=cookie)
+    connected, code = await socket.connect()
+    assert connected, code
+    return socket
+
+
+async def refused(consultation_id: int, *, token: str = "", user: User | None = None) -> bool:
+    cookie = await database_sync_to_async(_session_cookie)(user) if user is not None else ""
+    connected, code = await communicator(consultation_id, token=token, cookie=cookie).connect()
+    return not connected and code == 4403
+
+
+async def receive_json(socket: Any) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(await socket.receive_from(timeout=3))
+    return message
+
+
+async def receive_until(socket: Any, **expected: Any) -> list[dict[str, Any]]:
+    """Messages up to and including the first whose fields match ``expected``."""
+    received: list[dict[str, Any]] = []
+    while not received or any(received[-1].get(k) != v for k, v in expected.items()):
+        received.append(await receive_json(socket))
+    return received
+
+
+class _Probe:
+    def __init__(self) -> None:
+        self.heard = asyncio.Event()
+
+    async def deliver(self, group: str, text: str) -> None:
+        self.heard.set()
+
+
+async def hub_listening() -> None:
+    """Wait until events published now reach this process's sockets (Redis: subscribed)."""
+    probe, group = _Probe(), f"probe:{uuid.uuid4()}"
+    hub.join(group, probe)
+    try:
+        for _attempt in range(200):
+            publish_now(group, {"type": "probe"})
+            try:
+                await asyncio.wait_for(probe.heard.wait(), 0.05)
+            except TimeoutError:
+                continue
+            return
+        raise AssertionError("the hub never received its own events")
+    finally:
+        hub.leave(group, probe)
+
+
+@pytest.fixture
+def agent_member(agent: User) -> StaffMember:
+    return StaffMember.objects.select_related("user").get(user=agent)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.anyio
+async def test_citizen_and_agent_chat_with_each_other(consultation: Consultation, agent: User) -> None:
+    await hub_listening()
+    citizen = await connect(consultation.pk, token=consultation.ticket.token)
+    assert await receive_json(citizen) == {"type": "history", "role": "citizen", "messages": []}
+    staff = await connect(consultation.pk, user=agent)
+    assert await receive_json(staff) == {"type": "history", "role": "agent", "messages": []}
+
+    await citizen.send_json_to({"type": "chat", "text": "Guten Tag, ich brauche einen Pass."})
+    to_citizen = (await receive_until(citizen, type="chat"))[-1]
+    to_agent = (await receive_until(staff, type="chat"))[-1]
+    await staff.send_json_to({"type": "chat", "text": "Gern, einen Moment."})
+    reply = (await receive_until(citizen, type="chat"))[-1]
+    assert (await receive_until(staff, type="chat"))[-1] == reply
+
+    assert to_citizen == to_agent
+    assert (to_citizen["author"], to_citizen["text"]) == ("citizen", "Guten Tag, ich brauche einen Pass.")
+    assert (reply["author"], reply["text"]) == ("agent", "Gern, einen Moment.")
+    await citizen.disconnect()
+    await staff.disconnect()
+    assert hub.size(consult_services.consultation_group(consultation.pk)) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.anyio
+async def test_presence_is_announced_both_ways(consultation: Consultation, agent: User) -> None:
+    await hub_listening()
+    citizen = await connect(consultation.pk, token=consultation.ticket.token)
+    await receive_until(citizen, type="history")
+
+    staff = await connect(consultation.pk, user=agent)
+    # The citizen learns that the agent came; the agent learns that the citizen is already there.
+    await receive_until(citizen, type="presence", role="agent", online=True)
+    await receive_until(staff, type="presence", role="citizen", online=True)
+
+    await citizen.disconnect()
+    await receive_until(staff, type="presence", role="citizen", online=False)
+    await staff.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.anyio
+async def test_history_is_sent_on_reconnect(consultation: Consultation) -> None:
+    who = Participant(consultation, Author.AGENT)
+    await database_sync_to_async(consult_services.post_message)(who, "Sind Sie noch da?")
+
+    citizen = await connect(consultation.pk, token=consultation.ticket.token)
+    history = await receive_json(citizen)
+
+    assert [(m["author"], m["text"]) for m in history["messages"]] == [("agent", "Sind Sie noch da?")]
+    await citizen.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.anyio
+async def test_everyone_else_is_refused(
+    consultation: Consultation, colleague: User, foreign_agent: User, outsider: User, office: Office
+) -> None:
+    other_ticket = await database_sync_to_async(services.join)(
+        office, service=None, display_name="", language="de", mode="video", now=OPEN
+    )
+
+    assert await refused(consultation.pk)
+    assert await refused(consultation.pk, token="not-the-token")
+    assert await refused(consultation.pk, token=other_ticket.token)
+    assert await refused(consultation.pk, user=colleague)
+    assert await refused(consultation.pk, user=foreign_agent)
+    assert await refused(consultation.pk, user=outsider)
+    assert await refused(consultation.pk + 1000, token=consultation.ticket.token)
+    foreign_origin = WebsocketCommunicator(
+        application,
+        f"/ws/consultations/{consultation.pk}/?ticket={consultation.ticket.token}",
+        headers=[(b"host", b"localhost"), (b"origin", b"https://evil.example")],
+    )
+    assert (await foreign_origin.connect())[0] is False
+    assert hub.size(consult_services.consultation_group(consultation.pk)) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.anyio
+async def test_ended_consultation_is_closed_to_everyone(
+    consultation: Consultation, agent_member: StaffMember, agent: User
+) -> None:
+    await database_sync_to_async(consult_services.end_consultation)(consultation, agent_member)
+
+    assert await refused(consultation.pk, token=consultation.ticket.token)
+    assert await refused(consultation.pk, user=agent)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.anyio
+async def test_end_reaches_both_sockets(
+    consultation: Consultation, agent_member: StaffMember, agent: User
+) -> None:
+    await hub_listening()
+    citizen = await connect(consultation.pk, token=consultation.ticket.token)
+    staff = await connect(consultation.pk, user=agent)
+
+    await database_sync_to_async(consult_services.end_consultation)(consultation, agent_member)
+
+    await receive_until(citizen, type="ended")
+    await receive_until(staff, type="ended")
+    await citizen.disconnect()
+    await staff.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.anyio
+async def test_empty_or_oversized_chat_gets_an_error_not_a_crash(consultation: Consultation) -> None:
+    citizen = await connect(consultation.pk, token=consultation.ticket.token)
+    await receive_until(citizen, type="history")
+
+    await citizen.send_json_to({"type": "chat", "text": "   "})
+    empty = (await receive_until(citizen, type="error"))[-1]
+    await citizen.send_json_to({"type": "chat", "text": "x" * 2001})
+    too_long = (await receive_until(citizen, type="error"))[-1]
+    await citizen.send_json_to({"type": "chat", "text": 42})
+    not_text = (await receive_until(citizen, type="error"))[-1]
+
+    assert empty["message"] == german("Please write a message.")
+    assert too_long["message"] == german("Messages can be at most 2,000 characters long.")
+    assert not_text["message"] == german("Please write a message.")
+
+    # Beyond the socket's size limit, or not JSON at all: ignored.
+    await citizen.send_json_to({"type": "chat", "text": "x" * 20_000})
+    await citizen.send_to(text_data="{not json")
+    await citizen.send_json_to({"type": "video-offer"})
+    assert await citizen.receive_nothing(timeout=0.3)
+
+    await citizen.send_json_to({"type": "chat", "text": "Noch da"})
+    assert (await receive_until(citizen, type="chat"))[-1]["text"] == "Noch da"
+    assert await database_sync_to_async(ChatMessage.objects.count)() == 1
+    await citizen.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.anyio
+async def test_chat_after_the_end_is_refused(consultation: Consultation, agent_member: StaffMember) -> None:
+    citizen = await connect(consultation.pk, token=consultation.ticket.token)
+    await receive_until(citizen, type="history")
+    await database_sync_to_async(consult_services.end_consultation)(consultation, agent_member)
+    await receive_until(citizen, type="ended")
+
+    await citizen.send_json_to({"type": "chat", "text": "Hallo?"})
+    answer = await receive_json(citizen)
+    await citizen.disconnect()
+
+    assert answer == {"type": "error", "message": german("This consultation has ended.")}
+    assert await database_sync_to_async(ChatMessage.objects.count)() == 0
+
+
+@pytest.mark.django_db
+def test_non_ascii_token_is_no_participant_not_a_crash(consultation: Consultation) -> None:
+    assert consult_services.participant(consultation.pk, token="ä") is None
