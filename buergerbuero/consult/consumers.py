@@ -1,19 +1,29 @@
-"""``/ws/consultations/<id>/``: chat and presence inside one consultation, for its two members."""
+"""``/ws/consultations/<id>/``: chat, presence and WebRTC signalling inside one consultation.
+
+Members are the citizen (``?ticket=`` token), the consultation's staff member (session) and an
+invited interpreter (the cookie set when their invite link was claimed). Signalling messages
+are validated and relayed only to the participant they are addressed to.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 
-from buergerbuero.consult import services
+from buergerbuero.consult import services, signalling, turn
 from buergerbuero.consult.services import Participant
 from buergerbuero.realtime.consumers import HubConsumer
 from buergerbuero.realtime.messages import parse
 from buergerbuero.realtime.publish import encode, publish_now
 from buergerbuero.staff.services import staff_member_of
 from buergerbuero.waiting.services import QueueError
+
+logger = logging.getLogger(__name__)
+MAX_SIGNAL_BYTES = 96 * 1024
 
 
 class ConsultationConsumer(HubConsumer):
@@ -22,8 +32,10 @@ class ConsultationConsumer(HubConsumer):
 
     async def connect(self) -> None:
         consultation_id = int(self.scope["url_route"]["kwargs"]["consultation_id"])
-        token = parse_qs(self.scope.get("query_string", b"").decode("ascii", "ignore")).get("ticket", [""])[0]
-        self.who = await database_sync_to_async(self._identify)(consultation_id, token)
+        query = parse_qs(self.scope.get("query_string", b"").decode("ascii", "ignore"))
+        token = query.get("ticket", [""])[0]
+        interpreter = self.scope.get("cookies", {}).get(services.interpreter_cookie(consultation_id), "")
+        self.who = await database_sync_to_async(self._identify)(consultation_id, token, interpreter)
         if self.who is None or not self.who.consultation.is_open:
             await self.close(code=4403)
             return
@@ -31,15 +43,39 @@ class ConsultationConsumer(HubConsumer):
         await self.accept()
         self.listen(self.group)
         history = await database_sync_to_async(services.history)(self.who.consultation)
-        await self.send(text_data=encode({"type": "history", "role": self.who.role, "messages": history}))
+        documents = await database_sync_to_async(services.documents_of)(self.who.consultation)
+        await self.send(
+            text_data=encode(
+                {
+                    "type": "history",
+                    "role": self.who.role,
+                    "messages": history,
+                    "documents": documents,
+                    "ice_servers": turn.ice_servers(f"{consultation_id}-{self.who.role}"),
+                    "ice_transport_policy": settings.ICE_TRANSPORT_POLICY,
+                }
+            )
+        )
         publish_now(self.group, {"type": "presence", "role": self.who.role, "online": True})
 
-    def _identify(self, consultation_id: int, token: str) -> Participant | None:
-        return services.participant(consultation_id, token=token, member=staff_member_of(self.scope["user"]))
+    def _identify(self, consultation_id: int, token: str, interpreter: str) -> Participant | None:
+        member = staff_member_of(self.scope["user"])
+        return services.participant(
+            consultation_id, token=token, member=member, interpreter_session=interpreter
+        )
 
     async def deliver(self, group: str, text: str) -> None:
+        if self.who is None:
+            return
+        if '"type":"signal"' in text:
+            if json.loads(text).get("to") == self.who.role:  # only for its addressee
+                await super().deliver(group, text)
+            return
         await super().deliver(group, text)
-        if self.who is None or '"presence"' not in text:
+        if '"type":"interpreter_removed"' in text and self.who.role == "interpreter":
+            await self.close(code=4403)
+            return
+        if '"presence"' not in text:
             return
         event = json.loads(text)
         newcomer = event.get("online") and not event.get("reply") and event.get("role") != self.who.role
@@ -49,8 +85,19 @@ class ConsultationConsumer(HubConsumer):
             )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        message = parse(text_data)
-        if message.get("type") != "chat" or self.who is None:
+        if self.who is None:
+            return
+        message = parse(text_data, limit=MAX_SIGNAL_BYTES)
+        if message.get("type") == "signal":
+            try:
+                relay = signalling.validate(message, self.who.role)
+            except signalling.BadSignal as refused:
+                logger.warning("refused a signalling message in consultation %s: %s", self.group, refused)
+                await self.send(text_data=encode({"type": "error", "message": "bad signal"}))
+                return
+            publish_now(self.group, relay)
+            return
+        if message.get("type") != "chat":
             return
         text = message.get("text")
         try:

@@ -172,6 +172,11 @@ def claim_invite(secret: str, now: dt.datetime | None = None) -> tuple[Consultat
     return invite.consultation, session
 
 
+def interpreter_cookie(consultation_id: int) -> str:
+    """The cookie in which an interpreter's browser keeps its claim on the invite."""
+    return f"bb_interpreter_{consultation_id}"
+
+
 def interpreter_invite(consultation_id: int, session: str) -> InterpreterInvite | None:
     if not session:
         return None
@@ -212,6 +217,10 @@ def share_document(who: Participant, upload: UploadedFile, now: dt.datetime | No
         document.save()
         publish(consultation_group(who.consultation.pk), {"type": "document", **document_json(document)})
     return document
+
+
+def documents_of(consultation: Consultation) -> list[dict[str, Any]]:
+    return [document_json(document) for document in consultation.documents.all()]
 
 
 def document_json(document: Document) -> dict[str, Any]:

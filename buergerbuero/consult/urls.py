@@ -8,4 +8,19 @@ urlpatterns = [
     path("w/<str:token>/done/", views.done, name="done"),
     path("staff/consultations/<int:consultation_id>/", views.agent, name="agent"),
     path("staff/consultations/<int:consultation_id>/end/", views.end, name="end"),
+    path("staff/consultations/<int:consultation_id>/interpreter/", views.invite_interpreter, name="invite"),
+    path(
+        "staff/consultations/<int:consultation_id>/interpreter/remove/",
+        views.remove_interpreter,
+        name="remove_interpreter",
+    ),
+    path("interpret/done/", views.interpreter_done, name="interpreter_done"),
+    path("interpret/consultations/<int:consultation_id>/", views.interpreter, name="interpreter"),
+    path("interpret/<str:secret>/", views.interpreter_invite, name="interpreter_invite"),
+    path("consultations/<int:consultation_id>/documents/", views.share_document, name="share_document"),
+    path(
+        "consultations/<int:consultation_id>/documents/<int:document_id>/",
+        views.download_document,
+        name="document",
+    ),
 ]

@@ -1,17 +1,45 @@
-"""The consultation page for both sides, the end, and the citizen's closing page."""
+"""The consultation page for every participant, documents, interpreter invites, the end,
+and the citizen's closing page with the anonymous rating."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from buergerbuero.consult import services
-from buergerbuero.consult.models import Author, Consultation
+from buergerbuero.consult.models import Consultation, Document, Role
+from buergerbuero.staff.models import StaffMember
 from buergerbuero.staff.services import staff_member_of
 from buergerbuero.waiting.models import TicketStatus
-from buergerbuero.waiting.services import ticket_by_token
+from buergerbuero.waiting.services import QueueError, ticket_by_token
+
+
+def _page(request: HttpRequest, who: services.Participant, **extra: Any) -> HttpResponse:
+    consultation = who.consultation
+    names = {
+        Role.AGENT: str(consultation.agent) if consultation.agent else "",
+        Role.CITIZEN: consultation.ticket.display_name,
+    }
+    return render(
+        request,
+        "consult/consultation.html",
+        {
+            "organization": consultation.office.organization,
+            "office": consultation.office,
+            "consultation": consultation,
+            "role": who.role,
+            "names": names,
+            "chat_only": consultation.mode == "chat",
+            **extra,
+        },
+    )
 
 
 def citizen(request: HttpRequest, token: str) -> HttpResponse:
@@ -22,62 +50,163 @@ def citizen(request: HttpRequest, token: str) -> HttpResponse:
         return redirect("consult:done", token=token)
     if ticket.status != TicketStatus.ADMITTED:
         return redirect("waiting:room", token=token)
-    consultation = Consultation.objects.select_related("agent").get(ticket=ticket)
-    return render(
-        request,
-        "consult/consultation.html",
-        {
-            "organization": ticket.office.organization,
-            "office": ticket.office,
-            "consultation": consultation,
-            "role": Author.CITIZEN,
-            "token": token,
-            "other_name": str(consultation.agent) if consultation.agent else "",
-        },
-    )
+    consultation = Consultation.objects.get(ticket=ticket)
+    who = services.participant(consultation.pk, token=token)
+    if who is None:
+        raise Http404
+    done = reverse("consult:done", args=[token])
+    return _page(request, who, token=token, done_url=done)
 
 
 def done(request: HttpRequest, token: str) -> HttpResponse:
     ticket = ticket_by_token(token)
     if ticket is None or ticket.status != TicketStatus.DONE:
         raise Http404
+    consultation = Consultation.objects.filter(ticket=ticket).first()
+    if request.method == "POST" and consultation is not None:
+        try:
+            rating = int(request.POST.get("rating", ""))
+        except ValueError:
+            rating = 0
+        try:
+            services.give_feedback(ticket, rating, request.POST.get("comment", ""))
+        except QueueError as refused:
+            messages.error(request, refused.message)
+        else:
+            messages.success(request, _("Thank you for your feedback."))
+        return redirect("consult:done", token=token)
     return render(
-        request, "consult/done.html", {"organization": ticket.office.organization, "office": ticket.office}
+        request,
+        "consult/done.html",
+        {
+            "organization": ticket.office.organization,
+            "office": ticket.office,
+            "can_rate": consultation is not None and not consultation.feedback_given,
+        },
     )
 
 
-def _own_consultation(request: HttpRequest, consultation_id: int) -> services.Participant:
+def _agent_of(request: HttpRequest, consultation_id: int) -> tuple[services.Participant, StaffMember]:
     member = staff_member_of(request.user)
     who = services.participant(consultation_id, member=member) if member else None
-    if who is None or who.role != Author.AGENT:
+    if who is None or member is None or who.role != Role.AGENT:
         raise Http404
-    return who
+    return who, member
 
 
 @login_required
 def agent(request: HttpRequest, consultation_id: int) -> HttpResponse:
-    who = _own_consultation(request, consultation_id)
-    consultation = who.consultation
-    if not consultation.is_open:
+    who, _member = _agent_of(request, consultation_id)
+    if not who.consultation.is_open:
         return redirect("waiting:console")
-    return render(
-        request,
-        "consult/consultation.html",
-        {
-            "organization": consultation.office.organization,
-            "office": consultation.office,
-            "consultation": consultation,
-            "role": Author.AGENT,
-            "other_name": consultation.ticket.display_name,
-        },
-    )
+    return _page(request, who, done_url=reverse("waiting:console"))
 
 
 @login_required
 @require_POST
 def end(request: HttpRequest, consultation_id: int) -> HttpResponse:
-    who = _own_consultation(request, consultation_id)
-    member = staff_member_of(request.user)
-    assert member is not None  # noqa: S101  (_own_consultation found the member)
+    who, member = _agent_of(request, consultation_id)
     services.end_consultation(who.consultation, member)
     return redirect("waiting:console")
+
+
+@login_required
+@require_POST
+def invite_interpreter(request: HttpRequest, consultation_id: int) -> JsonResponse:
+    who, member = _agent_of(request, consultation_id)
+    try:
+        secret = services.invite_interpreter(who.consultation, member)
+    except QueueError as refused:
+        return JsonResponse({"error": refused.message}, status=409)
+    return JsonResponse(
+        {"link": request.build_absolute_uri(reverse("consult:interpreter_invite", args=[secret]))}
+    )
+
+
+@login_required
+@require_POST
+def remove_interpreter(request: HttpRequest, consultation_id: int) -> JsonResponse:
+    who, member = _agent_of(request, consultation_id)
+    return JsonResponse({"removed": services.remove_interpreter(who.consultation, member)})
+
+
+def interpreter_invite(request: HttpRequest, secret: str) -> HttpResponse:
+    """Opening the invite link claims it for this browser (single use), then shows the call."""
+    try:
+        consultation, session = services.claim_invite(secret)
+    except QueueError as refused:
+        return render(request, "consult/invite_refused.html", {"message": refused.message}, status=410)
+    response = redirect("consult:interpreter", consultation_id=consultation.pk)
+    response.set_cookie(
+        services.interpreter_cookie(consultation.pk),
+        session,
+        max_age=12 * 3600,
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure(),
+    )
+    return response
+
+
+def interpreter(request: HttpRequest, consultation_id: int) -> HttpResponse:
+    session = request.COOKIES.get(services.interpreter_cookie(consultation_id), "")
+    who = services.participant(consultation_id, interpreter_session=session)
+    if who is None or not who.consultation.is_open:
+        return render(
+            request,
+            "consult/invite_refused.html",
+            {"message": _("This consultation is not open to you (any more).")},
+            status=403,
+        )
+    return _page(request, who, done_url=reverse("consult:interpreter_done"))
+
+
+def interpreter_done(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "consult/invite_refused.html",
+        {"message": _("The consultation has ended. Thank you for interpreting.")},
+    )
+
+
+# --- documents ------------------------------------------------------------------------------
+def _member_of(request: HttpRequest, consultation_id: int) -> services.Participant:
+    """Whoever asks: citizen by token, staff member by session, interpreter by cookie."""
+    who = services.participant(
+        consultation_id,
+        token=request.POST.get("ticket") or request.GET.get("ticket") or "",
+        member=staff_member_of(request.user),
+        interpreter_session=request.COOKIES.get(services.interpreter_cookie(consultation_id), ""),
+    )
+    if who is None:
+        raise Http404
+    return who
+
+
+@require_POST
+def share_document(request: HttpRequest, consultation_id: int) -> JsonResponse:
+    who = _member_of(request, consultation_id)
+    upload = request.FILES.get("file")
+    if upload is None:
+        return JsonResponse({"error": _("Please choose a file.")}, status=400)
+    try:
+        document = services.share_document(who, upload)
+    except QueueError as refused:
+        return JsonResponse({"error": refused.message}, status=400)
+    return JsonResponse(services.document_json(document), status=201)
+
+
+def download_document(request: HttpRequest, consultation_id: int, document_id: int) -> FileResponse:
+    who = _member_of(request, consultation_id)
+    try:
+        document = Document.objects.get(pk=document_id, consultation=who.consultation)
+    except Document.DoesNotExist:
+        raise Http404 from None
+    response = FileResponse(
+        document.file.open("rb"),
+        as_attachment=True,
+        filename=document.name,
+        content_type=document.content_type,
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response

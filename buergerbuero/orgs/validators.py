@@ -11,7 +11,21 @@ from django.utils.translation import gettext_lazy as _
 
 # First path segments the project itself uses; an organisation slug may not shadow them.
 RESERVED_SLUGS = frozenset(
-    {"admin", "api", "embed", "embed.js", "healthz", "i18n", "media", "static", "staff", "w", "ws"}
+    {
+        "admin",
+        "api",
+        "consultations",
+        "embed",
+        "embed.js",
+        "healthz",
+        "i18n",
+        "interpret",
+        "media",
+        "static",
+        "staff",
+        "w",
+        "ws",
+    }
 )
 
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")

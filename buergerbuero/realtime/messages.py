@@ -8,8 +8,8 @@ from typing import Any
 MAX_MESSAGE_BYTES = 16_384
 
 
-def parse(text_data: str | None) -> dict[str, Any]:
-    if not text_data or len(text_data) > MAX_MESSAGE_BYTES:
+def parse(text_data: str | None, limit: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
+    if not text_data or len(text_data) > limit:
         return {}
     try:
         message = json.loads(text_data)

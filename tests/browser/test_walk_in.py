@@ -255,10 +255,12 @@ def test_walk_in_queue_call_consultation_and_end(
     for page in (first, agent):
         expect(page.get_by_role("heading", level=1)).to_have_text("Beratung — Meldeamt")
         expect(page.locator("#consultation [data-connection]")).to_have_attribute("data-connection", "open")
-    expect(first.locator("[data-peer-online]")).to_have_text(f"{AGENT_NAME} ist da.")
-    expect(first.locator("[data-peer]")).to_have_attribute("data-peer", "online")
-    expect(agent.locator("[data-peer-online]")).to_have_text(f"{FIRST} ist da.")
-    expect(agent.locator("[data-peer]")).to_have_attribute("data-peer", "online")
+    agent_presence = first.locator('[data-peer-role="agent"]')
+    expect(agent_presence.locator("[data-peer-online]")).to_have_text(f"{AGENT_NAME} ist da.")
+    expect(agent_presence).to_have_attribute("data-peer", "online")
+    citizen_presence = agent.locator('[data-peer-role="citizen"]')
+    expect(citizen_presence.locator("[data-peer-online]")).to_have_text(f"{FIRST} ist da.")
+    expect(citizen_presence).to_have_attribute("data-peer", "online")
 
     # They chat, both ways.
     question = "Guten Tag, mein Personalausweis läuft ab."

@@ -329,9 +329,23 @@ def agent_member(agent: User) -> StaffMember:
 async def test_citizen_and_agent_chat_with_each_other(consultation: Consultation, agent: User) -> None:
     await hub_listening()
     citizen = await connect(consultation.pk, token=consultation.ticket.token)
-    assert await receive_json(citizen) == {"type": "history", "role": "citizen", "messages": []}
+    assert await receive_json(citizen) == {
+        "type": "history",
+        "role": "citizen",
+        "messages": [],
+        "documents": [],
+        "ice_servers": [],  # no TURN configured: direct calls only
+        "ice_transport_policy": "all",
+    }
     staff = await connect(consultation.pk, user=agent)
-    assert await receive_json(staff) == {"type": "history", "role": "agent", "messages": []}
+    assert await receive_json(staff) == {
+        "type": "history",
+        "role": "agent",
+        "messages": [],
+        "documents": [],
+        "ice_servers": [],  # no TURN configured: direct calls only
+        "ice_transport_policy": "all",
+    }
 
     await citizen.send_json_to({"type": "chat", "text": "Guten Tag, ich brauche einen Pass."})
     to_citizen = (await receive_until(citizen, type="chat"))[-1]
@@ -449,7 +463,7 @@ async def test_empty_or_oversized_chat_gets_an_error_not_a_crash(consultation: C
     assert not_text["message"] == german("Please write a message.")
 
     # Beyond the socket's size limit, or not JSON at all: ignored.
-    await citizen.send_json_to({"type": "chat", "text": "x" * 20_000})
+    await citizen.send_json_to({"type": "chat", "text": "x" * 200_000})
     await citizen.send_to(text_data="{not json")
     await citizen.send_json_to({"type": "video-offer"})
     assert await citizen.receive_nothing(timeout=0.3)

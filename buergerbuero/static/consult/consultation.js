@@ -1,74 +1,399 @@
-// The consultation page (both sides): chat and whether the other side is present.
+// The consultation page for every participant: pre-call check, the call (camera, microphone,
+// screen sharing, chat-only mode), chat, documents, presence, and for the staff member the
+// interpreter invitation. Media flow peer to peer (see call.js); this file wires the page.
 
 import { liveSocket, showConnection } from "../realtime/socket.js";
+import { Call } from "./call.js";
+import { PreCheck } from "./precheck.js";
 
 const root = document.getElementById("consultation");
 const role = root.dataset.role;
 const token = root.dataset.token || "";
-const log = root.querySelector("[data-chat-log]");
-const form = root.querySelector("[data-chat-form]");
-const error = root.querySelector("[data-chat-error]");
-const seen = new Set();
+const csrf = root.querySelector("input[name=csrfmiddlewaretoken]").value;
+const chatLog = root.querySelector("[data-chat-log]");
+const chatForm = root.querySelector("[data-chat-form]");
+const chatError = root.querySelector("[data-chat-error]");
+const stage = root.querySelector("[data-stage]");
+const tiles = root.querySelector("[data-tiles]");
+const precheckPanel = root.querySelector("[data-precheck-panel]");
+const seenMessages = new Set();
+const seenDocuments = new Set();
+const remote = new Map(); // role -> { streams: Map(id -> MediaStream), screenId, state }
+const LABELS = {
+  agent: gettext("Staff member"),
+  citizen: gettext("Citizen"),
+  interpreter: gettext("Interpreter"),
+};
 
+let call = null;
+let joined = false;
+let speaker = "";
+const precheck = new PreCheck(precheckPanel, { wantVideo: true });
+
+// --- chat --------------------------------------------------------------------------------
 function timeText(iso) {
   return new Date(iso).toLocaleTimeString(document.documentElement.lang, { hour: "2-digit", minute: "2-digit" });
 }
 
 function addMessage(message) {
-  if (seen.has(message.id)) return;
-  seen.add(message.id);
+  if (seenMessages.has(message.id)) return;
+  seenMessages.add(message.id);
   const item = document.createElement("li");
   item.className = `chat__message chat__message--${message.author === role ? "own" : "other"}`;
   const who = document.createElement("span");
   who.className = "chat__author";
-  who.textContent = message.author === role ? gettext("You") : (role === "agent" ? gettext("Citizen") : gettext("Staff member"));
+  who.textContent = message.author === role ? gettext("You") : LABELS[message.author] || message.author;
   const when = document.createElement("time");
   when.dateTime = message.sent_at;
   when.textContent = timeText(message.sent_at);
   const text = document.createElement("p");
   text.textContent = message.text;
   item.append(who, " ", when, text);
-  log.append(item);
+  chatLog.append(item);
   item.scrollIntoView({ block: "nearest" });
 }
 
-function setPeer(online) {
-  root.querySelector("[data-peer]").dataset.peer = online ? "online" : "offline";
-  root.querySelector("[data-peer-online]").hidden = !online;
-  root.querySelector("[data-peer-offline]").hidden = online;
+chatForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = chatForm.querySelector("textarea");
+  const text = input.value.trim();
+  if (!text) return;
+  chatError.textContent = "";
+  socket.send({ type: "chat", text });
+  input.value = "";
+  input.focus();
+});
+chatForm.querySelector("textarea").addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey) {
+    event.preventDefault();
+    chatForm.requestSubmit();
+  }
+});
+
+// --- documents -----------------------------------------------------------------------------
+function documentUrl(documentId) {
+  const query = token ? `?ticket=${encodeURIComponent(token)}` : "";
+  return `${root.dataset.documentsUrl}${documentId}/${query}`;
+}
+
+function addDocument(document_) {
+  if (seenDocuments.has(document_.id)) return;
+  seenDocuments.add(document_.id);
+  const item = document.createElement("li");
+  const link = document.createElement("a");
+  link.href = documentUrl(document_.id);
+  link.textContent = document_.name;
+  link.setAttribute("download", document_.name);
+  const meta = document.createElement("span");
+  meta.className = "hint";
+  meta.textContent = ` (${Math.max(1, Math.round(document_.size / 1024))} KB, ${LABELS[document_.shared_by] || ""})`;
+  item.append(link, meta);
+  root.querySelector("[data-documents]").append(item);
+}
+
+root.querySelector("[data-document-form]").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const error = root.querySelector("[data-document-error]");
+  const file = form.querySelector("input[type=file]").files[0];
+  if (!file) {
+    error.textContent = gettext("Please choose a file.");
+    return;
+  }
+  error.textContent = "";
+  const body = new FormData();
+  body.append("file", file);
+  if (token) body.append("ticket", token);
+  const response = await fetch(root.dataset.documentsUrl, {
+    method: "POST", body, headers: { "X-CSRFToken": csrf }, credentials: "same-origin",
+  });
+  const result = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    error.textContent = result.error || gettext("That did not work. Please try again.");
+    return;
+  }
+  addDocument(result);
+  form.reset();
+});
+
+// --- presence ------------------------------------------------------------------------------
+function setPresence(peerRole, online) {
+  const item = root.querySelector(`[data-peer-role="${peerRole}"]`);
+  if (item) {
+    if (peerRole === "interpreter" && online) item.hidden = false;
+    item.dataset.peer = online ? "online" : "offline";
+    item.querySelector("[data-peer-online]").hidden = !online;
+    item.querySelector("[data-peer-offline]").hidden = online;
+  }
+  if (peerRole === "interpreter") {
+    root.querySelector("[data-remove-interpreter]")?.toggleAttribute("hidden", !online);
+    root.querySelector("[data-pin-interpreter]")?.toggleAttribute("hidden", !online);
+  }
+  if (!call) return;
+  if (online) {
+    call.connectTo(peerRole);
+  } else {
+    setTileState(peerRole, "offline");
+  }
+}
+
+// --- remote tiles ----------------------------------------------------------------------------
+function tile(peerRole, kind) {
+  const key = `${peerRole}-${kind}`;
+  let figure = tiles.querySelector(`[data-tile="${key}"]`);
+  if (!figure) {
+    figure = document.createElement("figure");
+    figure.className = `tile tile--${kind} tile--${peerRole}`;
+    figure.dataset.tile = key;
+    figure.dataset.role = peerRole;
+    const video = document.createElement("video");
+    video.autoplay = true;
+    video.playsInline = true;
+    if (speaker && video.setSinkId) video.setSinkId(speaker).catch(() => {});
+    const caption = document.createElement("figcaption");
+    caption.textContent = kind === "screen"
+      ? interpolate(gettext("Screen of %s"), [LABELS[peerRole]])
+      : LABELS[peerRole];
+    const status = document.createElement("span");
+    status.className = "tile__status";
+    status.dataset.status = "";
+    figure.append(video, caption, status);
+    if (kind === "screen") tiles.prepend(figure);
+    else tiles.insertBefore(figure, tiles.querySelector("[data-tile=self]"));
+  }
+  return figure;
+}
+
+function showRemote(peerRole) {
+  const info = remote.get(peerRole);
+  if (!info) return;
+  for (const stream of info.streams.values()) {
+    const kind = stream.id === info.screenId ? "screen" : "camera";
+    const video = tile(peerRole, kind).querySelector("video");
+    if (video.srcObject !== stream) video.srcObject = stream;
+  }
+  const screenTile = tiles.querySelector(`[data-tile="${peerRole}-screen"]`);
+  if (screenTile && !info.screenId) screenTile.remove();
+  tiles.classList.toggle("tiles--screen", Boolean(tiles.querySelector(".tile--screen")));
+}
+
+function onRemoteTrack(peerRole, track, stream) {
+  if (!stream) return;
+  const info = remote.get(peerRole) || { streams: new Map(), screenId: null };
+  info.streams.set(stream.id, stream);
+  remote.set(peerRole, info);
+  stream.addEventListener("removetrack", () => {
+    if (stream.getTracks().length === 0) {
+      info.streams.delete(stream.id);
+      tiles.querySelector(`[data-tile="${peerRole}-${stream.id === info.screenId ? "screen" : "camera"}"]`)?.remove();
+    }
+  });
+  showRemote(peerRole);
+}
+
+function onMedia(peerRole, media) {
+  const info = remote.get(peerRole) || { streams: new Map(), screenId: null };
+  if (info.screenId && info.screenId !== media.screen) info.streams.delete(info.screenId);
+  info.screenId = media.screen;
+  remote.set(peerRole, info);
+  showRemote(peerRole);
+  const camera = tiles.querySelector(`[data-tile="${peerRole}-camera"]`);
+  camera?.classList.toggle("tile--camera-off", !media.camera);
+}
+
+function setTileState(peerRole, state) {
+  for (const figure of tiles.querySelectorAll(`[data-role="${peerRole}"]`)) {
+    const status = figure.querySelector(".tile__status");
+    const trouble = ["disconnected", "failed", "offline"].includes(state);
+    figure.classList.toggle("tile--reconnecting", trouble);
+    status.textContent = trouble ? gettext("Reconnecting …") : "";
+  }
+}
+
+function onQuality(peerRole, quality) {
+  const texts = {
+    good: gettext("Connection: good"),
+    fair: gettext("Connection: fair"),
+    poor: gettext("Connection: poor"),
+    unknown: "",
+  };
+  const element = root.querySelector("[data-quality]");
+  element.dataset.quality = quality.level;
+  element.textContent = texts[quality.level];
+}
+
+// --- joining and controls ----------------------------------------------------------------------
+async function join(withVideo) {
+  if (withVideo && !precheck.stream && !(await precheck.start())) return; // the check explains why
+  joined = true;
+  speaker = precheck.selectedSpeaker();
+  const stream = withVideo ? precheck.takeStream() : null;
+  if (!withVideo) precheck.stopStream();
+  precheckPanel.hidden = true;
+  stage.hidden = false;
+  await useCamera(stream);
+  if (navigator.mediaDevices?.getDisplayMedia) root.querySelector("[data-share-screen]").hidden = false;
+}
+
+async function useCamera(stream) {
+  const local = root.querySelector("[data-local]");
+  local.srcObject = stream;
+  root.querySelector("[data-tile=self]").hidden = !stream;
+  await call?.setCamera(stream);
+  const hasVideo = Boolean(stream);
+  root.querySelector("[data-toggle=audio]").hidden = !hasVideo;
+  root.querySelector("[data-toggle=video]").hidden = !hasVideo;
+  root.querySelector("[data-chat-only-toggle]").textContent = hasVideo ? gettext("Chat only") : gettext("Back to video");
+  await listCameras(stream);
+}
+
+async function listCameras(stream) {
+  const select = root.querySelector("[data-switch-camera]");
+  const cameras = stream ? (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "videoinput") : [];
+  select.hidden = cameras.length < 2;
+  const current = stream?.getVideoTracks()[0]?.getSettings().deviceId;
+  select.replaceChildren(...cameras.map((camera, index) =>
+    new Option(camera.label || `${gettext("Camera")} ${index + 1}`, camera.deviceId, false, camera.deviceId === current)));
+}
+
+root.querySelector("[data-switch-camera]").addEventListener("change", async (event) => {
+  const audio = call?.camera?.getAudioTracks()[0]?.getSettings().deviceId;
+  const stream = await navigator.mediaDevices.getUserMedia({
+    video: { deviceId: { exact: event.target.value } },
+    audio: audio ? { deviceId: { exact: audio } } : true,
+  });
+  await useCamera(stream);
+});
+
+for (const button of root.querySelectorAll("[data-toggle]")) {
+  button.addEventListener("click", () => {
+    const on = button.getAttribute("aria-pressed") !== "true";
+    button.setAttribute("aria-pressed", String(on));
+    const kind = button.dataset.toggle;
+    call?.setEnabled(kind, on);
+    button.textContent = kind === "audio"
+      ? (on ? gettext("Microphone on") : gettext("Microphone off"))
+      : (on ? gettext("Camera on") : gettext("Camera off"));
+  });
+}
+
+root.querySelector("[data-chat-only-toggle]").addEventListener("click", async () => {
+  if (call?.camera) {
+    await useCamera(null);
+    return;
+  }
+  try {
+    await useCamera(await navigator.mediaDevices.getUserMedia({ video: true, audio: true }));
+  } catch {
+    chatError.textContent = gettext("Camera or microphone could not be started.");
+  }
+});
+
+const shareButton = root.querySelector("[data-share-screen]");
+shareButton.addEventListener("click", async () => {
+  if (call.screen) {
+    call.stopScreen();
+    shareButton.textContent = gettext("Share screen");
+    return;
+  }
+  try {
+    await call.shareScreen();
+    shareButton.textContent = gettext("Stop sharing");
+    call.screen.getVideoTracks()[0].addEventListener("ended", () => { shareButton.textContent = gettext("Share screen"); });
+  } catch { /* the user cancelled the browser's dialog */ }
+});
+
+root.querySelector("[data-pin-interpreter]")?.addEventListener("click", (event) => {
+  const pinned = event.target.getAttribute("aria-pressed") !== "true";
+  event.target.setAttribute("aria-pressed", String(pinned));
+  tiles.classList.toggle("tiles--pin-interpreter", pinned);
+});
+
+for (const button of root.querySelectorAll("[data-join]")) {
+  button.addEventListener("click", () => join(button.dataset.join === "video"));
+}
+
+// --- interpreter (staff member only) ---------------------------------------------------------
+const interpreterBox = root.querySelector(".interpreter");
+if (interpreterBox) {
+  const post = async (url) => {
+    const response = await fetch(url, { method: "POST", headers: { "X-CSRFToken": csrf }, credentials: "same-origin" });
+    return response.json().catch(() => ({}));
+  };
+  interpreterBox.querySelector("[data-invite-interpreter]").addEventListener("click", async () => {
+    const result = await post(interpreterBox.dataset.inviteUrl);
+    if (!result.link) return;
+    const input = interpreterBox.querySelector("[data-invite-link]");
+    input.value = result.link;
+    interpreterBox.querySelector("[data-invite-box]").hidden = false;
+    input.select();
+  });
+  interpreterBox.querySelector("[data-remove-interpreter]").addEventListener("click", async () => {
+    await post(interpreterBox.dataset.removeUrl);
+    call?.disconnectFrom("interpreter");
+    tiles.querySelectorAll('[data-role="interpreter"]').forEach((figure) => figure.remove());
+    setPresence("interpreter", false);
+  });
+}
+
+// --- the socket ----------------------------------------------------------------------------------
+function leavePage() {
+  call?.hangUp();
+  location.assign(root.dataset.doneUrl);
+}
+
+function startCall(message) {
+  call?.hangUp();
+  call = new Call({
+    role,
+    send: (payload) => socket.send(payload),
+    iceServers: message.ice_servers,
+    iceTransportPolicy: message.ice_transport_policy,
+    onRemoteTrack,
+    onPeerState: setTileState,
+    onQuality,
+    onMedia,
+  });
+  window.consultationCall = call; // for support diagnostics (and the browser tests)
+  if (joined) useCamera(root.querySelector("[data-local]").srcObject);
 }
 
 const query = token ? `?ticket=${encodeURIComponent(token)}` : "";
 const socket = liveSocket(`/ws/consultations/${root.dataset.consultation}/${query}`, {
   onState(state) {
     showConnection(root, state);
-    if (state === "closed") location.assign(root.dataset.doneUrl);
+    if (state === "closed") leavePage();
   },
   onMessage(message) {
     switch (message.type) {
-      case "history": return message.messages.forEach(addMessage);
+      case "history":
+        startCall(message);
+        message.messages.forEach(addMessage);
+        message.documents.forEach(addDocument);
+        return;
       case "chat": return addMessage(message);
-      case "presence": if (message.role !== role) setPeer(message.online); return;
-      case "error": error.textContent = message.message; return;
-      case "ended": return location.assign(root.dataset.doneUrl);
+      case "document": return addDocument(message);
+      case "presence": if (message.role !== role) setPresence(message.role, message.online); return;
+      case "signal": return call?.onSignal(message);
+      case "error": chatError.textContent = message.message; return;
+      case "ended": return leavePage();
+      case "interpreter_removed":
+        if (role !== "interpreter") {
+          call?.disconnectFrom("interpreter");
+          tiles.querySelectorAll('[data-role="interpreter"]').forEach((figure) => figure.remove());
+          setPresence("interpreter", false);
+        }
+        return;
     }
   },
 });
 
-form.addEventListener("submit", (event) => {
-  event.preventDefault();
-  const input = form.querySelector("textarea");
-  const text = input.value.trim();
-  if (!text) return;
-  error.textContent = "";
-  socket.send({ type: "chat", text });
-  input.value = "";
-  input.focus();
-});
-
-form.querySelector("textarea").addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey) {
-    event.preventDefault();
-    form.requestSubmit();
-  }
-});
+// Start the device check at once for video consultations; chat-only ones may still join with video.
+if (root.dataset.chatOnly === "1") {
+  root.querySelector("[data-join=chat]").classList.replace("button--secondary", "button--large");
+  root.querySelector("[data-join=video]").classList.replace("button--large", "button--secondary");
+  precheckPanel.querySelector("[data-precheck-message]").textContent = gettext("You chose chat only. You can still turn on your camera.");
+  precheck.wantVideo = true;
+} else {
+  precheck.start();
+}
