@@ -87,6 +87,10 @@ class ConsultationConsumer(HubConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.who is None:
             return
+        if text_data and len(text_data) > MAX_SIGNAL_BYTES:
+            logger.warning("refused a %d-byte message in %s", len(text_data), self.group)
+            await self.send(text_data=encode({"type": "error", "message": "message too large"}))
+            return
         message = parse(text_data, limit=MAX_SIGNAL_BYTES)
         if message.get("type") == "signal":
             try:

@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -151,18 +152,24 @@ def invite_interpreter(
     return secret
 
 
+def _open_invites(secret: str, now: dt.datetime) -> QuerySet[InterpreterInvite]:
+    """The invite behind this secret if it can still be used: unclaimed, not removed, not
+    expired, for a consultation still running."""
+    return InterpreterInvite.objects.filter(
+        token_hash=_hash(secret),
+        claimed_at__isnull=True,
+        removed_at__isnull=True,
+        expires_at__gt=now,
+        consultation__ended_at__isnull=True,
+    )
+
+
 def claim_invite(secret: str, now: dt.datetime | None = None) -> tuple[Consultation, str]:
     """Open an invite link: bind it to this browser. Returns the consultation and the
     browser's session secret; a used, expired, removed or unknown link is refused."""
     now = now or timezone.now()
     with transaction.atomic():
-        claimed = InterpreterInvite.objects.filter(
-            token_hash=_hash(secret),
-            claimed_at__isnull=True,
-            removed_at__isnull=True,
-            expires_at__gt=now,
-            consultation__ended_at__isnull=True,
-        )
+        claimed = _open_invites(secret, now)
         invite = claimed.select_related("consultation").first()
         session = secrets.token_urlsafe(32)
         if invite is None or not claimed.filter(pk=invite.pk).update(
@@ -170,6 +177,10 @@ def claim_invite(secret: str, now: dt.datetime | None = None) -> tuple[Consultat
         ):
             raise QueueError(_("This invitation link is not valid (any more)."), "bad_invite")
     return invite.consultation, session
+
+
+def invite_is_open(secret: str, now: dt.datetime | None = None) -> bool:
+    return _open_invites(secret, now or timezone.now()).exists()
 
 
 def interpreter_cookie(consultation_id: int) -> str:
@@ -238,6 +249,8 @@ def give_feedback(ticket: Ticket, rating: int, comment: str, now: dt.datetime | 
     """One anonymous rating per consultation; stored without any link to the person."""
     if not 1 <= rating <= 5:
         raise QueueError(_("Please choose between 1 and 5 stars."), "bad_rating")
+    if not Consultation.objects.filter(ticket=ticket, ended_at__isnull=False).exists():
+        raise QueueError(_("You can rate the consultation once it has ended."), "not_ended")
     with transaction.atomic():
         marked = Consultation.objects.filter(
             ticket=ticket, ended_at__isnull=False, feedback_given=False

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -131,7 +133,13 @@ def remove_interpreter(request: HttpRequest, consultation_id: int) -> JsonRespon
 
 
 def interpreter_invite(request: HttpRequest, secret: str) -> HttpResponse:
-    """Opening the invite link claims it for this browser (single use), then shows the call."""
+    """The invite link: GET only shows a “join” button (mail and messenger previews open links
+    too and must not use up a single-use invite); the POST claims it for this browser."""
+    if request.method != "POST":
+        if not services.invite_is_open(secret):
+            message = _("This invitation link is not valid (any more).")
+            return render(request, "consult/invite_refused.html", {"message": message}, status=410)
+        return render(request, "consult/invite.html")
     try:
         consultation, session = services.claim_invite(secret)
     except QueueError as refused:
@@ -170,11 +178,22 @@ def interpreter_done(request: HttpRequest) -> HttpResponse:
 
 
 # --- documents ------------------------------------------------------------------------------
+UPLOAD_OVERHEAD = 64 * 1024  # multipart boundaries and the CSRF field around the file
+
+
+def _content_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
 def _member_of(request: HttpRequest, consultation_id: int) -> services.Participant:
-    """Whoever asks: citizen by token, staff member by session, interpreter by cookie."""
+    """Whoever asks: citizen by token (in the query string, so that nobody's upload is read
+    before we know who sends it), staff member by session, interpreter by cookie."""
     who = services.participant(
         consultation_id,
-        token=request.POST.get("ticket") or request.GET.get("ticket") or "",
+        token=request.GET.get("ticket", ""),
         member=staff_member_of(request.user),
         interpreter_session=request.COOKIES.get(services.interpreter_cookie(consultation_id), ""),
     )
@@ -186,6 +205,10 @@ def _member_of(request: HttpRequest, consultation_id: int) -> services.Participa
 @require_POST
 def share_document(request: HttpRequest, consultation_id: int) -> JsonResponse:
     who = _member_of(request, consultation_id)
+    if _content_length(request) > settings.DOCUMENT_MAX_BYTES + UPLOAD_OVERHEAD:
+        limit = filesizeformat(settings.DOCUMENT_MAX_BYTES)
+        message = _("The file is too large (at most %(limit)s).") % {"limit": limit}
+        return JsonResponse({"error": message}, status=413)
     upload = request.FILES.get("file")
     if upload is None:
         return JsonResponse({"error": _("Please choose a file.")}, status=400)

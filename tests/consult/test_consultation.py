@@ -462,8 +462,10 @@ async def test_empty_or_oversized_chat_gets_an_error_not_a_crash(consultation: C
     assert too_long["message"] == german("Messages can be at most 2,000 characters long.")
     assert not_text["message"] == german("Please write a message.")
 
-    # Beyond the socket's size limit, or not JSON at all: ignored.
+    # Beyond the socket's size limit: refused with an error.
     await citizen.send_json_to({"type": "chat", "text": "x" * 200_000})
+    assert (await receive_until(citizen, type="error"))[-1]["message"] == "message too large"
+    # Not JSON at all, or of no known type: ignored.
     await citizen.send_to(text_data="{not json")
     await citizen.send_json_to({"type": "video-offer"})
     assert await citizen.receive_nothing(timeout=0.3)
