@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 
 from buergerbuero.offices.models import Office
@@ -13,10 +12,6 @@ from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import Role
 from tests import factories
 from tests.support.server import AsgiServer
-
-# Consumers reach the database from asgiref's worker thread; a persistent connection there
-# would outlive the test run and keep PostgreSQL from dropping the test database.
-django_settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 
 @pytest.fixture

@@ -133,6 +133,14 @@ def office_live(office: Office, now: dt.datetime | None = None) -> OfficeLive:
 
 
 # --- sequence numbers and broadcasts ----------------------------------------------------------
+def _lock_office(office: Office) -> None:
+    """Hold the office's queue row until commit: its changes then happen one after another
+    (on SQLite the IMMEDIATE write transaction already serialises everything)."""
+    if _locked(QueueState.objects.filter(office=office)).first() is None:
+        QueueState.objects.get_or_create(office=office)  # the office's very first change
+        _locked(QueueState.objects.filter(office=office)).get()
+
+
 def _bump(office: Office) -> int:
     """Next sequence number of the office's events; locks its row until commit."""
     updated = QueueState.objects.filter(office=office).update(seq=F("seq") + 1)
@@ -211,10 +219,12 @@ def join(
         raise QueueError(_("Please choose one of this office's services."), "bad_service")
     if mode not in Mode.values:
         raise QueueError(_("Please choose video or chat."), "bad_mode")
-    refusal = join_refusal(office, now)
-    if refusal is not None:
-        raise QueueError(refusal.message, refusal.code)
     with transaction.atomic():
+        # Joins of one office take turns: the limit holds when many enter at the same instant.
+        _lock_office(office)
+        refusal = join_refusal(office, now)
+        if refusal is not None:
+            raise QueueError(refusal.message, refusal.code)
         ticket = Ticket.objects.create(
             office=office,
             service=service,
@@ -254,7 +264,7 @@ def _locked(queryset: QuerySet[Any], *, skip_locked: bool = False) -> QuerySet[A
 def _seat_free(office: Office) -> bool:
     """Fewer citizens called or in consultation than the office has seats. Locks the office's
     row first, so that two agents cannot both take the last seat."""
-    list(_locked(QueueState.objects.filter(office=office)))
+    _lock_office(office)
     taken = Ticket.objects.filter(office=office, status__in=[TicketStatus.CALLED, TicketStatus.ADMITTED])
     return taken.count() < office.seats
 

@@ -780,7 +780,7 @@ def test_calls_are_not_expired_as_lost_places(office: Office, agent: User) -> No
 
 
 # --- cost of the hot paths --------------------------------------------------------------------
-JOIN_QUERIES = 23
+JOIN_QUERIES = 24
 CALL_NEXT_QUERIES = 20
 SNAPSHOT_QUERIES = 14
 
