@@ -6,12 +6,7 @@ empty waiting room, so the free seat admits them at once.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import json
-import uuid
-import zoneinfo
-from typing import TYPE_CHECKING, Any
 
 import pytest
 from channels.db import database_sync_to_async
@@ -20,87 +15,32 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
-from django.utils.translation import gettext
-from pytest_django import Settings
 
 from buergerbuero.config.asgi import application
 from buergerbuero.consult import services as consult_services
 from buergerbuero.consult.models import Author, ChatMessage, Consultation
 from buergerbuero.consult.services import Participant
 from buergerbuero.offices.models import Office
-from buergerbuero.orgs.models import Organization
 from buergerbuero.realtime.hub import hub
-from buergerbuero.realtime.publish import publish_now
-from buergerbuero.staff.models import Role, StaffMember
+from buergerbuero.staff.models import StaffMember
 from buergerbuero.waiting import services
 from buergerbuero.waiting.models import AgentPresence, PresenceState, Ticket, TicketStatus
 from buergerbuero.waiting.services import QueueError
-from tests import factories
-
-if TYPE_CHECKING:
-    from django.test.client import _MonkeyPatchedWSGIResponse as Response
-
-BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
-OPEN = dt.datetime(2026, 11, 26, 10, 0, tzinfo=BERLIN)  # a Thursday, 08:00–16:00
-LOCAL = b"http://localhost"
-
-
-@pytest.fixture(autouse=True)
-def _own_redis_channel(settings: Settings) -> None:
-    """In the scaled mode, this test's events travel on a Redis channel of their own, so that
-    other test runs on the same Redis cannot be heard (nor hear us)."""
-    settings.REDIS_PREFIX = f"test-{uuid.uuid4().hex[:12]}"
-
-
-# --- helpers --------------------------------------------------------------------------------
-def start_consultation(office: Office, agent: User, name: str = "Anna Beispiel") -> Consultation:
-    services.set_presence(agent.staff_member, PresenceState.AVAILABLE, now=OPEN)
-    ticket = services.join(office, service=None, display_name=name, language="de", mode="chat", now=OPEN)
-    return Consultation.objects.select_related("ticket", "office").get(ticket=ticket)
-
-
-@pytest.fixture
-def consultation(office: Office, agent: User) -> Consultation:
-    return start_consultation(office, agent)
-
-
-@pytest.fixture
-def colleague(org: Organization, office: Office) -> User:
-    """An agent of the same office who is not part of this consultation."""
-    return factories.make_staff(org, "kollege", Role.AGENT, [office])
-
-
-@pytest.fixture
-def foreign_agent(other_org: Organization) -> User:
-    foreign_office = factories.make_office(other_org, "kfz", name="Kfz-Zulassung")
-    return factories.make_staff(other_org, "fremd", Role.AGENT, [foreign_office])
-
-
-def logged_in(user: User) -> Client:
-    client = Client(headers={"accept-language": "en"})
-    client.force_login(user)
-    return client
-
-
-def body(response: Response) -> str:
-    return response.content.decode()
-
-
-def german(message: str) -> str:
-    with translation.override("de"):
-        return gettext(message)
-
-
-def agent_page(consultation: Consultation) -> str:
-    return reverse("consult:agent", kwargs={"consultation_id": consultation.pk})
-
-
-def end_url(consultation: Consultation) -> str:
-    return reverse("consult:end", kwargs={"consultation_id": consultation.pk})
-
-
-def citizen_url(name: str, consultation: Consultation) -> str:
-    return reverse(f"consult:{name}", kwargs={"token": consultation.ticket.token})
+from tests.consult.support import (
+    OPEN,
+    agent_page,
+    body,
+    citizen_url,
+    connect,
+    end_url,
+    german,
+    logged_in,
+    receive_json,
+    receive_until,
+    refused,
+    start_consultation,
+)
+from tests.support.realtime import hub_listening
 
 
 # --- services -------------------------------------------------------------------------------
@@ -251,77 +191,6 @@ def test_nobody_else_can_end_a_consultation(
 
 
 # --- the consultation's socket ------------------------------------------------------------------
-def _session_cookie(user: User) -> str:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}"
-
-
-def communicator(consultation_id: int, *, token: str = "", cookie: str = "") -> Any:
-    path = f"/ws/consultations/{consultation_id}/"
-    if token:
-        path += f"?ticket={token}"
-    headers = [(b"host", b"localhost"), (b"origin", LOCAL)]
-    if cookie:
-        headers.append((b"cookie", cookie.encode()))
-    return WebsocketCommunicator(application, path, headers=headers)
-
-
-async def connect(consultation_id: int, *, token: str = "", user: User | None = None) -> Any:
-    cookie = await database_sync_to_async(_session_cookie)(user) if user is not None else ""
-    socket = communicator(consultation_id, token=token, cookie=cookie)
-    connected, code = await socket.connect()
-    assert connected, code
-    return socket
-
-
-async def refused(consultation_id: int, *, token: str = "", user: User | None = None) -> bool:
-    cookie = await database_sync_to_async(_session_cookie)(user) if user is not None else ""
-    connected, code = await communicator(consultation_id, token=token, cookie=cookie).connect()
-    return not connected and code == 4403
-
-
-async def receive_json(socket: Any) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(await socket.receive_from(timeout=3))
-    return message
-
-
-async def receive_until(socket: Any, **expected: Any) -> list[dict[str, Any]]:
-    """Messages up to and including the first whose fields match ``expected``."""
-    received: list[dict[str, Any]] = []
-    while not received or any(received[-1].get(k) != v for k, v in expected.items()):
-        received.append(await receive_json(socket))
-    return received
-
-
-class _Probe:
-    def __init__(self) -> None:
-        self.heard = asyncio.Event()
-
-    async def deliver(self, group: str, text: str) -> None:
-        self.heard.set()
-
-
-async def hub_listening() -> None:
-    """Wait until events published now reach this process's sockets (Redis: subscribed)."""
-    probe, group = _Probe(), f"probe:{uuid.uuid4()}"
-    hub.join(group, probe)
-    try:
-        for _attempt in range(200):
-            publish_now(group, {"type": "probe"})
-            try:
-                await asyncio.wait_for(probe.heard.wait(), 0.05)
-            except TimeoutError:
-                continue
-            return
-        raise AssertionError("the hub never received its own events")
-    finally:
-        hub.leave(group, probe)
-
-
-@pytest.fixture
-def agent_member(agent: User) -> StaffMember:
-    return StaffMember.objects.select_related("user").get(user=agent)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -29,22 +28,18 @@ from buergerbuero.consult import documents
 from buergerbuero.consult import services as consult_services
 from buergerbuero.consult.models import Consultation, Document, Role
 from buergerbuero.consult.services import Participant
-from buergerbuero.offices.models import Office
-from buergerbuero.orgs.models import Organization
 from buergerbuero.realtime import publish as realtime_publish
-from buergerbuero.staff.models import Role as StaffRole
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.waiting.services import QueueError
-from tests import factories
-from tests.consult.test_consultation import (
+from tests.consult.support import (
     connect,
+    english,
     german,
-    hub_listening,
     logged_in,
     receive_json,
     receive_until,
-    start_consultation,
 )
+from tests.support.realtime import hub_listening
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
@@ -113,47 +108,6 @@ def upload(name: str, content: bytes, content_type: str = "text/html") -> Simple
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings: Settings, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture(autouse=True)
-def _own_redis_channel(settings: Settings) -> None:
-    settings.REDIS_PREFIX = f"test-{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def consultation(office: Office, agent: User) -> Consultation:
-    return start_consultation(office, agent)
-
-
-@pytest.fixture
-def agent_member(agent: User) -> StaffMember:
-    return StaffMember.objects.select_related("user").get(user=agent)
-
-
-@pytest.fixture
-def colleague(org: Organization, office: Office) -> User:
-    return factories.make_staff(org, "kollege", StaffRole.AGENT, [office])
-
-
-@pytest.fixture
-def foreign_office(other_org: Organization) -> Office:
-    weekdays = [(day, "08:00", "16:00") for day in range(5)]
-    return factories.make_office(other_org, "kfz", hours=weekdays, name="Kfz-Zulassung")
-
-
-@pytest.fixture
-def foreign_agent(other_org: Organization, foreign_office: Office) -> User:
-    return factories.make_staff(other_org, "fremd", StaffRole.AGENT, [foreign_office])
-
-
-@pytest.fixture
-def other_consultation(foreign_office: Office, foreign_agent: User) -> Consultation:
-    """A consultation of another office (and organisation) going on at the same time."""
-    return start_consultation(foreign_office, foreign_agent, name="Bernd Anders")
-
-
-def english() -> Client:
-    return Client(headers={"accept-language": "en"})
 
 
 def interpreter_client(consultation: Consultation, member: StaffMember) -> Client:

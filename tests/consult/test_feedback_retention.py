@@ -33,7 +33,7 @@ from buergerbuero.offices.models import Office
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.waiting.models import Ticket
 from buergerbuero.waiting.services import QueueError
-from tests.consult.test_consultation import OPEN, start_consultation
+from tests.consult.support import OPEN, english, start_consultation
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
@@ -46,11 +46,6 @@ BAD_RATING = "Please choose between 1 and 5 stars."
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings: Settings, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def agent_member(agent: User) -> StaffMember:
-    return StaffMember.objects.select_related("user").get(user=agent)
 
 
 def ended(office: Office, agent: User, at: dt.datetime, name: str = "Anna Beispiel") -> Consultation:
@@ -67,10 +62,6 @@ def finished(office: Office, agent: User) -> Consultation:
 
 def done_url(consultation: Consultation) -> str:
     return reverse("consult:done", kwargs={"token": consultation.ticket.token})
-
-
-def english() -> Client:
-    return Client(headers={"accept-language": "en"})
 
 
 def text(response: Response) -> str:

@@ -8,78 +8,32 @@ import datetime as dt
 import hashlib
 import json
 import secrets
-import uuid
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import User
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django import Settings
 
 from buergerbuero.consult import services as consult_services
 from buergerbuero.consult.models import Consultation, InterpreterInvite, Role
-from buergerbuero.offices.models import Office
-from buergerbuero.orgs.models import Organization
 from buergerbuero.realtime import publish as realtime_publish
-from buergerbuero.staff.models import Role as StaffRole
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.waiting.services import QueueError
-from tests import factories
-from tests.consult.test_consultation import (
+from tests.consult.support import (
     communicator,
     connect,
-    hub_listening,
+    english,
     logged_in,
     receive_json,
     receive_until,
-    start_consultation,
 )
+from tests.support.realtime import hub_listening
 
 INVALID_LINK = "This invitation link is not valid (any more)."
 NOT_OPEN = "This consultation is not open to you (any more)."
-
-
-@pytest.fixture(autouse=True)
-def _own_redis_channel(settings: Settings) -> None:
-    settings.REDIS_PREFIX = f"test-{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def consultation(office: Office, agent: User) -> Consultation:
-    return start_consultation(office, agent)
-
-
-@pytest.fixture
-def agent_member(agent: User) -> StaffMember:
-    return StaffMember.objects.select_related("user").get(user=agent)
-
-
-@pytest.fixture
-def colleague(org: Organization, office: Office) -> User:
-    return factories.make_staff(org, "kollege", StaffRole.AGENT, [office])
-
-
-@pytest.fixture
-def foreign_office(other_org: Organization) -> Office:
-    weekdays = [(day, "08:00", "16:00") for day in range(5)]
-    return factories.make_office(other_org, "kfz", hours=weekdays, name="Kfz-Zulassung")
-
-
-@pytest.fixture
-def foreign_agent(other_org: Organization, foreign_office: Office) -> User:
-    return factories.make_staff(other_org, "fremd", StaffRole.AGENT, [foreign_office])
-
-
-@pytest.fixture
-def other_consultation(foreign_office: Office, foreign_agent: User) -> Consultation:
-    return start_consultation(foreign_office, foreign_agent, name="Bernd Anders")
-
-
-def english() -> Client:
-    return Client(headers={"accept-language": "en"})
 
 
 def invite_url(consultation: Consultation) -> str:

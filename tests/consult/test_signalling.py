@@ -5,35 +5,26 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth.models import User
-from pytest_django import Settings
 
 from buergerbuero.consult import consumers, signalling
 from buergerbuero.consult import services as consult_services
 from buergerbuero.consult.models import Consultation
 from buergerbuero.consult.signalling import MAX_CANDIDATE, MAX_ID, MAX_SDP, BadSignal, validate
-from buergerbuero.offices.models import Office
 from buergerbuero.staff.models import StaffMember
-from tests.consult.test_consultation import (
+from tests.consult.support import (
     communicator,
     connect,
-    hub_listening,
     receive_until,
-    start_consultation,
 )
+from tests.support.realtime import hub_listening
 
 SDP = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 CANDIDATE = "candidate:842163049 1 udp 1677729535 192.0.2.7 46154 typ srflx raddr 10.0.0.1 rport 46154"
-
-
-@pytest.fixture(autouse=True)
-def _own_redis_channel(settings: Settings) -> None:
-    settings.REDIS_PREFIX = f"test-{uuid.uuid4().hex[:12]}"
 
 
 # --- validate() -----------------------------------------------------------------------------
@@ -195,16 +186,6 @@ def test_the_socket_limit_leaves_room_for_the_largest_valid_sdp() -> None:
 
 
 # --- over the socket ------------------------------------------------------------------------
-@pytest.fixture
-def consultation(office: Office, agent: User) -> Consultation:
-    return start_consultation(office, agent)
-
-
-@pytest.fixture
-def agent_member(agent: User) -> StaffMember:
-    return StaffMember.objects.select_related("user").get(user=agent)
-
-
 def _claimed(consultation: Consultation, member: StaffMember) -> str:
     secret = consult_services.invite_interpreter(consultation, member)
     return consult_services.claim_invite(secret)[1]

@@ -19,7 +19,6 @@ import secrets
 import socket
 import struct
 import time
-import uuid
 import zoneinfo
 from collections.abc import Iterator
 from typing import Any
@@ -35,11 +34,8 @@ from buergerbuero.config.asgi import application
 from buergerbuero.consult import turn
 from buergerbuero.consult.models import Consultation
 from buergerbuero.offices.models import Office
-from buergerbuero.orgs.models import Organization
-from buergerbuero.staff.models import Role
 from buergerbuero.waiting import services
-from buergerbuero.waiting.models import PresenceState, Ticket
-from tests import factories
+from buergerbuero.waiting.models import Ticket
 from tests.support.coturn import HOST, STUN_MAGIC_COOKIE, Coturn, require_turnserver
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
@@ -277,20 +273,6 @@ def test_coturn_refuses_expired_or_forged_credentials(coturn: Coturn, settings: 
 LOCAL = b"http://localhost"
 
 
-@pytest.fixture(autouse=True)
-def _own_redis_channel(settings: Settings) -> None:
-    """In the scaled mode, this test's events travel on a Redis channel of their own."""
-    settings.REDIS_PREFIX = f"test-{uuid.uuid4().hex[:12]}"
-
-
-@pytest.fixture
-def consultation(office: Office, agent: User) -> Consultation:
-    """Started the short way: the agent is available, the citizen enters an empty room."""
-    services.set_presence(agent.staff_member, PresenceState.AVAILABLE, now=OPEN)
-    ticket = services.join(office, service=None, display_name="Anna", language="de", mode="video", now=OPEN)
-    return Consultation.objects.select_related("ticket").get(ticket=ticket)
-
-
 def _session_cookie(user: User) -> str:
     client = Client()
     client.force_login(user)
@@ -345,12 +327,6 @@ async def test_members_get_ice_servers_with_their_own_credentials(
         assert relay["username"].endswith(f":{consultation.pk}-{role}")
         assert int(relay["username"].split(":", 1)[0]) > time.time() + 3000
         assert relay["credential"] == expected_credential(SECRET, relay["username"])
-
-
-@pytest.fixture
-def colleague(org: Organization, office: Office) -> User:
-    """An agent of the same office who is not part of this consultation."""
-    return factories.make_staff(org, "kollege", Role.AGENT, [office])
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
-"""Helpers for the tests that run the real server processes (races, restart, scaled mode).
+"""Fixtures of the waiting-room tests: more offices and staff, and real server processes.
 
-Only ``test_races.py``, ``test_restart.py`` and ``test_scaled.py`` use these; every fixture here
-starts with ``live_`` so that it cannot be mistaken for a fixture of the other waiting tests.
+The helpers for the tests that run real server processes (races, restart, scaled mode) start
+with ``live_``.
 """
 
 from __future__ import annotations
@@ -31,8 +31,11 @@ from websockets.typing import Origin
 
 from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
+from buergerbuero.staff.models import Role
 from tests import factories
 from tests.support.server import AsgiServer
+
+WEEKDAYS = [(day, "08:00", "16:00") for day in range(5)]
 
 TIMEOUT = 30.0  # generous: the machines have two cores and the servers share them
 IDLE_RECONNECT_SECONDS = 2.0  # well below uvicorn's keep-alive timeout of 5 s
@@ -257,3 +260,20 @@ def position_after(position: int, own_key: list[int], event: dict[str, Any]) -> 
 
 def now() -> dt.datetime:
     return dt.datetime.now(tz=dt.UTC)
+
+
+@pytest.fixture
+def second_office(org: Organization) -> Office:
+    """Another office of the same organisation (a transfer target)."""
+    return factories.make_office(org, "standesamt", hours=WEEKDAYS, name="Standesamt")
+
+
+@pytest.fixture
+def foreign_office(other_org: Organization) -> Office:
+    return factories.make_office(other_org, "kfz", hours=WEEKDAYS, name="Kfz-Zulassung")
+
+
+@pytest.fixture
+def foreign_agent(other_org: Organization, foreign_office: Office) -> User:
+    """Staff of another organisation."""
+    return factories.make_staff(other_org, "fremd", Role.AGENT, [foreign_office])

@@ -7,7 +7,6 @@ waits until the hub's subscription is active, so that no event of a test is lost
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import uuid
@@ -25,11 +24,11 @@ from buergerbuero.config.asgi import application
 from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
 from buergerbuero.realtime.hub import hub
-from buergerbuero.realtime.publish import publish_now
 from buergerbuero.staff.models import Role, StaffMember
 from buergerbuero.waiting import services
 from buergerbuero.waiting.models import PresenceState, Ticket
 from tests import factories
+from tests.support.realtime import hub_listening
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.anyio]
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
@@ -96,31 +95,6 @@ async def console_socket(user: User) -> tuple[Any, dict[str, Any]]:
     state: dict[str, Any] = await socket.receive_json_from()
     assert state["type"] == "state"
     return socket, state
-
-
-class _Probe:
-    def __init__(self) -> None:
-        self.heard = asyncio.Event()
-
-    async def deliver(self, group: str, text: str) -> None:
-        self.heard.set()
-
-
-async def hub_listening() -> None:
-    """Wait until events published now reach this process's sockets (Redis: subscribed)."""
-    probe, group = _Probe(), f"probe:{uuid.uuid4()}"
-    hub.join(group, probe)
-    try:
-        for _attempt in range(200):
-            publish_now(group, {"type": "probe"})
-            try:
-                await asyncio.wait_for(probe.heard.wait(), 0.05)
-            except TimeoutError:
-                continue
-            return
-        raise AssertionError("the hub never received its own events")
-    finally:
-        hub.leave(group, probe)
 
 
 async def receive_text(socket: Any) -> str:

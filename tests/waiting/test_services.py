@@ -141,22 +141,6 @@ def id_card(office: Office) -> Service:
     return Service.objects.create(office=office, name="Personalausweis")
 
 
-@pytest.fixture
-def second_office(org: Organization) -> Office:
-    return factories.make_office(org, "standesamt", hours=WEEKDAYS, name="Standesamt")
-
-
-@pytest.fixture
-def foreign_office(other_org: Organization) -> Office:
-    return factories.make_office(other_org, "kfz", hours=WEEKDAYS, name="Kfz-Zulassung")
-
-
-@pytest.fixture
-def foreign_agent(other_org: Organization, foreign_office: Office) -> User:
-    """Staff of another organisation."""
-    return factories.make_staff(other_org, "fremd", Role.AGENT, [foreign_office])
-
-
 # --- joining ------------------------------------------------------------------------------
 def test_join_queues_citizens_in_arrival_order(office: Office) -> None:
     first, second, third = (join(office, at(i)) for i in range(3))

@@ -25,11 +25,9 @@ from django.utils.translation import gettext
 
 from buergerbuero.consult.models import Consultation
 from buergerbuero.offices.models import AdmissionMode, Office, Service
-from buergerbuero.orgs.models import Organization
-from buergerbuero.staff.models import Role, StaffMember
+from buergerbuero.staff.models import StaffMember
 from buergerbuero.waiting import ratelimit, services
 from buergerbuero.waiting.models import AgentPresence, PresenceState, QueueState, Ticket, TicketStatus
-from tests import factories
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
@@ -110,21 +108,6 @@ def entry(**fields: Any) -> dict[str, Any]:
 @pytest.fixture
 def passport(office: Office) -> Service:
     return Service.objects.create(office=office, name="Reisepass")
-
-
-@pytest.fixture
-def second_office(org: Organization) -> Office:
-    return factories.make_office(org, "standesamt", hours=WEEKDAYS, name="Standesamt")
-
-
-@pytest.fixture
-def foreign_office(other_org: Organization) -> Office:
-    return factories.make_office(other_org, "kfz", hours=WEEKDAYS, name="Kfz-Zulassung")
-
-
-@pytest.fixture
-def foreign_agent(other_org: Organization, foreign_office: Office) -> User:
-    return factories.make_staff(other_org, "fremd", Role.AGENT, [foreign_office])
 
 
 # --- entering -------------------------------------------------------------------------------
