@@ -5,13 +5,28 @@
 // Negotiation follows the "perfect negotiation" pattern (W3C WebRTC, §10.7): both sides may
 // add tracks at any time (camera, screen share, back from chat-only); the polite side yields
 // on collisions. Ranks decide who is polite: the staff member never is, the interpreter always.
+//
+// Who connects when: a participant whose page (re)connects announces itself ("presence");
+// everyone else answers with a "reply" presence. Each page has a fresh Call per socket
+// connection, so an announcement means "start a new connection to me" (connectTo, dropping
+// the connection to that participant's previous page), while a reply only asks for a
+// connection where none exists yet (ensurePeer): the agent–citizen connection is not touched
+// when the interpreter arrives.
+//
+// A new connection is opened by the impolite side's offer (with receive-only transceivers when
+// it has no camera); the polite side adds its media when it answers. Were both to offer at
+// once, the polite side would roll back its first offer, and Chromium then sometimes gathers
+// no ICE candidates for its answer: a connection that never comes up.
 
 const RANK = { agent: 0, citizen: 1, interpreter: 2 };
 const QUALITY_EVERY_MS = 2000;
 const RESTART_AFTER_MS = 2500;
+const AWAIT_OFFER_MS = 4000; // the polite side offers itself if no offer came by then
 
 export class Call {
-  constructor({ role, send, iceServers, iceTransportPolicy = "all", onRemoteTrack, onPeerState, onQuality, onMedia }) {
+  constructor({
+    role, send, iceServers, iceTransportPolicy = "all", onRemoteTrack, onPeerState, onQuality, onMedia, onPeerReset,
+  }) {
     this.role = role;
     this.send = send;
     this.config = { iceServers, iceTransportPolicy };
@@ -19,6 +34,7 @@ export class Call {
     this.onPeerState = onPeerState;
     this.onQuality = onQuality;
     this.onMedia = onMedia;
+    this.onPeerReset = onPeerReset; // (role): the connection to role was replaced by a new one
     this.peers = new Map();
     this.camera = null;      // MediaStream of camera + microphone (or null: chat only)
     this.screen = null;      // MediaStream of a screen share
@@ -26,13 +42,25 @@ export class Call {
   }
 
   // --- peers -----------------------------------------------------------------------
+  // A new connection to remoteRole (their page is new): replaces any earlier one.
   connectTo(remoteRole) {
-    this.peers.get(remoteRole)?.close();
+    const previous = this.peers.get(remoteRole);
+    if (previous) {
+      previous.close();
+      this.onPeerReset?.(remoteRole);
+    }
     const peer = new Peer(this, remoteRole);
     this.peers.set(remoteRole, peer);
-    peer.addLocalMedia();
+    peer.start();
     this.announceMedia(remoteRole);
     return peer;
+  }
+
+  // A connection to remoteRole unless one is open already.
+  ensurePeer(remoteRole) {
+    const peer = this.peers.get(remoteRole);
+    if (peer && peer.pc.signalingState !== "closed") return peer;
+    return this.connectTo(remoteRole);
   }
 
   disconnectFrom(remoteRole) {
@@ -41,9 +69,29 @@ export class Call {
   }
 
   async onSignal(message) {
+    console.log("DBG signal from", message.from, message.description?.type || (message.candidate ? "cand" : "media"), performance.now().toFixed(0));
     if (message.media) return this.onMedia?.(message.from, message.media);
-    const peer = this.peers.get(message.from) || this.connectTo(message.from);
-    await peer.onSignal(message);
+    const offer = message.description?.type === "offer";
+    let peer = this.peers.get(message.from);
+    if (!peer || peer.pc.signalingState === "closed") {
+      // Only an offer opens a connection; stray answers and candidates (of a connection
+      // already replaced or removed) are dropped.
+      if (!offer) return;
+      peer = this.connectTo(message.from);
+    }
+    try {
+      await peer.onSignal(message);
+    } catch (error) {
+      console.log("DBG signal error", String(error));
+      if (!offer || peer !== this.peers.get(message.from)) {
+        console.warn("ignored a signalling message", error);
+        return;
+      }
+      // The offer does not fit this connection (the other page started afresh without our
+      // noticing): start afresh too.
+      console.warn("starting a new connection after a failed offer", error);
+      await this.connectTo(message.from).onSignal(message).catch((again) => console.warn("offer refused", again));
+    }
   }
 
   // --- local media ---------------------------------------------------------------------
@@ -56,12 +104,19 @@ export class Call {
   }
 
   async shareScreen() {
-    this.screen = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
-    const [track] = this.screen.getVideoTracks();
-    track.addEventListener("ended", () => this.stopScreen());
-    for (const peer of this.peers.values()) peer.addStream(this.screen);
+    return this.useScreen(await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false }));
+  }
+
+  // Shares a screen stream (a new one, or one taken over from the Call before a reconnect).
+  useScreen(stream) {
+    this.screen = stream;
+    const [track] = stream.getVideoTracks();
+    track.addEventListener("ended", () => {
+      if (this.screen === stream) this.stopScreen();
+    });
+    for (const peer of this.peers.values()) peer.addStream(stream);
     this.announceMedia();
-    return this.screen;
+    return stream;
   }
 
   stopScreen() {
@@ -97,12 +152,17 @@ export class Call {
     }
   }
 
-  hangUp() {
+  // Ends every connection. keepMedia leaves camera and screen running for a Call that takes
+  // them over (the socket reconnected); otherwise they are stopped.
+  hangUp({ keepMedia = false } = {}) {
     clearInterval(this.qualityTimer);
     for (const peer of this.peers.values()) peer.close();
     this.peers.clear();
-    this.stopScreen();
-    this.camera?.getTracks().forEach((track) => track.stop());
+    if (!keepMedia) {
+      this.screen?.getTracks().forEach((track) => track.stop());
+      this.camera?.getTracks().forEach((track) => track.stop());
+    }
+    this.screen = null;
     this.camera = null;
   }
 }
@@ -114,6 +174,9 @@ class Peer {
     this.polite = RANK[call.role] > RANK[remoteRole];
     this.makingOffer = false;
     this.ignoreOffer = false;
+    this.settingRemoteAnswer = false;
+    this.awaitingOffer = false; // polite side of a new connection, until the first offer
+    this.offerTimer = null;
     this.senders = new Map(); // track id -> RTCRtpSender
     this.restartTimer = null;
     this.lastStats = null;
@@ -125,6 +188,22 @@ class Peer {
     });
     pc.addEventListener("track", ({ track, streams }) => call.onRemoteTrack?.(remoteRole, track, streams[0]));
     pc.addEventListener("iceconnectionstatechange", () => this.onIceState());
+  }
+
+  // Whether media packets keep arriving on this connection (watched for windowMs).
+  async receiving(windowMs = 1000) {
+    const received = async () => {
+      let packets = 0;
+      (await this.pc.getStats()).forEach((report) => {
+        if (report.type === "inbound-rtp") packets += report.packetsReceived || 0;
+      });
+      return packets;
+    };
+    if (this.pc.signalingState === "closed") return false;
+    const before = await received();
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    if (this.pc.signalingState === "closed") return false;
+    return (await received()) > before;
   }
 
   signal(payload) {
@@ -146,11 +225,18 @@ class Peer {
   async onSignal({ description, candidate }) {
     const pc = this.pc;
     if (description) {
-      const collision = description.type === "offer" && (this.makingOffer || pc.signalingState !== "stable");
+      const readyForOffer = !this.makingOffer && (pc.signalingState === "stable" || this.settingRemoteAnswer);
+      const collision = description.type === "offer" && !readyForOffer;
       this.ignoreOffer = !this.polite && collision;
       if (this.ignoreOffer) return;
-      await pc.setRemoteDescription(description);
+      this.settingRemoteAnswer = description.type === "answer";
+      try {
+        await pc.setRemoteDescription(description); // the polite side rolls back its own offer
+      } finally {
+        this.settingRemoteAnswer = false;
+      }
       if (description.type === "offer") {
+        if (this.awaitingOffer) this.stopAwaiting(); // our media go into the answer
         await pc.setLocalDescription();
         this.signal({ description: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
       }
@@ -176,18 +262,43 @@ class Peer {
     }
   }
 
+  // The impolite side offers at once; the polite side waits for that offer (see the top).
+  start() {
+    if (!this.polite) {
+      this.addLocalMedia();
+      return;
+    }
+    this.awaitingOffer = true;
+    this.offerTimer = setTimeout(() => this.stopAwaiting(), AWAIT_OFFER_MS);
+  }
+
+  stopAwaiting() {
+    if (!this.awaitingOffer) return;
+    this.awaitingOffer = false;
+    clearTimeout(this.offerTimer);
+    this.addLocalMedia();
+  }
+
+  // Our camera and screen; without them, receive-only transceivers, so that an offer is made
+  // and the other side's media arrive all the same (chat only, or still in the check).
   addLocalMedia() {
     if (this.call.camera) this.addStream(this.call.camera);
     if (this.call.screen) this.addStream(this.call.screen);
+    for (const kind of ["audio", "video"]) {
+      const present = this.pc.getTransceivers().some((transceiver) => transceiver.receiver.track.kind === kind);
+      if (!present) this.pc.addTransceiver(kind, { direction: "recvonly" });
+    }
   }
 
   addStream(stream) {
+    if (this.awaitingOffer) return; // added when answering
     for (const track of stream.getTracks()) {
       if (!this.senders.has(track.id)) this.senders.set(track.id, this.pc.addTrack(track, stream));
     }
   }
 
   removeStream(stream) {
+    if (this.awaitingOffer) return;
     for (const track of stream.getTracks()) {
       const sender = this.senders.get(track.id);
       if (sender) {
@@ -198,6 +309,7 @@ class Peer {
   }
 
   replaceLocal(previous, next) {
+    if (this.awaitingOffer) return; // the current camera is added when answering
     // Same kinds: swap tracks in place (no renegotiation); otherwise add/remove.
     const previousTracks = previous ? previous.getTracks() : [];
     const nextTracks = next ? next.getTracks() : [];
@@ -233,20 +345,24 @@ class Peer {
         received += report.packetsReceived || 0;
       }
     });
+    const now = performance.now();
     const previous = this.lastStats;
-    this.lastStats = { lost, received };
+    this.lastStats = { lost, received, at: now };
     const newLost = previous ? lost - previous.lost : 0;
     const newReceived = previous ? received - previous.received : 0;
     const lossRate = newLost + newReceived > 0 ? newLost / (newLost + newReceived) : 0;
+    // Media arrived between the previous measurement and this one: since when we know they flow.
+    const receivingSince = previous && newReceived > 0 ? previous.at : null;
     let level = "good";
     if (rtt === null && received === 0) level = "unknown";
     else if ((rtt ?? 0) > 0.4 || lossRate > 0.08) level = "poor";
     else if ((rtt ?? 0) > 0.2 || lossRate > 0.02) level = "fair";
-    return { level, rtt, lossRate };
+    return { level, rtt, lossRate, receivingSince };
   }
 
   close() {
     clearTimeout(this.restartTimer);
+    clearTimeout(this.offerTimer);
     this.pc.close();
   }
 }

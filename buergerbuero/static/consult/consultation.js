@@ -18,7 +18,8 @@ const tiles = root.querySelector("[data-tiles]");
 const precheckPanel = root.querySelector("[data-precheck-panel]");
 const seenMessages = new Set();
 const seenDocuments = new Set();
-const remote = new Map(); // role -> { streams: Map(id -> MediaStream), screenId, state }
+const remote = new Map(); // role -> { streams: Map(id -> MediaStream), screenId, media }
+const offlineSince = new Map(); // role -> when the server last said they left (performance.now())
 const LABELS = {
   agent: gettext("Staff member"),
   citizen: gettext("Citizen"),
@@ -27,6 +28,7 @@ const LABELS = {
 
 let call = null;
 let joined = false;
+let localCamera = null; // the camera + microphone stream in use (null: chat only); outlives a Call
 let speaker = "";
 const precheck = new PreCheck(precheckPanel, { wantVideo: true });
 
@@ -71,9 +73,12 @@ chatForm.querySelector("textarea").addEventListener("keydown", (event) => {
 });
 
 // --- documents -----------------------------------------------------------------------------
+function ticketQuery() {
+  return token ? `?ticket=${encodeURIComponent(token)}` : "";
+}
+
 function documentUrl(documentId) {
-  const query = token ? `?ticket=${encodeURIComponent(token)}` : "";
-  return `${root.dataset.documentsUrl}${documentId}/${query}`;
+  return `${root.dataset.documentsUrl}${documentId}/${ticketQuery()}`;
 }
 
 function addDocument(document_) {
@@ -103,10 +108,14 @@ root.querySelector("[data-document-form]").addEventListener("submit", async (eve
   error.textContent = "";
   const body = new FormData();
   body.append("file", file);
-  if (token) body.append("ticket", token);
-  const response = await fetch(root.dataset.documentsUrl, {
+  // The citizen's token goes in the address: the server knows who sends before reading the file.
+  const response = await fetch(`${root.dataset.documentsUrl}${ticketQuery()}`, {
     method: "POST", body, headers: { "X-CSRFToken": csrf }, credentials: "same-origin",
-  });
+  }).catch(() => null);
+  if (!response) {
+    error.textContent = gettext("That did not work. Please try again.");
+    return;
+  }
   const result = await response.json().catch(() => ({}));
   if (!response.ok) {
     error.textContent = result.error || gettext("That did not work. Please try again.");
@@ -117,7 +126,33 @@ root.querySelector("[data-document-form]").addEventListener("submit", async (eve
 });
 
 // --- presence ------------------------------------------------------------------------------
-function setPresence(peerRole, online) {
+// reply: the participant was here already and answers our (or a newcomer's) announcement.
+function setPresence(peerRole, online, reply = false) {
+  console.log("DBG presence", peerRole, online, reply, performance.now().toFixed(0));
+  showPresence(peerRole, online);
+  if (!call) return;
+  if (online && reply) {
+    call.ensurePeer(peerRole);
+  } else if (online) {
+    call.connectTo(peerRole); // their page is new: so is the connection
+  } else {
+    // Gone from the server. "Reconnecting" unless media still arrive (only the signalling
+    // dropped, or this "offline" came late, after their page was back on a new connection).
+    offlineSince.set(peerRole, performance.now());
+    const peer = call.peers.get(peerRole);
+    if (!peer) {
+      setTileState(peerRole, "offline");
+      return;
+    }
+    peer.receiving().then((flowing) => {
+      console.log("DBG receiving", peerRole, flowing, call?.peers.get(peerRole) === peer, performance.now().toFixed(0));
+      if (!flowing && call?.peers.get(peerRole) === peer) setTileState(peerRole, "offline");
+    }).catch(() => {});
+  }
+}
+
+// The list of participants (and the interpreter's buttons for the staff member).
+function showPresence(peerRole, online) {
   const item = root.querySelector(`[data-peer-role="${peerRole}"]`);
   if (item) {
     if (peerRole === "interpreter" && online) item.hidden = false;
@@ -128,12 +163,6 @@ function setPresence(peerRole, online) {
   if (peerRole === "interpreter") {
     root.querySelector("[data-remove-interpreter]")?.toggleAttribute("hidden", !online);
     root.querySelector("[data-pin-interpreter]")?.toggleAttribute("hidden", !online);
-  }
-  if (!call) return;
-  if (online) {
-    call.connectTo(peerRole);
-  } else {
-    setTileState(peerRole, "offline");
   }
 }
 
@@ -164,44 +193,79 @@ function tile(peerRole, kind) {
   return figure;
 }
 
+function remoteInfo(peerRole) {
+  if (!remote.has(peerRole)) remote.set(peerRole, { streams: new Map(), screenId: null, media: null });
+  return remote.get(peerRole);
+}
+
+// One tile for the camera (the newest camera stream) and one for a shared screen.
 function showRemote(peerRole) {
   const info = remote.get(peerRole);
   if (!info) return;
+  let camera = null;
+  let screen = null;
   for (const stream of info.streams.values()) {
-    const kind = stream.id === info.screenId ? "screen" : "camera";
+    if (stream.id === info.screenId) screen = stream;
+    else camera = stream;
+  }
+  for (const [kind, stream] of [["camera", camera], ["screen", screen]]) {
+    if (!stream) continue;
     const video = tile(peerRole, kind).querySelector("video");
     if (video.srcObject !== stream) video.srcObject = stream;
   }
   const screenTile = tiles.querySelector(`[data-tile="${peerRole}-screen"]`);
-  if (screenTile && !info.screenId) screenTile.remove();
+  if (screenTile && !screen) screenTile.remove();
+  const cameraTile = tiles.querySelector(`[data-tile="${peerRole}-camera"]`);
+  cameraTile?.classList.toggle("tile--camera-off", Boolean(info.media && !info.media.camera));
   tiles.classList.toggle("tiles--screen", Boolean(tiles.querySelector(".tile--screen")));
 }
 
 function onRemoteTrack(peerRole, track, stream) {
   if (!stream) return;
-  const info = remote.get(peerRole) || { streams: new Map(), screenId: null };
+  const info = remoteInfo(peerRole);
   info.streams.set(stream.id, stream);
-  remote.set(peerRole, info);
   stream.addEventListener("removetrack", () => {
-    if (stream.getTracks().length === 0) {
-      info.streams.delete(stream.id);
-      tiles.querySelector(`[data-tile="${peerRole}-${stream.id === info.screenId ? "screen" : "camera"}"]`)?.remove();
+    if (stream.getTracks().length > 0 || info.streams.get(stream.id) !== stream) return;
+    info.streams.delete(stream.id);
+    for (const video of tiles.querySelectorAll(`[data-role="${peerRole}"] video`)) {
+      if (video.srcObject === stream) video.closest("figure").remove();
     }
+    showRemote(peerRole);
   });
   showRemote(peerRole);
 }
 
 function onMedia(peerRole, media) {
-  const info = remote.get(peerRole) || { streams: new Map(), screenId: null };
+  const info = remoteInfo(peerRole);
   if (info.screenId && info.screenId !== media.screen) info.streams.delete(info.screenId);
   info.screenId = media.screen;
-  remote.set(peerRole, info);
+  info.media = media;
   showRemote(peerRole);
-  const camera = tiles.querySelector(`[data-tile="${peerRole}-camera"]`);
-  camera?.classList.toggle("tile--camera-off", !media.camera);
+}
+
+// The connection to peerRole was replaced (their page reloaded or reconnected): until the new
+// one brings pictures, their camera tile says "reconnecting" instead of showing a dead picture.
+function onPeerReset(peerRole) {
+  console.log("DBG reset", peerRole, performance.now().toFixed(0));
+  remote.delete(peerRole);
+  tiles.querySelector(`[data-tile="${peerRole}-screen"]`)?.remove();
+  const video = tiles.querySelector(`[data-tile="${peerRole}-camera"] video`);
+  if (video) video.srcObject = null;
+  tiles.classList.toggle("tiles--screen", Boolean(tiles.querySelector(".tile--screen")));
+  setTileState(peerRole, "disconnected");
+}
+
+// The participant is gone for good (the interpreter was removed).
+function forget(peerRole) {
+  call?.disconnectFrom(peerRole);
+  remote.delete(peerRole);
+  tiles.querySelectorAll(`[data-role="${peerRole}"]`).forEach((figure) => figure.remove());
+  tiles.classList.toggle("tiles--screen", Boolean(tiles.querySelector(".tile--screen")));
+  setPresence(peerRole, false);
 }
 
 function setTileState(peerRole, state) {
+  if (state !== "receiving") console.log("DBG tile", peerRole, state, performance.now().toFixed(0), call?.peers.get(peerRole)?.pc.iceConnectionState);
   for (const figure of tiles.querySelectorAll(`[data-role="${peerRole}"]`)) {
     const status = figure.querySelector(".tile__status");
     const trouble = ["disconnected", "failed", "offline"].includes(state);
@@ -210,7 +274,23 @@ function setTileState(peerRole, state) {
   }
 }
 
+// The indicator shows the weakest of the connections (with an interpreter there are two).
+const qualities = new Map(); // role -> level
+const QUALITY_ORDER = ["poor", "fair", "good", "unknown"];
+
 function onQuality(peerRole, quality) {
+  console.log("DBG quality", peerRole, JSON.stringify(quality), performance.now().toFixed(0));
+  // Media arrived after the last "offline": they are here, whatever that (late) message said.
+  if (quality.receivingSince !== null && quality.receivingSince > (offlineSince.get(peerRole) ?? -1)) {
+    setTileState(peerRole, "receiving");
+    showPresence(peerRole, true);
+  }
+  qualities.set(peerRole, quality.level);
+  for (const known of qualities.keys()) {
+    if (!call?.peers.has(known)) qualities.delete(known);
+  }
+  const levels = [...qualities.values()];
+  const level = QUALITY_ORDER.find((candidate) => levels.includes(candidate)) ?? "unknown";
   const texts = {
     good: gettext("Connection: good"),
     fair: gettext("Connection: fair"),
@@ -218,8 +298,8 @@ function onQuality(peerRole, quality) {
     unknown: "",
   };
   const element = root.querySelector("[data-quality]");
-  element.dataset.quality = quality.level;
-  element.textContent = texts[quality.level];
+  element.dataset.quality = level;
+  element.textContent = texts[level];
 }
 
 // --- joining and controls ----------------------------------------------------------------------
@@ -231,14 +311,26 @@ async function join(withVideo) {
   if (!withVideo) precheck.stopStream();
   precheckPanel.hidden = true;
   stage.hidden = false;
+  // Pictures that arrived during the check: the chosen speaker, and playing now that the
+  // person has clicked (in case the browser held back autoplay with sound until then).
+  for (const video of tiles.querySelectorAll("video:not([data-local])")) {
+    if (speaker && video.setSinkId) video.setSinkId(speaker).catch(() => {});
+    video.play().catch(() => {});
+  }
   await useCamera(stream);
   if (navigator.mediaDevices?.getDisplayMedia) root.querySelector("[data-share-screen]").hidden = false;
 }
 
 async function useCamera(stream) {
+  localCamera = stream;
   const local = root.querySelector("[data-local]");
   local.srcObject = stream;
   root.querySelector("[data-tile=self]").hidden = !stream;
+  // A new stream keeps what the buttons say (a muted microphone stays muted).
+  for (const button of root.querySelectorAll("[data-toggle]")) {
+    const on = button.getAttribute("aria-pressed") === "true";
+    stream?.getTracks().filter((track) => track.kind === button.dataset.toggle).forEach((track) => { track.enabled = on; });
+  }
   await call?.setCamera(stream);
   const hasVideo = Boolean(stream);
   root.querySelector("[data-toggle=audio]").hidden = !hasVideo;
@@ -257,7 +349,7 @@ async function listCameras(stream) {
 }
 
 root.querySelector("[data-switch-camera]").addEventListener("change", async (event) => {
-  const audio = call?.camera?.getAudioTracks()[0]?.getSettings().deviceId;
+  const audio = localCamera?.getAudioTracks()[0]?.getSettings().deviceId;
   const stream = await navigator.mediaDevices.getUserMedia({
     video: { deviceId: { exact: event.target.value } },
     audio: audio ? { deviceId: { exact: audio } } : true,
@@ -278,7 +370,7 @@ for (const button of root.querySelectorAll("[data-toggle]")) {
 }
 
 root.querySelector("[data-chat-only-toggle]").addEventListener("click", async () => {
-  if (call?.camera) {
+  if (localCamera) {
     await useCamera(null);
     return;
   }
@@ -330,9 +422,7 @@ if (interpreterBox) {
   });
   interpreterBox.querySelector("[data-remove-interpreter]").addEventListener("click", async () => {
     await post(interpreterBox.dataset.removeUrl);
-    call?.disconnectFrom("interpreter");
-    tiles.querySelectorAll('[data-role="interpreter"]').forEach((figure) => figure.remove());
-    setPresence("interpreter", false);
+    forget("interpreter");
   });
 }
 
@@ -342,8 +432,12 @@ function leavePage() {
   location.assign(root.dataset.doneUrl);
 }
 
+// Every (re)connection of the socket brings a "history" and a fresh Call: the others connect
+// anew to it. Camera and screen go on from the previous Call.
 function startCall(message) {
-  call?.hangUp();
+  console.log("DBG startCall", performance.now().toFixed(0));
+  const screen = call?.screen ?? null;
+  call?.hangUp({ keepMedia: true });
   call = new Call({
     role,
     send: (payload) => socket.send(payload),
@@ -353,13 +447,14 @@ function startCall(message) {
     onPeerState: setTileState,
     onQuality,
     onMedia,
+    onPeerReset,
   });
   window.consultationCall = call; // for support diagnostics (and the browser tests)
-  if (joined) useCamera(root.querySelector("[data-local]").srcObject);
+  if (joined) useCamera(localCamera);
+  if (screen) call.useScreen(screen);
 }
 
-const query = token ? `?ticket=${encodeURIComponent(token)}` : "";
-const socket = liveSocket(`/ws/consultations/${root.dataset.consultation}/${query}`, {
+const socket = liveSocket(`/ws/consultations/${root.dataset.consultation}/${ticketQuery()}`, {
   onState(state) {
     showConnection(root, state);
     if (state === "closed") leavePage();
@@ -373,16 +468,15 @@ const socket = liveSocket(`/ws/consultations/${root.dataset.consultation}/${quer
         return;
       case "chat": return addMessage(message);
       case "document": return addDocument(message);
-      case "presence": if (message.role !== role) setPresence(message.role, message.online); return;
+      case "presence":
+        if (message.role !== role) setPresence(message.role, message.online, Boolean(message.reply));
+        return;
       case "signal": return call?.onSignal(message);
       case "error": chatError.textContent = message.message; return;
       case "ended": return leavePage();
       case "interpreter_removed":
-        if (role !== "interpreter") {
-          call?.disconnectFrom("interpreter");
-          tiles.querySelectorAll('[data-role="interpreter"]').forEach((figure) => figure.remove());
-          setPresence("interpreter", false);
-        }
+        if (role === "interpreter") leavePage();
+        else forget("interpreter");
         return;
     }
   },

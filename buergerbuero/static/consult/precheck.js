@@ -127,6 +127,8 @@ export class PreCheck {
 
   stopStream() {
     cancelAnimationFrame(this.meterFrame);
+    this.audioContext?.close();
+    this.audioContext = null;
     this.stream?.getTracks().forEach((track) => track.stop());
     this.stream = null;
   }
