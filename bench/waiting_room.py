@@ -1339,7 +1339,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
     parser.add_argument(
-        "--py-spy", default=None, help="profile the servers during the rounds with this py-spy"
+        "--py-spy", default=None, help="profile the servers (connect phase, rounds) with this py-spy binary"
     )
     parser.add_argument("--profile-dir", default=None, help="where py-spy writes (default: the temp dir)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the temp dir (server logs, profiles)")

@@ -347,8 +347,9 @@ def _call(member: StaffMember, ticket_id: int | None, now: dt.datetime) -> Ticke
             return None
         AgentPresence.objects.filter(member=member).update(state=PresenceState.BUSY, changed_at=now)
         ticket.refresh_from_db()
-        _queue_event(ticket.office, "leave", ticket)
+        # The called citizen first: the queue message goes to everyone and takes longer.
         _ticket_event(ticket, {"type": "called", "deadline": deadline.isoformat(), "agent": str(member)})
+        _queue_event(ticket.office, "leave", ticket)
     return ticket
 
 
@@ -405,7 +406,7 @@ def _end_ticket(ticket: Ticket, status: str, now: dt.datetime) -> bool:
         if was_waiting:
             _queue_event(locked.office, "leave", locked)
         else:
-            publish(staff_group(locked.office_id), {"type": "changed", "seq": _bump(locked.office)})
+            _queue_event_live_only(locked.office)  # a seat was freed: new figures for everyone
         _ticket_event(locked, {"type": "ended", "reason": status})
     return True
 

@@ -69,7 +69,6 @@ export class Call {
   }
 
   async onSignal(message) {
-    console.log("DBG signal from", message.from, message.description?.type || (message.candidate ? "cand" : "media"), performance.now().toFixed(0));
     if (message.media) return this.onMedia?.(message.from, message.media);
     const offer = message.description?.type === "offer";
     let peer = this.peers.get(message.from);
@@ -82,7 +81,6 @@ export class Call {
     try {
       await peer.onSignal(message);
     } catch (error) {
-      console.log("DBG signal error", String(error));
       if (!offer || peer !== this.peers.get(message.from)) {
         console.warn("ignored a signalling message", error);
         return;

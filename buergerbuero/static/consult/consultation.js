@@ -128,7 +128,6 @@ root.querySelector("[data-document-form]").addEventListener("submit", async (eve
 // --- presence ------------------------------------------------------------------------------
 // reply: the participant was here already and answers our (or a newcomer's) announcement.
 function setPresence(peerRole, online, reply = false) {
-  console.log("DBG presence", peerRole, online, reply, performance.now().toFixed(0));
   showPresence(peerRole, online);
   if (!call) return;
   if (online && reply) {
@@ -145,7 +144,6 @@ function setPresence(peerRole, online, reply = false) {
       return;
     }
     peer.receiving().then((flowing) => {
-      console.log("DBG receiving", peerRole, flowing, call?.peers.get(peerRole) === peer, performance.now().toFixed(0));
       if (!flowing && call?.peers.get(peerRole) === peer) setTileState(peerRole, "offline");
     }).catch(() => {});
   }
@@ -246,7 +244,6 @@ function onMedia(peerRole, media) {
 // The connection to peerRole was replaced (their page reloaded or reconnected): until the new
 // one brings pictures, their camera tile says "reconnecting" instead of showing a dead picture.
 function onPeerReset(peerRole) {
-  console.log("DBG reset", peerRole, performance.now().toFixed(0));
   remote.delete(peerRole);
   tiles.querySelector(`[data-tile="${peerRole}-screen"]`)?.remove();
   const video = tiles.querySelector(`[data-tile="${peerRole}-camera"] video`);
@@ -265,7 +262,6 @@ function forget(peerRole) {
 }
 
 function setTileState(peerRole, state) {
-  if (state !== "receiving") console.log("DBG tile", peerRole, state, performance.now().toFixed(0), call?.peers.get(peerRole)?.pc.iceConnectionState);
   for (const figure of tiles.querySelectorAll(`[data-role="${peerRole}"]`)) {
     const status = figure.querySelector(".tile__status");
     const trouble = ["disconnected", "failed", "offline"].includes(state);
@@ -279,7 +275,6 @@ const qualities = new Map(); // role -> level
 const QUALITY_ORDER = ["poor", "fair", "good", "unknown"];
 
 function onQuality(peerRole, quality) {
-  console.log("DBG quality", peerRole, JSON.stringify(quality), performance.now().toFixed(0));
   // Media arrived after the last "offline": they are here, whatever that (late) message said.
   if (quality.receivingSince !== null && quality.receivingSince > (offlineSince.get(peerRole) ?? -1)) {
     setTileState(peerRole, "receiving");
@@ -435,7 +430,6 @@ function leavePage() {
 // Every (re)connection of the socket brings a "history" and a fresh Call: the others connect
 // anew to it. Camera and screen go on from the previous Call.
 function startCall(message) {
-  console.log("DBG startCall", performance.now().toFixed(0));
   const screen = call?.screen ?? null;
   call?.hangUp({ keepMedia: true });
   call = new Call({
