@@ -173,7 +173,7 @@ def interpreter_done(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "consult/invite_refused.html",
-        {"message": _("The consultation has ended. Thank you for interpreting.")},
+        {"message": _("You are no longer connected to the consultation. Thank you for interpreting.")},
     )
 
 
