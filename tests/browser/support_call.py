@@ -22,6 +22,7 @@ from buergerbuero.staff.models import Role, StaffMember
 from buergerbuero.waiting import services as waiting
 from buergerbuero.waiting.models import Mode, PresenceState
 from tests import factories
+from tests.support.live import ALWAYS_OPEN
 from tests.support.server import AsgiServer
 
 AGENT_NAME = "Herr Albers"
@@ -30,10 +31,6 @@ DESKTOP: ViewportSize = {"width": 1280, "height": 860}
 PORTRAIT: ViewportSize = {"width": 360, "height": 740}
 TIMEOUT_MS = 15_000
 
-# Open around the clock (see test_walk_in.py): the server runs on the real clock.
-ALWAYS_OPEN = [
-    (day, opens, closes) for day in range(7) for opens, closes in (("00:00", "12:00"), ("12:00", "00:00"))
-]
 
 # What one peer connection delivers from ``peerRole``, read from getStats and from the tile that
 # shows it: frames decoded, audio packets received, the <video>'s size, and whether the tile

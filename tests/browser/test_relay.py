@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import User
 from django.utils import timezone
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -38,6 +37,7 @@ from buergerbuero.waiting import services
 from buergerbuero.waiting.models import PresenceState
 from tests import factories
 from tests.support.coturn import Coturn, require_turnserver
+from tests.support.live import ALWAYS_OPEN, server_password_hash
 from tests.support.server import AsgiServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -46,10 +46,6 @@ CONNECTED = ("connected", "completed")
 CALL_TIMEOUT_MS = 20_000  # the relay-only call connects in ~1 s; two cores, generous
 FAIL_WINDOW_MS = 8_000  # how long the expired-credential call gets to (not) connect
 
-# Open around the clock: the servers run on the real clock (as in test_walk_in.py).
-ALWAYS_OPEN = [
-    (day, opens, closes) for day in range(7) for opens, closes in (("00:00", "12:00"), ("12:00", "00:00"))
-]
 
 # Records every RTCPeerConnection of the page: its configuration and ICE connection states.
 RECORD_PEER_CONNECTIONS = """
@@ -195,9 +191,7 @@ def meeting() -> Meeting:
     )
     user = factories.make_staff(organization, "relay-agent", Role.AGENT, [office])
     # The server processes run with the production hashers (the suite's MD5 is not among them).
-    User.objects.filter(pk=user.pk).update(
-        password=PBKDF2PasswordHasher().encode(factories.PASSWORD, "relaysalt")
-    )
+    User.objects.filter(pk=user.pk).update(password=server_password_hash())
     member = StaffMember.objects.get(user=user)
     services.set_presence(member, PresenceState.AVAILABLE)
     ticket = services.join(

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import RequestFactory
@@ -26,6 +25,7 @@ from buergerbuero.staff.models import Role, StaffMember
 from buergerbuero.waiting import ratelimit
 from buergerbuero.waiting.models import Ticket, TicketStatus
 from tests import factories
+from tests.support.live import ALWAYS_OPEN, server_password_hash
 from tests.support.server import AsgiServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -40,23 +40,6 @@ class WalkInOffice:
     office: Office
     agent_username: str
     path: str  # the office page
-
-
-# Open around the clock: the server process runs on the real clock, so the office must be open
-# *now*, whenever the test runs. Adjacent intervals merge across midnight, so no closing time
-# is near and the "wait runs past closing time" refusal cannot trigger.
-ALWAYS_OPEN = [
-    (day, opens, closes) for day in range(7) for opens, closes in (("00:00", "12:00"), ("12:00", "00:00"))
-]
-
-
-def _server_password_hash() -> str:
-    """The test password as the server process can check it.
-
-    The suite hashes with MD5 to be fast (tests/conftest.py), but the server process runs with
-    the production settings, which do not list MD5: such a login would be refused.
-    """
-    return PBKDF2PasswordHasher().encode(factories.PASSWORD, "walkinsalt")
 
 
 def _reset_join_limit() -> None:
@@ -84,7 +67,7 @@ def walk_in() -> WalkInOffice:
     Service.objects.create(office=office, name="Personalausweis", position=0)
     Service.objects.create(office=office, name="Wohnsitz anmelden", position=1)
     user = factories.make_staff(organization, "berger", Role.AGENT, [office])
-    User.objects.filter(pk=user.pk).update(password=_server_password_hash())
+    User.objects.filter(pk=user.pk).update(password=server_password_hash())
     StaffMember.objects.filter(user=user).update(display_name=AGENT_NAME)
     _reset_join_limit()
     return WalkInOffice(office=office, agent_username=user.username, path="/wartestadt/meldeamt/")

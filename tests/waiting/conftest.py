@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import http.client
 import json
 import re
@@ -24,7 +23,6 @@ from urllib.parse import urlencode
 import pytest
 import redis
 from django.conf import settings
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.auth.models import User
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin
@@ -33,6 +31,7 @@ from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import Role
 from tests import factories
+from tests.support.live import ALWAYS_OPEN, server_password_hash
 from tests.support.server import AsgiServer
 
 WEEKDAYS = [(day, "08:00", "16:00") for day in range(5)]
@@ -42,16 +41,6 @@ IDLE_RECONNECT_SECONDS = 2.0  # well below uvicorn's keep-alive timeout of 5 s
 
 
 # --- logins the server processes accept -------------------------------------------------------
-@functools.cache
-def server_password_hash() -> str:
-    """The test password hashed with the server's default hasher (computed once).
-
-    The suite hashes with MD5 to be fast, but a server process runs with the production
-    settings, which do not list MD5: a login whose hash it cannot identify is refused.
-    """
-    return PBKDF2PasswordHasher().encode(factories.PASSWORD, "racetestsalt")
-
-
 def make_live_agent(organization: Organization, username: str, offices: list[Office]) -> User:
     """An agent who can log in to a server process with ``factories.PASSWORD``."""
     user = factories.make_staff(organization, username, offices=offices)
@@ -61,13 +50,11 @@ def make_live_agent(organization: Organization, username: str, offices: list[Off
 
 def always_open_office(organization: Organization, slug: str, **fields: Any) -> Office:
     """An office open around the clock on every day (adjacent intervals merge across midnight)."""
-    halves = (("00:00", "12:00"), ("12:00", "00:00"))
-    hours = [(day, opens, closes) for day in range(7) for opens, closes in halves]
     fields.setdefault("observes_public_holidays", False)
     fields.setdefault("waiting_room_limit", 1000)
     fields.setdefault("hold_place_seconds", 3600)
     fields.setdefault("call_confirm_seconds", 600)
-    return factories.make_office(organization, slug, hours=hours, **fields)
+    return factories.make_office(organization, slug, hours=ALWAYS_OPEN, **fields)
 
 
 # --- a minimal browser over http.client ---------------------------------------------------------
