@@ -43,10 +43,6 @@ class Role(models.TextChoices):
     INTERPRETER = "interpreter", _("Interpreter")
 
 
-# Chat messages are written by the participants.
-Author = Role
-
-
 class ChatMessage(models.Model):
     consultation = models.ForeignKey(Consultation, on_delete=models.CASCADE, related_name="messages")
     author = models.CharField(max_length=12, choices=Role.choices)

@@ -22,7 +22,6 @@ from django.utils.translation import gettext as _
 
 from buergerbuero.consult import documents
 from buergerbuero.consult.models import (
-    Author,
     ChatMessage,
     Consultation,
     Document,
@@ -45,7 +44,7 @@ def consultation_group(consultation_id: int) -> str:
 @dataclass(frozen=True)
 class Participant:
     consultation: Consultation
-    role: str  # Author value
+    role: str  # a Role value
 
 
 def participant(
@@ -64,9 +63,9 @@ def participant(
     if consultation is None:
         return None
     if token and secrets.compare_digest(token.encode(), consultation.ticket.token.encode()):
-        return Participant(consultation, Author.CITIZEN)
+        return Participant(consultation, Role.CITIZEN)
     if member is not None and consultation.agent_id == member.pk:
-        return Participant(consultation, Author.AGENT)
+        return Participant(consultation, Role.AGENT)
     if interpreter_invite(consultation_id, interpreter_session) is not None:
         return Participant(consultation, Role.INTERPRETER)
     return None

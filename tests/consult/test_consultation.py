@@ -18,7 +18,8 @@ from django.utils import translation
 
 from buergerbuero.config.asgi import application
 from buergerbuero.consult import services as consult_services
-from buergerbuero.consult.models import Author, ChatMessage, Consultation
+from buergerbuero.consult.models import ChatMessage, Consultation
+from buergerbuero.consult.models import Role as ParticipantRole
 from buergerbuero.consult.services import Participant
 from buergerbuero.offices.models import Office
 from buergerbuero.realtime.hub import hub
@@ -54,9 +55,9 @@ def test_participants_are_the_ticket_holder_and_the_agent_only(
     staff = consult_services.participant(pk, member=agent.staff_member)
 
     assert citizen is not None
-    assert citizen.role == Author.CITIZEN
+    assert citizen.role == ParticipantRole.CITIZEN
     assert staff is not None
-    assert staff.role == Author.AGENT
+    assert staff.role == ParticipantRole.AGENT
     assert consult_services.participant(pk, token="wrong") is None
     assert consult_services.participant(pk, member=colleague.staff_member) is None
     assert consult_services.participant(pk) is None
@@ -65,7 +66,7 @@ def test_participants_are_the_ticket_holder_and_the_agent_only(
 
 @pytest.mark.django_db
 def test_chat_messages_are_stored_and_validated(consultation: Consultation) -> None:
-    who = Participant(consultation, Author.CITIZEN)
+    who = Participant(consultation, ParticipantRole.CITIZEN)
 
     message = consult_services.post_message(who, "  Guten Tag  ", now=OPEN)
     with translation.override("en"), pytest.raises(QueueError) as empty:
@@ -251,7 +252,7 @@ async def test_presence_is_announced_both_ways(consultation: Consultation, agent
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.anyio
 async def test_history_is_sent_on_reconnect(consultation: Consultation) -> None:
-    who = Participant(consultation, Author.AGENT)
+    who = Participant(consultation, ParticipantRole.AGENT)
     await database_sync_to_async(consult_services.post_message)(who, "Sind Sie noch da?")
 
     citizen = await connect(consultation.pk, token=consultation.ticket.token)
