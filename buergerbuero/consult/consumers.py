@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -29,6 +30,9 @@ MAX_SIGNAL_BYTES = 96 * 1024
 class ConsultationConsumer(HubConsumer):
     who: Participant | None = None
     group = ""
+    # Names this connection in presence events, so that a page can tell a late "offline" of
+    # someone's previous connection from the end of their current one.
+    connection_id = ""
 
     async def connect(self) -> None:
         consultation_id = int(self.scope["url_route"]["kwargs"]["consultation_id"])
@@ -40,6 +44,7 @@ class ConsultationConsumer(HubConsumer):
             await self.close(code=4403)
             return
         self.group = services.consultation_group(consultation_id)
+        self.connection_id = secrets.token_hex(6)
         await self.accept()
         self.listen(self.group)
         history = await database_sync_to_async(services.history)(self.who.consultation)
@@ -56,7 +61,21 @@ class ConsultationConsumer(HubConsumer):
                 }
             )
         )
-        publish_now(self.group, {"type": "presence", "role": self.who.role, "online": True})
+        self.announce(online=True)
+
+    def announce(self, *, online: bool, reply: bool = False) -> None:
+        assert self.who is not None
+        event = {
+            "type": "presence",
+            "role": self.who.role,
+            "online": online,
+            "connection": self.connection_id,
+        }
+        publish_now(self.group, {**event, "reply": True} if reply else event)
+
+    async def refuse_signal(self, code: str) -> None:
+        """Tell the sender's page (not the person: the page's own fault) what was refused."""
+        await self.send(text_data=encode({"type": "signal_refused", "code": code}))
 
     def _identify(self, consultation_id: int, token: str, interpreter: str) -> Participant | None:
         member = staff_member_of(self.scope["user"])
@@ -80,16 +99,14 @@ class ConsultationConsumer(HubConsumer):
         event = json.loads(text)
         newcomer = event.get("online") and not event.get("reply") and event.get("role") != self.who.role
         if newcomer:  # tell them that we are here too
-            publish_now(
-                self.group, {"type": "presence", "role": self.who.role, "online": True, "reply": True}
-            )
+            self.announce(online=True, reply=True)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.who is None:
             return
         if text_data and len(text_data) > MAX_SIGNAL_BYTES:
             logger.warning("refused a %d-byte message in %s", len(text_data), self.group)
-            await self.send(text_data=encode({"type": "error", "message": "message too large"}))
+            await self.refuse_signal("too_large")
             return
         message = parse(text_data, limit=MAX_SIGNAL_BYTES)
         if message.get("type") == "signal":
@@ -97,7 +114,7 @@ class ConsultationConsumer(HubConsumer):
                 relay = signalling.validate(message, self.who.role)
             except signalling.BadSignal as refused:
                 logger.warning("refused a signalling message in consultation %s: %s", self.group, refused)
-                await self.send(text_data=encode({"type": "error", "message": "bad signal"}))
+                await self.refuse_signal("bad_signal")
                 return
             publish_now(self.group, relay)
             return
@@ -114,4 +131,4 @@ class ConsultationConsumer(HubConsumer):
     async def disconnect(self, code: int) -> None:
         if self.who is not None and self.group:
             self.stop_listening()
-            publish_now(self.group, {"type": "presence", "role": self.who.role, "online": False})
+            self.announce(online=False)

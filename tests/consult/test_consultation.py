@@ -251,6 +251,31 @@ async def test_presence_is_announced_both_ways(consultation: Consultation, agent
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.anyio
+async def test_presence_names_the_connection_so_a_late_offline_is_recognisable(
+    consultation: Consultation, agent: User
+) -> None:
+    await hub_listening()
+    staff = await connect(consultation.pk, user=agent)
+    await receive_until(staff, type="history")
+    first = await connect(consultation.pk, token=consultation.ticket.token)
+    [*_, first_online] = await receive_until(staff, type="presence", role="citizen", online=True)
+
+    # The citizen's page reloads: the new socket opens before the old one is reported closed.
+    second = await connect(consultation.pk, token=consultation.ticket.token)
+    [*_, second_online] = await receive_until(staff, type="presence", role="citizen", online=True)
+    await first.disconnect()
+    [*_, first_offline] = await receive_until(staff, type="presence", role="citizen", online=False)
+
+    assert first_online["connection"] != second_online["connection"]
+    assert first_offline["connection"] == first_online["connection"]
+    await second.disconnect()
+    [*_, second_offline] = await receive_until(staff, type="presence", role="citizen", online=False)
+    assert second_offline["connection"] == second_online["connection"]
+    await staff.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.anyio
 async def test_history_is_sent_on_reconnect(consultation: Consultation) -> None:
     who = Participant(consultation, ParticipantRole.AGENT)
     await database_sync_to_async(consult_services.post_message)(who, "Sind Sie noch da?")
@@ -332,9 +357,9 @@ async def test_empty_or_oversized_chat_gets_an_error_not_a_crash(consultation: C
     assert too_long["message"] == german("Messages can be at most 2,000 characters long.")
     assert not_text["message"] == german("Please write a message.")
 
-    # Beyond the socket's size limit: refused with an error.
+    # Beyond the socket's size limit (the page's chat box cannot send that): refused to the page.
     await citizen.send_json_to({"type": "chat", "text": "x" * 200_000})
-    assert (await receive_until(citizen, type="error"))[-1]["message"] == "message too large"
+    assert (await receive_until(citizen, type="signal_refused"))[-1]["code"] == "too_large"
     # Not JSON at all, or of no known type: ignored.
     await citizen.send_to(text_data="{not json")
     await citizen.send_json_to({"type": "video-offer"})

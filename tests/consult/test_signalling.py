@@ -271,9 +271,9 @@ async def test_a_bad_signal_is_refused_logged_and_harmless(
     errors = []
     for message in bad:
         await citizen.send_json_to(message)
-        errors.append((await receive_until(citizen, type="error"))[-1])
+        errors.append((await receive_until(citizen, type="signal_refused"))[-1])
 
-    assert errors == [{"type": "error", "message": "bad signal"}] * len(bad)
+    assert errors == [{"type": "signal_refused", "code": "bad_signal"}] * len(bad)
     refusals = [r for r in caplog.records if r.name == "buergerbuero.consult.consumers"]
     assert len(refusals) == len(bad)
     assert all(r.levelno == logging.WARNING for r in refusals)
@@ -284,7 +284,7 @@ async def test_a_bad_signal_is_refused_logged_and_harmless(
     # The connection still works both ways, and the agent never saw any of it.
     [to_staff] = await chat_then_collect(citizen, "Noch da?", staff)
     assert signals(to_staff) == []
-    assert [m for m in to_staff if m.get("type") == "error"] == []
+    assert [m for m in to_staff if m.get("type") in {"error", "signal_refused"}] == []
     await citizen.send_json_to(offer())
     assert (await receive_until(staff, type="signal"))[-1]["from"] == "citizen"
     await citizen.disconnect()
@@ -302,9 +302,9 @@ async def test_an_oversized_signal_is_refused_and_logged_too(
 
     await citizen.send_json_to(offer(description={"type": "offer", "sdp": "a" * consumers.MAX_SIGNAL_BYTES}))
     try:
-        answer = (await receive_until(citizen, type="error"))[-1]
+        answer = (await receive_until(citizen, type="signal_refused"))[-1]
     finally:
         await citizen.disconnect()
 
-    assert answer == {"type": "error", "message": "message too large"}
+    assert answer == {"type": "signal_refused", "code": "too_large"}
     assert any("refused a" in r.getMessage() for r in caplog.records)

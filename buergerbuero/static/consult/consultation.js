@@ -20,6 +20,7 @@ const seenMessages = new Set();
 const seenDocuments = new Set();
 const remote = new Map(); // role -> { streams: Map(id -> MediaStream), screenId, media }
 const offlineSince = new Map(); // role -> when the server last said they left (performance.now())
+const connectionOf = new Map(); // role -> the id of their newest socket the server announced
 const LABELS = {
   agent: gettext("Staff member"),
   citizen: gettext("Citizen"),
@@ -126,6 +127,16 @@ root.querySelector("[data-document-form]").addEventListener("submit", async (eve
 });
 
 // --- presence ------------------------------------------------------------------------------
+function onPresence({ role: peerRole, online, reply, connection }) {
+  if (peerRole === role) return;
+  if (online) {
+    connectionOf.set(peerRole, connection);
+  } else if (connectionOf.has(peerRole) && connectionOf.get(peerRole) !== connection) {
+    return; // the end of their previous socket, reported after the new one arrived
+  }
+  setPresence(peerRole, online, Boolean(reply));
+}
+
 // reply: the participant was here already and answers our (or a newcomer's) announcement.
 function setPresence(peerRole, online, reply = false) {
   showPresence(peerRole, online);
@@ -135,8 +146,8 @@ function setPresence(peerRole, online, reply = false) {
   } else if (online) {
     call.connectTo(peerRole); // their page is new: so is the connection
   } else {
-    // Gone from the server. "Reconnecting" unless media still arrive (only the signalling
-    // dropped, or this "offline" came late, after their page was back on a new connection).
+    // Gone from the server. "Reconnecting" unless media still arrive (only their socket
+    // dropped; the peer connection does not need it while nothing changes).
     offlineSince.set(peerRole, performance.now());
     const peer = call.peers.get(peerRole);
     if (!peer) {
@@ -462,11 +473,10 @@ const socket = liveSocket(`/ws/consultations/${root.dataset.consultation}/${tick
         return;
       case "chat": return addMessage(message);
       case "document": return addDocument(message);
-      case "presence":
-        if (message.role !== role) setPresence(message.role, message.online, Boolean(message.reply));
-        return;
+      case "presence": return onPresence(message);
       case "signal": return call?.onSignal(message);
       case "error": chatError.textContent = message.message; return;
+      case "signal_refused": console.warn("the server refused a signalling message:", message.code); return;
       case "ended": return leavePage();
       case "interpreter_removed":
         if (role === "interpreter") leavePage();
