@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 
-from buergerbuero.offices.models import Office, OpeningInterval
+from buergerbuero.offices.models import Office, OpeningInterval, Service
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import Role, StaffMember
 
@@ -50,3 +50,8 @@ def make_staff(
 def make_outsider(username: str = "outsider") -> User:
     """A login that belongs to no organisation."""
     return User.objects.create_user(username=username, password=PASSWORD)
+
+
+def make_service(office: Office, name: str = "Beratung", **booking_rules: Any) -> Service:
+    """A bookable service; ``booking_rules`` override slot_minutes, buffer_minutes, lead_minutes …"""
+    return Service.objects.create(office=office, name=name, **booking_rules)

@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "buergerbuero.staff",
     "buergerbuero.waiting",
     "buergerbuero.consult",
+    "buergerbuero.booking",
+    "buergerbuero.notify",
     "buergerbuero.demo",
     "buergerbuero.jobs",
     "django.contrib.admin",
@@ -177,14 +179,22 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 
 # --- E-mail -------------------------------------------------------------------------------
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
-EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+# Django's SMTP backend when EMAIL_HOST is set; otherwise (the embedded default) messages are
+# written to the server's log, so that the demo needs no mail server.
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
-DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "buergerbuero@localhost")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Virtuelles Bürgerbüro <buergerbuero@localhost>")
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ConfigError("EMAIL_USE_TLS and EMAIL_USE_SSL exclude each other")
 
@@ -213,6 +223,28 @@ DOCUMENT_MAX_BYTES = env_int("DOCUMENT_MAX_BYTES", 15 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 INTERPRETER_INVITE_HOURS = env_int("INTERPRETER_INVITE_HOURS", 4)
+
+# --- Appointments and notifications --------------------------------------------------------
+# The address of this site as citizens reach it: links in e-mails and SMS point here.
+PUBLIC_URL = env_str("PUBLIC_URL", "http://localhost:8000").rstrip("/")
+# Minutes before the start at which a reminder goes out (e-mail and SMS).
+APPOINTMENT_REMINDERS = [int(minutes) for minutes in env_list("APPOINTMENT_REMINDERS", ["1440", "15"])]
+APPOINTMENT_JOIN_EARLY_MINUTES = env_int("APPOINTMENT_JOIN_EARLY_MINUTES", 10)
+# How long after its end an appointment's link still opens the waiting area.
+APPOINTMENT_GRACE_MINUTES = env_int("APPOINTMENT_GRACE_MINUTES", 30)
+APPOINTMENT_RETENTION_DAYS = env_int("APPOINTMENT_RETENTION_DAYS", 30)
+# SMS through a generic HTTP gateway (most German providers take a POST with the number and
+# the text). Without SMS_GATEWAY_URL the messages are written to the log.
+SMS_GATEWAY_URL = env_str("SMS_GATEWAY_URL")
+SMS_GATEWAY_USER = env_str("SMS_GATEWAY_USER")
+SMS_GATEWAY_PASSWORD = env_str("SMS_GATEWAY_PASSWORD")
+SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN")  # sent as "Authorization: Bearer …"
+# "json" or "form"; the body's fields, with {to}, {text} and {sender} filled in.
+SMS_GATEWAY_FORMAT = env_str("SMS_GATEWAY_FORMAT", "json")
+SMS_GATEWAY_BODY = env_str("SMS_GATEWAY_BODY", '{"to": "{to}", "text": "{text}", "sender": "{sender}"}')
+SMS_SENDER = env_str("SMS_SENDER", "Buergerbuero")
+# Attempts before a message is given up (then it shows as failed in the admin).
+NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 10)
 
 # --- Background jobs ----------------------------------------------------------------------
 # In the embedded mode the job loop runs inside the web process (`manage.py serve`); in the

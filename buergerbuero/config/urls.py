@@ -20,6 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("buergerbuero.waiting.urls")),
     path("", include("buergerbuero.consult.urls")),
+    path("", include("buergerbuero.booking.urls")),
     path("staff/", include("buergerbuero.staff.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     # The catalogue changes only with a deployment; building it costs ~80 ms per page view.

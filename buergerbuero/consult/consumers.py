@@ -64,7 +64,8 @@ class ConsultationConsumer(HubConsumer):
         self.announce(online=True)
 
     def announce(self, *, online: bool, reply: bool = False) -> None:
-        assert self.who is not None
+        if self.who is None:
+            return
         event = {
             "type": "presence",
             "role": self.who.role,

@@ -1,8 +1,7 @@
 """Periodic background jobs and the loop that runs them.
 
 The embedded mode runs the loop in a thread of the web process (`manage.py serve`); the
-scaled mode runs it in its own process (`manage.py worker`). Later issues add their jobs
-(notification outbox, pruning of personal data) to ``JOBS``.
+scaled mode runs it in its own process (`manage.py worker`).
 """
 
 from __future__ import annotations
@@ -18,7 +17,9 @@ from django.contrib.sessions.models import Session
 from django.db import close_old_connections
 from django.utils import timezone
 
+from buergerbuero.booking import services as booking
 from buergerbuero.consult import services as consult
+from buergerbuero.notify import services as notify
 from buergerbuero.waiting import services as waiting
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,9 @@ def prune_sessions() -> int:
 JOBS: list[PeriodicJob] = [
     PeriodicJob("prune_sessions", dt.timedelta(hours=1), prune_sessions),
     PeriodicJob("prune_consultations", dt.timedelta(hours=1), consult.prune_consultations),
+    PeriodicJob("prune_appointments", dt.timedelta(hours=1), booking.prune_appointments),
+    PeriodicJob("enqueue_reminders", dt.timedelta(minutes=1), notify.enqueue_reminders),
+    PeriodicJob("deliver_notifications", dt.timedelta(seconds=5), notify.deliver_due),
     PeriodicJob("expire_unanswered_calls", dt.timedelta(seconds=2), waiting.expire_unanswered_calls),
     PeriodicJob("expire_lost_tickets", dt.timedelta(seconds=15), waiting.expire_lost_tickets),
     PeriodicJob("mark_absent_agents_offline", dt.timedelta(seconds=10), waiting.mark_absent_agents_offline),

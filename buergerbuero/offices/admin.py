@@ -44,7 +44,16 @@ class SpecialOpeningFormSet(NoOverlapFormSet):
 
 class ServiceInline(TenantScopedInline):
     model = Service
-    fields = ["name", "description", "position"]
+    fields = [
+        "name",
+        "description",
+        "position",
+        "bookable",
+        "slot_minutes",
+        "buffer_minutes",
+        "lead_minutes",
+        "horizon_days",
+    ]
 
 
 class OpeningIntervalInline(TenantScopedInline):

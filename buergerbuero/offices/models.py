@@ -90,6 +90,28 @@ class Service(models.Model):
     name = models.CharField(_("name"), max_length=200)
     description = models.TextField(_("description"), blank=True)
     position = models.PositiveSmallIntegerField(_("position"), default=0)
+    # Appointments (the booking app reads these; they belong to the service).
+    bookable = models.BooleanField(_("bookable online"), default=True)
+    slot_minutes = models.PositiveSmallIntegerField(
+        _("appointment length (minutes)"),
+        default=20,
+        validators=[MinValueValidator(5), MaxValueValidator(240)],
+    )
+    buffer_minutes = models.PositiveSmallIntegerField(
+        _("buffer after an appointment (minutes)"), default=5, validators=[MaxValueValidator(120)]
+    )
+    lead_minutes = models.PositiveIntegerField(
+        _("lead time (minutes)"),
+        default=60,
+        validators=[MaxValueValidator(60 * 24 * 14)],
+        help_text=_("How long before its start an appointment can be booked at the latest."),
+    )
+    horizon_days = models.PositiveSmallIntegerField(
+        _("booking horizon (days)"),
+        default=60,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text=_("How far ahead appointments can be booked."),
+    )
 
     class Meta:
         verbose_name = _("service")

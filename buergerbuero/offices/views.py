@@ -40,5 +40,6 @@ def office_detail(request: HttpRequest, org_slug: str, office_slug: str) -> Http
             "overview": services.overview(office, now),
             "weekly": services.weekly_table(calendar),
             "upcoming": services.upcoming_table(calendar, today),
+            "bookable": office.services.filter(bookable=True).exists(),
         },
     )

@@ -12,8 +12,10 @@ from django.utils.translation import gettext_lazy as _
 # First path segments the project itself uses; an organisation slug may not shadow them.
 RESERVED_SLUGS = frozenset(
     {
+        "a",
         "admin",
         "api",
+        "calendar",
         "consultations",
         "embed",
         "embed.js",

@@ -104,6 +104,8 @@ class TenantScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return queryset.filter(pk=member.organization_id)
         if model is Office:
             return scope_offices(request, queryset)
+        if model is StaffMember:
+            return queryset.filter(organization=member.organization_id)
         return queryset
 
 

@@ -54,6 +54,8 @@ def state(member: StaffMember) -> dict[str, Any]:
                 "waited_s": int((now - ticket.arrived_at).total_seconds()),
                 "priority": ticket.priority,
                 "callable": ticket.pk in callable_ids,
+                "booked": ticket.reserved_for_id is not None,
+                "booked_for_me": ticket.reserved_for_id == member.pk,
                 "missed_calls": ticket.missed_calls,
             }
             for ticket in waiting

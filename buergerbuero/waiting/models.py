@@ -50,6 +50,10 @@ class Ticket(models.Model):
         StaffMember, on_delete=models.SET_NULL, null=True, blank=True, related_name="called_tickets"
     )
     missed_calls = models.PositiveSmallIntegerField(default=0)
+    # A citizen with an appointment waits for the staff member they booked, and only for them.
+    reserved_for = models.ForeignKey(
+        StaffMember, on_delete=models.SET_NULL, null=True, blank=True, related_name="reserved_tickets"
+    )
     last_seen_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
 

@@ -42,6 +42,8 @@ from buergerbuero.waiting.models import (
 )
 
 STAFFED = (PresenceState.AVAILABLE, PresenceState.BUSY)
+# Booked citizens come before walk-ins for the staff member they booked.
+BOOKED_PRIORITY = 10
 
 
 class QueueError(Exception):
@@ -246,6 +248,38 @@ def join(
     return ticket
 
 
+def join_booked(
+    office: Office,
+    *,
+    agent: StaffMember,
+    service: Service | None,
+    display_name: str,
+    language: str,
+    now: dt.datetime | None = None,
+) -> Ticket:
+    """A citizen with an appointment arrives: they wait for the staff member they booked (who
+    admits them), ahead of walk-ins, whatever the office's hours or queue limit say."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _lock_office(office)
+        ticket = Ticket.objects.create(
+            office=office,
+            service=service,
+            token=secrets.token_urlsafe(32),
+            display_name=display_name.strip()[:60],
+            language=language,
+            mode=Mode.VIDEO,
+            priority=BOOKED_PRIORITY,
+            reserved_for=agent,
+            arrived_at=now,
+            queue_key=_new_queue_key(now),
+            last_seen_at=now,
+        )
+        _queue_event(office, "join", ticket)
+        publish(f"member:{agent.pk}", {"type": "booked_arrived", "ticket": ticket.pk})
+    return ticket
+
+
 def _queue_ahead(ticket: Ticket) -> QuerySet[Ticket]:
     return Ticket.objects.filter(office=ticket.office_id, status=TicketStatus.WAITING).filter(
         Q(priority__gt=ticket.priority)
@@ -271,9 +305,11 @@ def _seat_free(office: Office) -> bool:
 
 def _free_agent(office: Office, service: Service | None) -> StaffMember | None:
     """The available agent of this office idle the longest, locked; None if none is free."""
-    candidates = AgentPresence.objects.filter(
-        state=PresenceState.AVAILABLE, member__in=_agents_of(office)
-    ).exclude(member__called_tickets__status__in=[TicketStatus.CALLED, TicketStatus.ADMITTED])
+    candidates = (
+        AgentPresence.objects.filter(state=PresenceState.AVAILABLE, member__in=_agents_of(office))
+        .exclude(member__called_tickets__status__in=[TicketStatus.CALLED, TicketStatus.ADMITTED])
+        .exclude(member__reserved_tickets__status=TicketStatus.WAITING)  # expecting a booked citizen
+    )
     if service is not None:
         candidates = candidates.filter(Q(member__services=service) | Q(member__services__isnull=True))
     presence = _locked(candidates.order_by("changed_at", "pk"), skip_locked=True).first()
@@ -301,11 +337,16 @@ def _has_active_call(member: StaffMember) -> bool:
 
 
 def callable_tickets(member: StaffMember) -> QuerySet[Ticket]:
-    """Waiting tickets this agent may call: their offices, their services (all if none set)."""
-    tickets = Ticket.objects.filter(office__in=offices_served(member), status=TicketStatus.WAITING)
+    """Waiting tickets this agent may call: their offices, their services (all if none set),
+    and no citizen who booked someone else."""
+    tickets = Ticket.objects.filter(
+        Q(reserved_for__isnull=True) | Q(reserved_for=member),
+        office__in=offices_served(member),
+        status=TicketStatus.WAITING,
+    )
     services = list(member.services.values_list("pk", flat=True))
     if services:
-        tickets = tickets.filter(Q(service__in=services) | Q(service__isnull=True))
+        tickets = tickets.filter(Q(service__in=services) | Q(service__isnull=True) | Q(reserved_for=member))
     return tickets.order_by("-priority", "queue_key", "pk")
 
 
@@ -335,7 +376,8 @@ def _call(member: StaffMember, ticket_id: int | None, now: dt.datetime) -> Ticke
         )
         if ticket is None:
             return None
-        if ticket_id is not None and ticket.office.admission_mode != AdmissionMode.KNOCK:
+        admits_anyone = ticket.office.admission_mode == AdmissionMode.KNOCK
+        if ticket_id is not None and not admits_anyone and ticket.reserved_for_id != member.pk:
             raise QueueError(_("This office calls citizens in order; use “call next”."), "not_knock")
         if not _seat_free(ticket.office):
             raise QueueError(_("All seats of this office are taken right now."), "no_seat")

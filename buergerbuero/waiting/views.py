@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from buergerbuero.booking import views as booking_views
 from buergerbuero.offices.models import Office
 from buergerbuero.waiting import ratelimit, services
 from buergerbuero.waiting.forms import EnterForm
@@ -63,7 +64,14 @@ def enter(request: HttpRequest, org_slug: str, office_slug: str) -> HttpResponse
     return render(
         request,
         "waiting/enter.html",
-        {"organization": office.organization, "office": office, "form": form, "refusal": refusal},
+        {
+            "organization": office.organization,
+            "office": office,
+            "form": form,
+            "refusal": refusal,
+            "suggestions": booking_views.suggested_slots(office) if refusal or status == 409 else [],
+            "zone": office.organization.zone,
+        },
         status=status,
     )
 

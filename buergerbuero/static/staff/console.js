@@ -36,8 +36,8 @@ function minutes(seconds) {
   return interpolate(ngettext("%s min", "%s min", value), [value]);
 }
 
-function alertArrival(count) {
-  root.querySelector("[data-alert]").textContent = interpolate(
+function alertArrival(count, text = null) {
+  root.querySelector("[data-alert]").textContent = text || interpolate(
     ngettext("%s citizen has arrived", "%s citizens have arrived", count), [count]);
   document.title = `(${state.waiting.length}) ${gettext("Console")}`;
   try {
@@ -86,8 +86,9 @@ function renderQueue() {
   const knock = new Set(state.offices.filter((office) => office.knock).map((office) => office.id));
   for (const ticket of state.waiting) {
     const row = document.createElement("tr");
+    if (ticket.booked_for_me) row.className = "queue-table__booked";
     const cells = [
-      ticket.name || gettext("(anonymous)"),
+      (ticket.name || gettext("(anonymous)")) + (ticket.booked ? ` (${gettext("appointment")})` : ""),
       ticket.service || "—",
       ticket.language,
       MODE[ticket.mode] || ticket.mode,
@@ -100,7 +101,7 @@ function renderQueue() {
     }
     const actions = document.createElement("td");
     actions.className = "queue-table__actions";
-    if (knock.has(ticket.office) && ticket.callable) {
+    if ((knock.has(ticket.office) || ticket.booked_for_me) && ticket.callable) {
       actions.append(button(gettext("Admit"), () => post(`/staff/console/tickets/${ticket.id}/call/`)));
     }
     actions.append(button(gettext("Remove"), () => post(`/staff/console/tickets/${ticket.id}/remove/`)));
@@ -156,6 +157,9 @@ liveSocket("/ws/console/", {
   onMessage(message) {
     if (message.type === "state") render(message);
     if (message.type === "admitted") location.assign(`/staff/consultations/${message.consultation}/`);
+    if (message.type === "booked_arrived") {
+      alertArrival(1, gettext("A citizen with an appointment with you has arrived. Please let them in."));
+    }
   },
 });
 

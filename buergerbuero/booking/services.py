@@ -1,0 +1,399 @@
+"""Appointments: booking without double booking, cancelling, rescheduling, no-shows, and
+joining the booked staff member's waiting area at the start time.
+
+No double booking: ``book`` and ``reschedule`` lock the staff member's row (``SELECT … FOR
+UPDATE`` on PostgreSQL; SQLite's ``IMMEDIATE`` write transactions are exclusive anyway), look
+at the free slots again and only then write. The partial unique index on (staff member, start)
+of booked appointments is the database's backstop; its violation is reported like any other
+taken slot. Every change writes its notifications to the outbox in the same transaction.
+
+Which times are free is decided in ``booking.slots``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass, field
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from buergerbuero.booking.models import Appointment, AppointmentStatus, CalendarFeed
+from buergerbuero.booking.slots import Slot, SlotFinder, bookable_agents
+from buergerbuero.notify import services as notify
+from buergerbuero.offices.models import Office, Service
+from buergerbuero.staff.models import Role, StaffMember
+from buergerbuero.staff.services import offices_served
+from buergerbuero.waiting import services as waiting
+from buergerbuero.waiting.models import ACTIVE_STATUSES, Ticket
+
+SUGGESTIONS = 5
+PHONE_REGION = "DE"
+
+
+class BookingError(Exception):
+    """A refusal with a message for the citizen (in their language) and a code for programs."""
+
+    def __init__(self, message: str, code: str, suggestions: list[Slot] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.suggestions = suggestions or []
+
+
+@dataclass
+class Contact:
+    name: str
+    email: str = ""
+    phone: str = ""
+    language: str = "de"
+    consent: bool = False
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+# --- input -------------------------------------------------------------------------------------
+def normalise_phone(raw: str) -> str:
+    """A mobile number in E.164 (Germany is the default region), or ValidationError."""
+    raw = raw.strip()
+    if not raw:
+        return ""
+    try:
+        number = phonenumbers.parse(raw, PHONE_REGION)
+    except phonenumbers.NumberParseException as error:
+        raise ValidationError(_("Please enter a valid mobile number, e.g. 0151 23456789.")) from error
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError(_("Please enter a valid mobile number, e.g. 0151 23456789."))
+    kind = phonenumbers.number_type(number)
+    if kind not in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
+        raise ValidationError(_("Please enter a mobile number: we send the link by SMS."))
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def check_contact(contact: Contact) -> Contact:
+    """The contact details cleaned, with a message per field that is wrong."""
+    errors: dict[str, str] = {}
+    name = contact.name.strip()
+    if not name:
+        errors["name"] = _("Please enter your name.")
+    elif len(name) > 100:
+        errors["name"] = _("Please enter at most 100 characters.")
+    email = contact.email.strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            errors["email"] = _("Please enter a valid e-mail address.")
+    phone = ""
+    try:
+        phone = normalise_phone(contact.phone)
+    except ValidationError as error:
+        errors["phone"] = error.messages[0]
+    if not email and not contact.phone.strip() and "email" not in errors:
+        errors["email"] = _(
+            "Please give an e-mail address or a mobile number, so that we can send you the link."
+        )
+    if contact.language not in dict(settings.LANGUAGES):
+        errors["language"] = _("Please choose one of the languages offered.")
+    if not contact.consent:
+        errors["consent"] = _("Please agree to the processing of your details for this appointment.")
+    return Contact(name, email, phone, contact.language, contact.consent, errors)
+
+
+# --- looking up ---------------------------------------------------------------------------------
+def appointment_by_token(token: str) -> Appointment | None:
+    if not token or len(token) > 64:
+        return None
+    return (
+        Appointment.objects.select_related("office__organization", "service", "agent__user")
+        .filter(token=token)
+        .first()
+    )
+
+
+def finder(
+    office: Office,
+    service: Service,
+    agent: StaffMember | None = None,
+    now: dt.datetime | None = None,
+    *,
+    ignore: Appointment | None = None,
+) -> SlotFinder:
+    agents = [agent] if agent is not None else list(bookable_agents(office, service))
+    return SlotFinder(office, service, agents, now or timezone.now(), ignore=ignore)
+
+
+def suggestions(
+    office: Office, per_service: int = 3, most_services: int = 3
+) -> list[tuple[Service, list[Slot]]]:
+    """The next free times of the office's bookable services (for the “full” or “closed”
+    message of the waiting room)."""
+    now = timezone.now()
+    found = []
+    for service in office.services.filter(bookable=True)[:most_services]:
+        slots = finder(office, service, now=now).next_free(per_service)
+        if slots:
+            found.append((service, slots))
+    return found
+
+
+def _check_choice(office: Office, service: Service, agent: StaffMember | None) -> None:
+    if service.office_id != office.pk or not service.bookable:
+        raise BookingError(_("Please choose one of this office's services."), "bad_service")
+    if agent is not None and not bookable_agents(office, service).filter(pk=agent.pk).exists():
+        raise BookingError(_("This staff member does not take appointments for this service."), "bad_agent")
+
+
+def _lock_agent(agent_id: int) -> None:
+    """Bookings of one staff member take turns (SQLite's write transaction is exclusive)."""
+    if connection.features.has_select_for_update:
+        list(StaffMember.objects.select_for_update().filter(pk=agent_id).values_list("pk"))
+
+
+def _refusal(slots: SlotFinder, agent_id: int | None, start: dt.datetime, now: dt.datetime) -> BookingError:
+    """Why ``start`` cannot be booked, with the next free times as suggestions."""
+    suggestions = slots.next_free(SUGGESTIONS, after=max(start, now))
+    if start < now:
+        return BookingError(_("This time is in the past. Please choose another one."), "past", suggestions)
+    if start < slots.earliest:
+        return BookingError(
+            _("This time is too soon to be booked. Please choose a later one."), "too_soon", suggestions
+        )
+    if start > slots.latest:
+        return BookingError(
+            _("This time cannot be booked yet. Please choose an earlier one."), "too_late", suggestions
+        )
+    agent_ids = [agent_id] if agent_id is not None else slots.agent_ids
+    if not any(slots.is_working(candidate, start) for candidate in agent_ids):
+        return BookingError(
+            _("No appointments are offered at this time. Please choose one of the free times."),
+            "not_offered",
+            suggestions,
+        )
+    return BookingError(_("This slot was just taken. Please choose another time."), "taken", suggestions)
+
+
+# --- booking ------------------------------------------------------------------------------------
+def book(
+    office: Office,
+    service: Service,
+    *,
+    start: dt.datetime,
+    contact: Contact,
+    agent: StaffMember | None = None,
+    now: dt.datetime | None = None,
+) -> Appointment:
+    """Book ``start`` with ``agent`` (or with whoever of the service's staff is free then)."""
+    now = now or timezone.now()
+    contact = check_contact(contact)
+    if contact.errors:
+        raise BookingError(next(iter(contact.errors.values())), "bad_contact")
+    _check_choice(office, service, agent)
+    start = start.astimezone(dt.UTC)
+    # Who is free then, as far as we can tell without a lock; each is checked again under it.
+    offered = finder(office, service, agent, now).free_at(start)
+    for agent_id in offered.agent_ids if offered is not None else ():
+        with transaction.atomic():
+            _lock_agent(agent_id)
+            slot = SlotFinder(office, service, [StaffMember(pk=agent_id)], now).free_at(start)
+            if slot is None:
+                continue
+            try:
+                with transaction.atomic():
+                    appointment = Appointment.objects.create(
+                        office=office,
+                        service=service,
+                        agent_id=agent_id,
+                        starts_at=slot.start,
+                        ends_at=slot.end,
+                        token=secrets.token_urlsafe(32),
+                        name=contact.name,
+                        email=contact.email,
+                        phone=contact.phone,
+                        language=contact.language,
+                        consented_at=now,
+                        created_at=now,
+                    )
+            except IntegrityError:  # the database's backstop: someone else was faster
+                continue
+            notify.appointment_changed(appointment, "booked", now)
+            return appointment
+    slots = finder(office, service, agent, now)
+    raise _refusal(slots, agent.pk if agent is not None else None, start, now)
+
+
+def _locked_appointment(appointment: Appointment) -> Appointment:
+    queryset = Appointment.objects.select_related("office__organization", "service", "agent__user")
+    if connection.features.has_select_for_update:
+        queryset = queryset.select_for_update(of=("self",))
+    return queryset.get(pk=appointment.pk)
+
+
+def _require_changeable(appointment: Appointment, now: dt.datetime) -> None:
+    if appointment.status == AppointmentStatus.CANCELLED:
+        raise BookingError(_("This appointment has already been cancelled."), "cancelled")
+    if appointment.status != AppointmentStatus.BOOKED or appointment.starts_at <= now:
+        raise BookingError(_("This appointment has already begun and can no longer be changed."), "begun")
+
+
+def cancel(appointment: Appointment, now: dt.datetime | None = None) -> Appointment:
+    """The citizen cancels (a second cancellation is refused and changes nothing)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        appointment = _locked_appointment(appointment)
+        _require_changeable(appointment, now)
+        appointment.status = AppointmentStatus.CANCELLED
+        appointment.cancelled_at = now
+        appointment.sequence += 1
+        appointment.save(update_fields=["status", "cancelled_at", "sequence"])
+        notify.appointment_changed(appointment, "cancelled", now)
+    return appointment
+
+
+def reschedule(appointment: Appointment, start: dt.datetime, now: dt.datetime | None = None) -> Appointment:
+    """Move the appointment to another free time of the same staff member."""
+    now = now or timezone.now()
+    start = start.astimezone(dt.UTC)
+    with transaction.atomic():
+        _lock_agent(appointment.agent_id)
+        appointment = _locked_appointment(appointment)
+        _require_changeable(appointment, now)
+        slots = SlotFinder(
+            appointment.office, appointment.service, [appointment.agent], now, ignore=appointment
+        )
+        slot = slots.free_at(start)
+        if slot is None:
+            raise _refusal(slots, appointment.agent_id, start, now)
+        previous = appointment.starts_at
+        appointment.starts_at, appointment.ends_at = slot.start, slot.end
+        appointment.sequence += 1
+        try:
+            with transaction.atomic():
+                appointment.save(update_fields=["starts_at", "ends_at", "sequence"])
+        except IntegrityError:
+            raise _refusal(slots, appointment.agent_id, start, now) from None
+        notify.appointment_changed(appointment, "rescheduled", now, previous_start=previous)
+    return appointment
+
+
+# --- the day itself ----------------------------------------------------------------------------
+def join_opens_at(appointment: Appointment) -> dt.datetime:
+    return appointment.starts_at - dt.timedelta(minutes=settings.APPOINTMENT_JOIN_EARLY_MINUTES)
+
+
+def link_expires_at(appointment: Appointment) -> dt.datetime:
+    return appointment.ends_at + dt.timedelta(minutes=settings.APPOINTMENT_GRACE_MINUTES)
+
+
+def can_join(appointment: Appointment, now: dt.datetime | None = None) -> bool:
+    now = now or timezone.now()
+    return appointment.status in (AppointmentStatus.BOOKED, AppointmentStatus.ATTENDED) and join_opens_at(
+        appointment
+    ) <= now <= link_expires_at(appointment)
+
+
+def join(appointment: Appointment, now: dt.datetime | None = None) -> Ticket:
+    """The citizen arrives: a place in the booked staff member's waiting area (the same one
+    again after a reload)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        appointment = _locked_appointment(appointment)
+        if appointment.status == AppointmentStatus.CANCELLED:
+            raise BookingError(_("This appointment has been cancelled."), "cancelled")
+        if now > link_expires_at(appointment) or appointment.status == AppointmentStatus.NO_SHOW:
+            raise BookingError(_("This appointment is over. Please book a new one."), "expired")
+        if now < join_opens_at(appointment):
+            raise BookingError(
+                _("You can enter from %(minutes)d minutes before your appointment.")
+                % {"minutes": settings.APPOINTMENT_JOIN_EARLY_MINUTES},
+                "too_early",
+            )
+        current = appointment.ticket
+        if current is not None and current.status in ACTIVE_STATUSES:
+            return current
+        ticket = waiting.join_booked(
+            appointment.office,
+            agent=appointment.agent,
+            service=appointment.service,
+            display_name=appointment.name,
+            language=appointment.language,
+            now=now,
+        )
+        appointment.ticket = ticket
+        appointment.status = AppointmentStatus.ATTENDED
+        appointment.save(update_fields=["ticket", "status"])
+    return ticket
+
+
+def mark_no_show(member: StaffMember, appointment: Appointment, now: dt.datetime | None = None) -> None:
+    now = now or timezone.now()
+    with transaction.atomic():
+        appointment = _locked_appointment(appointment)
+        if not can_see(member, appointment):
+            raise PermissionDenied
+        if appointment.status != AppointmentStatus.BOOKED or appointment.starts_at > now:
+            raise BookingError(
+                _("Only a booked appointment that has begun can be marked as no-show."), "not_due"
+            )
+        appointment.status = AppointmentStatus.NO_SHOW
+        appointment.save(update_fields=["status"])
+
+
+# --- staff --------------------------------------------------------------------------------------
+def can_see(member: StaffMember, appointment: Appointment) -> bool:
+    """Agents see their own appointments; office leads and org admins those of their offices."""
+    if appointment.agent_id == member.pk:
+        return True
+    return member.role != Role.AGENT and offices_served(member).filter(pk=appointment.office_id).exists()
+
+
+def calendar_of(
+    member: StaffMember, first_day: dt.datetime, last_day: dt.datetime, agent: StaffMember | None = None
+) -> list[Appointment]:
+    """Appointments between two instants that ``member`` may see (optionally one agent's)."""
+    appointments = Appointment.objects.filter(starts_at__gte=first_day, starts_at__lt=last_day).exclude(
+        status=AppointmentStatus.CANCELLED
+    )
+    if member.role == Role.AGENT:
+        appointments = appointments.filter(agent=member)
+    else:
+        appointments = appointments.filter(office__in=offices_served(member))
+        if agent is not None:
+            appointments = appointments.filter(agent=agent)
+    return list(appointments.select_related("service", "agent__user", "office").order_by("starts_at"))
+
+
+def calendar_feed(
+    member: StaffMember, *, renew: bool = False, now: dt.datetime | None = None
+) -> CalendarFeed:
+    """The staff member's private calendar address; renewing it makes the old one stop working."""
+    now = now or timezone.now()
+    feed, created = CalendarFeed.objects.get_or_create(
+        member=member, defaults={"token": secrets.token_urlsafe(32), "created_at": now}
+    )
+    if renew and not created:
+        feed.token = secrets.token_urlsafe(32)
+        feed.created_at = now
+        feed.save(update_fields=["token", "created_at"])
+    return feed
+
+
+def feed_owner(token: str) -> StaffMember | None:
+    if not token or len(token) > 64:
+        return None
+    feed = CalendarFeed.objects.select_related("member__organization").filter(token=token).first()
+    return feed.member if feed is not None else None
+
+
+# --- jobs ---------------------------------------------------------------------------------------
+def prune_appointments(now: dt.datetime | None = None) -> int:
+    """Personal data of appointments past the retention period is deleted (with its messages)."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.APPOINTMENT_RETENTION_DAYS)
+    deleted, _detail = Appointment.objects.filter(ends_at__lt=cutoff).delete()
+    return deleted

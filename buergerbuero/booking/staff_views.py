@@ -1,0 +1,117 @@
+"""Staff pages of appointments: the day and week calendar, no-shows, the private feed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from buergerbuero.booking import ical, services
+from buergerbuero.booking.models import Appointment, AppointmentStatus
+from buergerbuero.staff.models import Role, StaffMember
+from buergerbuero.staff.services import staff_member_of
+
+
+def _member(request: HttpRequest) -> StaffMember:
+    member = staff_member_of(request.user)
+    if member is None:
+        raise PermissionDenied
+    return member
+
+
+@login_required
+def calendar(request: HttpRequest) -> HttpResponse:
+    member = _member(request)
+    zone = member.organization.zone
+    today = timezone.localdate(timezone.now(), zone)
+    day = parse_date(request.GET.get("date", "") or "") or today
+    week = request.GET.get("view") == "week"
+    first = day - dt.timedelta(days=day.weekday()) if week else day
+    length = 7 if week else 1
+    start = dt.datetime.combine(first, dt.time(0), tzinfo=zone)
+    end = dt.datetime.combine(first + dt.timedelta(days=length), dt.time(0), tzinfo=zone)
+    colleagues = (
+        StaffMember.objects.filter(organization=member.organization)
+        .select_related("user")
+        .order_by("display_name")
+        if member.role != Role.AGENT
+        else StaffMember.objects.none()
+    )
+    agent_id = request.GET.get("agent", "")
+    agent = colleagues.filter(pk=agent_id).first() if agent_id.isdigit() else None
+    appointments = services.calendar_of(member, start, end, agent)
+    days = [
+        {
+            "date": first + dt.timedelta(days=offset),
+            "appointments": [
+                a
+                for a in appointments
+                if a.starts_at.astimezone(zone).date() == first + dt.timedelta(days=offset)
+            ],
+        }
+        for offset in range(length)
+    ]
+    feed = services.calendar_feed(member)
+    return render(
+        request,
+        "booking/staff_calendar.html",
+        {
+            "member": member,
+            "zone": zone,
+            "days": days,
+            "week": week,
+            "date": day,
+            "previous": first - dt.timedelta(days=length),
+            "next": first + dt.timedelta(days=length),
+            "today": today,
+            "colleagues": colleagues,
+            "agent": agent,
+            "now": timezone.now(),
+            "feed_url": request.build_absolute_uri(reverse("booking:feed", args=[feed.token])),
+        },
+    )
+
+
+@login_required
+@require_POST
+def no_show(request: HttpRequest, appointment_id: int) -> HttpResponse:
+    member = _member(request)
+    appointment = get_object_or_404(Appointment, pk=appointment_id)
+    try:
+        services.mark_no_show(member, appointment)
+    except services.BookingError as refused:
+        messages.error(request, refused.message)
+    return redirect(request.POST.get("next") or reverse("booking:calendar"))
+
+
+@login_required
+@require_POST
+def renew_feed(request: HttpRequest) -> HttpResponse:
+    services.calendar_feed(_member(request), renew=True)
+    messages.success(request, _("Your calendar has a new address; the old one no longer works."))
+    return redirect("booking:calendar")
+
+
+def feed(request: HttpRequest, token: str) -> HttpResponse:
+    """The private iCalendar feed (no login: calendar programs cannot log in; the address is
+    the secret)."""
+    member = services.feed_owner(token)
+    if member is None:
+        raise Http404
+    since = timezone.now() - dt.timedelta(days=30)
+    appointments = (
+        Appointment.objects.filter(agent=member, starts_at__gte=since)
+        .exclude(status=AppointmentStatus.CANCELLED)
+        .select_related("office__organization", "service")
+    )
+    title = _("Appointments of %(name)s") % {"name": member}
+    return HttpResponse(ical.staff_feed(appointments, title), content_type="text/calendar; charset=utf-8")

@@ -1,0 +1,249 @@
+"""Citizen pages of appointments: choose a time, give details, and the appointment's own page
+(calendar file, cancel, move, enter at the start time)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from buergerbuero.booking import ical, services
+from buergerbuero.booking.forms import ContactForm
+from buergerbuero.booking.models import Appointment, AppointmentStatus
+from buergerbuero.booking.slots import Slot, SlotFinder, bookable_agents
+from buergerbuero.offices.models import Office, Service
+from buergerbuero.staff.models import StaffMember
+
+DAYS_SHOWN = 7
+
+
+def _office(org_slug: str, office_slug: str) -> Office:
+    return get_object_or_404(
+        Office.objects.select_related("organization"), organization__slug=org_slug, slug=office_slug
+    )
+
+
+def _appointment(token: str) -> Appointment:
+    appointment = services.appointment_by_token(token)
+    if appointment is None:
+        raise Http404
+    return appointment
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 10 else None
+
+
+def _choice(request: HttpRequest, office: Office) -> tuple[list[Service], Service | None, StaffMember | None]:
+    """The bookable services and the service and staff member chosen in the query."""
+    bookable = list(office.services.filter(bookable=True))
+    service_id = _int(request.GET.get("service"))
+    service = next((s for s in bookable if s.pk == service_id), None)
+    if service is None and len(bookable) == 1:
+        service = bookable[0]
+    agent = None
+    agent_id = _int(request.GET.get("agent"))
+    if service is not None and agent_id is not None:
+        agent = bookable_agents(office, service).filter(pk=agent_id).first()
+    return bookable, service, agent
+
+
+def picker(slots: SlotFinder, request: HttpRequest, slot_url: Any) -> dict[str, Any]:
+    """The day strip, the chosen day's free times and the next free times, for a template."""
+    first = slots.first_day()
+    chosen = parse_date(request.GET.get("day", "") or "") or None
+    if chosen is None or not first <= chosen <= slots.last_day():
+        upcoming = slots.next_free(1)
+        chosen = upcoming[0].start.astimezone(slots.zone).date() if upcoming else first
+    week_start = first + dt.timedelta(days=((chosen - first).days // DAYS_SHOWN) * DAYS_SHOWN)
+    days = []
+    for offset in range(DAYS_SHOWN):
+        day = week_start + dt.timedelta(days=offset)
+        if day > slots.last_day():
+            break
+        days.append({"date": day, "free": len(slots.slots_on(day)), "chosen": day == chosen})
+    previous_week = week_start - dt.timedelta(days=DAYS_SHOWN)
+    next_week = week_start + dt.timedelta(days=DAYS_SHOWN)
+    return {
+        "zone": slots.zone,
+        "chosen_day": chosen,
+        "days": days,
+        "previous_week": previous_week if previous_week >= first else None,
+        "next_week": next_week if next_week <= slots.last_day() else None,
+        "day_slots": [(slot, slot_url(slot)) for slot in slots.slots_on(chosen)],
+        "next_slots": [(slot, slot_url(slot)) for slot in slots.next_free(services.SUGGESTIONS)],
+    }
+
+
+def _query(**values: Any) -> str:
+    return urlencode({key: value for key, value in values.items() if value not in (None, "")})
+
+
+def details_url(office: Office, service: Service, agent: StaffMember | None, slot: Slot) -> str:
+    query = _query(service=service.pk, agent=agent.pk if agent else None, start=slot.start.isoformat())
+    return reverse("booking:details", args=[office.organization.slug, office.slug]) + "?" + query
+
+
+def suggested_slots(office: Office) -> list[tuple[Service, list[tuple[Slot, str]]]]:
+    """Free times to offer where the waiting room refuses (full, closed)."""
+    return [
+        (service, [(slot, details_url(office, service, None, slot)) for slot in slots])
+        for service, slots in services.suggestions(office)
+    ]
+
+
+def book(request: HttpRequest, org_slug: str, office_slug: str) -> HttpResponse:
+    """Step 1 and 2: the service (and, if wished, the staff member), then a free time."""
+    office = _office(org_slug, office_slug)
+    bookable, service, agent = _choice(request, office)
+    context: dict[str, Any] = {"organization": office.organization, "office": office, "services": bookable}
+    if service is None:
+        return render(request, "booking/book.html", context)
+    slots = services.finder(office, service, agent)
+    context.update(
+        service=service,
+        agent=agent,
+        agents=list(bookable_agents(office, service)),
+        day_query=_query(service=service.pk, agent=agent.pk if agent else None),
+        **picker(slots, request, lambda slot: details_url(office, service, agent, slot)),
+    )
+    return render(request, "booking/book.html", context)
+
+
+def details(request: HttpRequest, org_slug: str, office_slug: str) -> HttpResponse:
+    """Step 3: name and how to reach the citizen, then the booking itself."""
+    office = _office(org_slug, office_slug)
+    _bookable, service, agent = _choice(request, office)
+    start = parse_datetime(request.GET.get("start", "") or "")
+    if service is None or start is None or timezone.is_naive(start):
+        messages.error(request, _("Please choose a service and a free time first."))
+        return redirect("booking:book", org_slug=org_slug, office_slug=office_slug)
+    status = 200
+    refusal: services.BookingError | None = None
+    if request.method == "POST":
+        form = ContactForm(office.organization, request.POST)
+        if form.is_valid() and form.contact is not None:
+            try:
+                appointment = services.book(office, service, start=start, contact=form.contact, agent=agent)
+            except services.BookingError as error:
+                refusal = error
+                status = 409
+            else:
+                return redirect(reverse("booking:appointment", args=[appointment.token]) + "?booked=1")
+        else:
+            status = 400
+    else:
+        form = ContactForm(office.organization, initial={"language": request.LANGUAGE_CODE})
+
+    return render(
+        request,
+        "booking/details.html",
+        {
+            "organization": office.organization,
+            "office": office,
+            "service": service,
+            "agent": agent,
+            "start": start,
+            "end": start + dt.timedelta(minutes=service.slot_minutes),
+            "zone": office.organization.zone,
+            "form": form,
+            "refusal": refusal,
+            "suggestions": [(slot, details_url(office, service, agent, slot)) for slot in refusal.suggestions]
+            if refusal
+            else [],
+            "back_query": _query(service=service.pk, agent=agent.pk if agent else None),
+        },
+        status=status,
+    )
+
+
+def appointment(request: HttpRequest, token: str) -> HttpResponse:
+    booked = _appointment(token)
+    now = timezone.now()
+    expired = now > services.link_expires_at(booked)
+    return render(
+        request,
+        "booking/appointment.html",
+        {
+            "organization": booked.office.organization,
+            "office": booked.office,
+            "appointment": booked,
+            "zone": booked.office.organization.zone,
+            "just_booked": request.GET.get("booked") == "1",
+            "can_join": services.can_join(booked, now),
+            "join_opens_at": services.join_opens_at(booked),
+            "changeable": booked.status == AppointmentStatus.BOOKED and booked.starts_at > now,
+            "expired": expired,
+        },
+        status=410 if expired else 200,
+    )
+
+
+def calendar_file(request: HttpRequest, token: str) -> HttpResponse:
+    response = HttpResponse(
+        ical.appointment_ics(_appointment(token)), content_type="text/calendar; charset=utf-8"
+    )
+    response["Content-Disposition"] = 'attachment; filename="termin.ics"'
+    return response
+
+
+@require_POST
+def cancel(request: HttpRequest, token: str) -> HttpResponse:
+    booked = _appointment(token)
+    try:
+        services.cancel(booked)
+    except services.BookingError as refused:
+        messages.error(request, refused.message)
+    else:
+        messages.success(request, _("Your appointment is cancelled. We have sent you a confirmation."))
+    return redirect("booking:appointment", token=token)
+
+
+def reschedule(request: HttpRequest, token: str) -> HttpResponse:
+    booked = _appointment(token)
+    if request.method == "POST":
+        start = parse_datetime(request.POST.get("start", "") or "")
+        if start is None or timezone.is_naive(start):
+            messages.error(request, _("Please choose one of the free times."))
+            return redirect("booking:reschedule", token=token)
+        try:
+            services.reschedule(booked, start)
+        except services.BookingError as refused:
+            messages.error(request, refused.message)
+            return redirect("booking:reschedule", token=token)
+        messages.success(request, _("Your appointment has been moved. We have sent you the new details."))
+        return redirect("booking:appointment", token=token)
+    if booked.status != AppointmentStatus.BOOKED or booked.starts_at <= timezone.now():
+        return redirect("booking:appointment", token=token)
+    slots = services.finder(booked.office, booked.service, booked.agent, ignore=booked)
+    return render(
+        request,
+        "booking/reschedule.html",
+        {
+            "organization": booked.office.organization,
+            "office": booked.office,
+            "appointment": booked,
+            "day_query": "",
+            **picker(slots, request, lambda slot: ""),
+        },
+    )
+
+
+@require_POST
+def join(request: HttpRequest, token: str) -> HttpResponse:
+    booked = _appointment(token)
+    try:
+        ticket = services.join(booked)
+    except services.BookingError as refused:
+        messages.error(request, refused.message)
+        return redirect("booking:appointment", token=token)
+    return redirect("waiting:room", token=ticket.token)
