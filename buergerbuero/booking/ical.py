@@ -16,6 +16,7 @@ from buergerbuero.booking.models import Appointment, AppointmentStatus
 
 PRODID = "-//Virtuelles Buergerbuero//Termine//DE"
 ALARM_BEFORE = dt.timedelta(minutes=15)
+TIME_ZONE_SPAN = dt.timedelta(days=400)
 
 
 def appointment_link(appointment: Appointment) -> str:
@@ -86,7 +87,9 @@ def appointment_ics(appointment: Appointment) -> bytes:
     cancelled = appointment.status == AppointmentStatus.CANCELLED
     calendar = _calendar("CANCEL" if cancelled else "REQUEST")
     calendar.add_component(_event(appointment, for_citizen=True))
-    calendar.add_missing_timezones()
+    # The time zone's rules around the appointment only, not since 1970.
+    day = appointment.starts_at.date()
+    calendar.add_missing_timezones(first_date=day - TIME_ZONE_SPAN, last_date=day + TIME_ZONE_SPAN)
     ical: bytes = calendar.to_ical()
     return ical
 
@@ -97,6 +100,7 @@ def staff_feed(appointments: Iterable[Appointment], title: str) -> bytes:
     calendar.add("x-wr-calname", title)
     for appointment in appointments:
         calendar.add_component(_event(appointment, for_citizen=False))
-    calendar.add_missing_timezones()
+    today = timezone.now().date()
+    calendar.add_missing_timezones(first_date=today - TIME_ZONE_SPAN, last_date=today + TIME_ZONE_SPAN)
     ical: bytes = calendar.to_ical()
     return ical

@@ -7,6 +7,7 @@ Setting ``DATABASE_URL`` and ``REDIS_URL`` switches to the *scaled* mode.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -37,7 +38,6 @@ SECRET_KEY = _secret_key()
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "buergerbuero.orgs",
@@ -243,6 +243,13 @@ SMS_GATEWAY_TOKEN = env_str("SMS_GATEWAY_TOKEN")  # sent as "Authorization: Bear
 SMS_GATEWAY_FORMAT = env_str("SMS_GATEWAY_FORMAT", "json")
 SMS_GATEWAY_BODY = env_str("SMS_GATEWAY_BODY", '{"to": "{to}", "text": "{text}", "sender": "{sender}"}')
 SMS_SENDER = env_str("SMS_SENDER", "Buergerbuero")
+if SMS_GATEWAY_FORMAT not in {"json", "form"}:
+    raise ConfigError("SMS_GATEWAY_FORMAT must be json or form")
+try:
+    if not isinstance(json.loads(SMS_GATEWAY_BODY), dict):
+        raise ValueError("not an object")
+except ValueError as error:
+    raise ConfigError(f"SMS_GATEWAY_BODY must be a JSON object: {error}") from error
 # Attempts before a message is given up (then it shows as failed in the admin).
 NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 10)
 
