@@ -104,6 +104,9 @@ class Appointment(models.Model):
     sequence = models.PositiveIntegerField(default=0)
     consented_at = models.DateTimeField()
     created_at = models.DateTimeField()
+    # When the current time was chosen (booking or the last move): reminders whose moment had
+    # already passed then are not sent.
+    scheduled_at = models.DateTimeField()
     cancelled_at = models.DateTimeField(null=True, blank=True)
     ticket = models.OneToOneField(
         Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="appointment"

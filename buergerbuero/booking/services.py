@@ -34,6 +34,7 @@ from buergerbuero.waiting import services as waiting
 from buergerbuero.waiting.models import ACTIVE_STATUSES, Ticket
 
 SUGGESTIONS = 5
+TOKEN_BYTES = 16  # 128 bits: unguessable, and short enough for an SMS
 PHONE_REGION = "DE"
 
 
@@ -169,7 +170,9 @@ def _refusal(slots: SlotFinder, agent_id: int | None, start: dt.datetime, now: d
             _("This time cannot be booked yet. Please choose an earlier one."), "too_late", suggestions
         )
     agent_ids = [agent_id] if agent_id is not None else slots.agent_ids
-    if not any(slots.is_working(candidate, start) for candidate in agent_ids):
+    end = start + slots.length
+    taken = any(slots.conflict_end(candidate, start, end) is not None for candidate in agent_ids)
+    if not taken or not any(slots.is_working(candidate, start) for candidate in agent_ids):
         return BookingError(
             _("No appointments are offered at this time. Please choose one of the free times."),
             "not_offered",
@@ -211,13 +214,14 @@ def book(
                         agent_id=agent_id,
                         starts_at=slot.start,
                         ends_at=slot.end,
-                        token=secrets.token_urlsafe(32),
+                        token=secrets.token_urlsafe(TOKEN_BYTES),
                         name=contact.name,
                         email=contact.email,
                         phone=contact.phone,
                         language=contact.language,
                         consented_at=now,
                         created_at=now,
+                        scheduled_at=now,
                     )
             except IntegrityError:  # the database's backstop: someone else was faster
                 continue
@@ -272,9 +276,10 @@ def reschedule(appointment: Appointment, start: dt.datetime, now: dt.datetime | 
         previous = appointment.starts_at
         appointment.starts_at, appointment.ends_at = slot.start, slot.end
         appointment.sequence += 1
+        appointment.scheduled_at = now
         try:
             with transaction.atomic():
-                appointment.save(update_fields=["starts_at", "ends_at", "sequence"])
+                appointment.save(update_fields=["starts_at", "ends_at", "sequence", "scheduled_at"])
         except IntegrityError:
             raise _refusal(slots, appointment.agent_id, start, now) from None
         notify.appointment_changed(appointment, "rescheduled", now, previous_start=previous)

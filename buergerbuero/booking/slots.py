@@ -143,7 +143,7 @@ class SlotFinder:
         return office_periods if working is None else _intersect(office_periods, working)
 
     # --- slots --------------------------------------------------------------------------------
-    def _conflict_end(self, agent_id: int, start: dt.datetime, end: dt.datetime) -> dt.datetime | None:
+    def conflict_end(self, agent_id: int, start: dt.datetime, end: dt.datetime) -> dt.datetime | None:
         """The end of the busy interval latest to end among those overlapping [start, end)."""
         starts = self._busy_starts.get(agent_id)
         if not starts:
@@ -161,7 +161,7 @@ class SlotFinder:
         for window in self.windows(agent_id, date, office_periods):
             start = window.start
             while start + self.length <= window.end:
-                conflict = self._conflict_end(agent_id, start, start + self.length)
+                conflict = self.conflict_end(agent_id, start, start + self.length)
                 if conflict is not None:
                     start = _round_up(max(conflict, start + STEP_ROUNDING))
                     continue

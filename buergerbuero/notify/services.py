@@ -93,11 +93,11 @@ def appointment_changed(
     appointment: Appointment, kind: str, now: dt.datetime, *, previous_start: dt.datetime | None = None
 ) -> list[Notification]:
     """Write the messages about a booking, reschedule, cancellation or reminder to the outbox
-    (call inside the change's transaction). Pending reminders of an earlier time are dropped."""
+    (call inside the change's transaction). A move or cancellation carries the whole current
+    state, so unsent messages about an earlier state are dropped: after an outage the
+    citizen's last message is never a stale invitation."""
     if kind in ("rescheduled", "cancelled"):
-        Notification.objects.filter(
-            appointment=appointment, status=DeliveryStatus.PENDING, kind__startswith="reminder"
-        ).delete()
+        Notification.objects.filter(appointment=appointment, status=DeliveryStatus.PENDING).delete()
     rows = [
         Notification(
             appointment=appointment,
@@ -132,7 +132,7 @@ def enqueue_reminders(now: dt.datetime | None = None) -> int:
             status=AppointmentStatus.BOOKED, starts_at__gt=now, starts_at__lte=now + lead
         ).select_related("office__organization", "service", "agent")
         for appointment in due:
-            if appointment.created_at > appointment.starts_at - lead:
+            if appointment.scheduled_at > appointment.starts_at - lead:
                 continue
             kind = f"reminder-{minutes}"
             if Notification.objects.filter(dedupe_key__startswith=_key(appointment, kind)).exists():

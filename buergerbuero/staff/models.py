@@ -50,6 +50,11 @@ class StaffMember(models.Model):
         return self.display_name or self.user.get_username()
 
     @property
+    def public_name(self) -> str:
+        """How citizens see this person: their chosen name, never the login."""
+        return self.display_name or str(_("your staff member"))
+
+    @property
     def is_org_admin(self) -> bool:
         return self.role == Role.ORG_ADMIN
 

@@ -190,7 +190,7 @@ def join_refusal(office: Office, now: dt.datetime) -> Refusal | None:
         return Refusal("closed", _("The office is closed right now."), status.opens_at, detail)
     live = office_live(office, now)
     if live.waiting >= office.waiting_room_limit:
-        return Refusal("full", _("The waiting room is full right now."), None)
+        return Refusal("full", _("The waiting room is full right now."), None, office.full_message)
     wait = estimate.estimate_seconds(live.waiting + 1, live.estimate)
     if (
         wait is not None
@@ -390,7 +390,9 @@ def _call(member: StaffMember, ticket_id: int | None, now: dt.datetime) -> Ticke
         AgentPresence.objects.filter(member=member).update(state=PresenceState.BUSY, changed_at=now)
         ticket.refresh_from_db()
         # The called citizen first: the queue message goes to everyone and takes longer.
-        _ticket_event(ticket, {"type": "called", "deadline": deadline.isoformat(), "agent": str(member)})
+        _ticket_event(
+            ticket, {"type": "called", "deadline": deadline.isoformat(), "agent": member.public_name}
+        )
         _queue_event(ticket.office, "leave", ticket)
     return ticket
 

@@ -898,7 +898,7 @@ def test_the_called_citizen_alone_hears_the_call(
 
     deadline = at(10 + office.call_confirm_seconds)
     assert to_group(published, services.ticket_group(called.pk)) == [
-        {"type": "called", "deadline": deadline.isoformat(), "agent": str(member(agent))}
+        {"type": "called", "deadline": deadline.isoformat(), "agent": member(agent).public_name}
     ]
     assert to_group(published, services.ticket_group(other.pk)) == []
     queue = to_group(published, services.waiting_group(office.pk))

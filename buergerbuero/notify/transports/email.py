@@ -23,9 +23,7 @@ class EmailTransport:
             message.attach_alternative(notification.body_html, "text/html")
         if notification.attachment:
             method = "CANCEL" if "METHOD:CANCEL" in notification.attachment else "REQUEST"
-            message.attach(
-                "termin.ics", notification.attachment, f"text/calendar; method={method}; charset=utf-8"
-            )
+            message.attach("termin.ics", notification.attachment, f"text/calendar; method={method}")
         try:
             message.send()
         except smtplib.SMTPRecipientsRefused as error:
