@@ -63,11 +63,12 @@ test-scaled: $(VENV)/.installed-dev system-deps
 
 test: lint test-embedded test-scaled
 
+LOCALES := -l de -l tr -l ar -l uk -l ru
 # Translations: extract strings, then compile. Needs GNU gettext (apt-get install gettext);
 # the compiled .mo files are committed so that running the product does not.
 messages: $(VENV)/.installed
-	cd buergerbuero && ../$(BIN)/python ../manage.py makemessages -l de --no-location --ignore "static/*"
-	cd buergerbuero && ../$(BIN)/python ../manage.py makemessages -d djangojs -l de --no-location
+	cd buergerbuero && ../$(BIN)/python ../manage.py makemessages $(LOCALES) --no-location --ignore "static/*"
+	cd buergerbuero && ../$(BIN)/python ../manage.py makemessages -d djangojs $(LOCALES) --no-location
 	cd buergerbuero && ../$(BIN)/python ../manage.py compilemessages
 
 clean:

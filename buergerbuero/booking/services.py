@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from buergerbuero.booking.models import Appointment, AppointmentStatus, CalendarFeed
 from buergerbuero.booking.slots import Slot, SlotFinder, bookable_agents
+from buergerbuero.lib.tokens import looks_like_token
 from buergerbuero.notify import services as notify
 from buergerbuero.offices.models import Office, Service
 from buergerbuero.staff.models import Role, StaffMember
@@ -108,7 +109,7 @@ def check_contact(contact: Contact) -> Contact:
 
 # --- looking up ---------------------------------------------------------------------------------
 def appointment_by_token(token: str) -> Appointment | None:
-    if not token or len(token) > 64:
+    if not looks_like_token(token):
         return None
     return (
         Appointment.objects.select_related("office__organization", "service", "agent__user")
@@ -389,7 +390,7 @@ def calendar_feed(
 
 
 def feed_owner(token: str) -> StaffMember | None:
-    if not token or len(token) > 64:
+    if not looks_like_token(token):
         return None
     feed = CalendarFeed.objects.select_related("member__organization").filter(token=token).first()
     return feed.member if feed is not None else None

@@ -11,14 +11,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from buergerbuero.booking import ical, services
 from buergerbuero.booking.models import Appointment, AppointmentStatus
+from buergerbuero.lib.dates import date_or_none
 from buergerbuero.staff.models import Role, StaffMember
-from buergerbuero.staff.services import staff_member_of
+from buergerbuero.staff.services import offices_served, staff_member_of
 
 
 def _member(request: HttpRequest) -> StaffMember:
@@ -33,14 +33,15 @@ def calendar(request: HttpRequest) -> HttpResponse:
     member = _member(request)
     zone = member.organization.zone
     today = timezone.localdate(timezone.now(), zone)
-    day = parse_date(request.GET.get("date", "") or "") or today
+    day = date_or_none(request.GET.get("date")) or today
     week = request.GET.get("view") == "week"
     first = day - dt.timedelta(days=day.weekday()) if week else day
     length = 7 if week else 1
     start = dt.datetime.combine(first, dt.time(0), tzinfo=zone)
     end = dt.datetime.combine(first + dt.timedelta(days=length), dt.time(0), tzinfo=zone)
     colleagues = (
-        StaffMember.objects.filter(organization=member.organization)
+        StaffMember.objects.filter(offices__in=offices_served(member))
+        .distinct()
         .select_related("user")
         .order_by("display_name")
         if member.role != Role.AGENT

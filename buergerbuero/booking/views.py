@@ -12,7 +12,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -20,6 +19,7 @@ from buergerbuero.booking import ical, services
 from buergerbuero.booking.forms import ContactForm
 from buergerbuero.booking.models import Appointment, AppointmentStatus
 from buergerbuero.booking.slots import Slot, SlotFinder, bookable_agents
+from buergerbuero.lib.dates import aware_datetime_or_none, date_or_none
 from buergerbuero.offices.models import Office, Service
 from buergerbuero.staff.models import StaffMember
 
@@ -60,7 +60,7 @@ def _choice(request: HttpRequest, office: Office) -> tuple[list[Service], Servic
 def picker(slots: SlotFinder, request: HttpRequest, slot_url: Any) -> dict[str, Any]:
     """The day strip, the chosen day's free times and the next free times, for a template."""
     first = slots.first_day()
-    chosen = parse_date(request.GET.get("day", "") or "") or None
+    chosen = date_or_none(request.GET.get("day"))
     if chosen is None or not first <= chosen <= slots.last_day():
         upcoming = slots.next_free(1)
         chosen = upcoming[0].start.astimezone(slots.zone).date() if upcoming else first
@@ -123,8 +123,8 @@ def details(request: HttpRequest, org_slug: str, office_slug: str) -> HttpRespon
     """Step 3: name and how to reach the citizen, then the booking itself."""
     office = _office(org_slug, office_slug)
     _bookable, service, agent = _choice(request, office)
-    start = parse_datetime(request.GET.get("start", "") or "")
-    if service is None or start is None or timezone.is_naive(start):
+    start = aware_datetime_or_none(request.GET.get("start"))
+    if service is None or start is None:
         messages.error(request, _("Please choose a service and a free time first."))
         return redirect("booking:book", org_slug=org_slug, office_slug=office_slug)
     status = 200
@@ -211,8 +211,8 @@ def cancel(request: HttpRequest, token: str) -> HttpResponse:
 def reschedule(request: HttpRequest, token: str) -> HttpResponse:
     booked = _appointment(token)
     if request.method == "POST":
-        start = parse_datetime(request.POST.get("start", "") or "")
-        if start is None or timezone.is_naive(start):
+        start = aware_datetime_or_none(request.POST.get("start"))
+        if start is None:
             messages.error(request, _("Please choose one of the free times."))
             return redirect("booking:reschedule", token=token)
         try:

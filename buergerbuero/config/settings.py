@@ -156,9 +156,14 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- Languages and time -------------------------------------------------------------------
 LANGUAGE_CODE = "de"
+# Everything a citizen sees exists in these; Arabic is written right to left.
 LANGUAGES = [
     ("de", _("German")),
     ("en", _("English")),
+    ("tr", _("Turkish")),
+    ("ar", _("Arabic")),
+    ("uk", _("Ukrainian")),
+    ("ru", _("Russian")),
 ]
 LOCALE_PATHS = [BASE_DIR / "buergerbuero" / "locale"]
 LANGUAGE_COOKIE_NAME = "bb_language"

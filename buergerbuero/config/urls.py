@@ -22,11 +22,15 @@ urlpatterns = [
     path("", include("buergerbuero.consult.urls")),
     path("", include("buergerbuero.booking.urls")),
     path("staff/", include("buergerbuero.staff.urls")),
+    path(
+        "staff/offices/<int:office_id>/waiting-preview/", office_views.waiting_preview, name="waiting_preview"
+    ),
     path("i18n/", include("django.conf.urls.i18n")),
     # The catalogue changes only with a deployment; building it costs ~80 ms per page view.
     path("i18n/js/", cache_page(24 * 3600)(JavaScriptCatalog.as_view()), name="javascript-catalog"),
-    # Uploaded logos; in the scaled mode a front proxy may serve MEDIA_ROOT instead.
-    re_path(r"^media/(?P<path>branding/.+)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    # Uploaded logos and waiting-area media (public); in the scaled mode a front proxy may
+    # serve MEDIA_ROOT instead. Consultation documents are never served from here.
+    re_path(r"^media/(?P<path>(branding|waiting)/.+)$", serve, {"document_root": settings.MEDIA_ROOT}),
     path("<slug:org_slug>/", office_views.directory, name="directory"),
     path("<slug:org_slug>/<slug:office_slug>/", office_views.office_detail, name="office"),
     path("<slug:org_slug>/<slug:office_slug>/enter/", waiting_views.enter, name="enter"),

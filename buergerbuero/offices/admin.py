@@ -98,6 +98,10 @@ class OfficeAdmin(TenantScopedAdmin):
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [ServiceInline, OpeningIntervalInline, SpecialOpeningInline, ClosureInline]
+    change_form_template = "admin/offices/office/change_form.html"
+
+    class Media:
+        js = ["offices/waiting-preview.js"]
 
     def get_fields(self, request: Any, obj: Office | None = None) -> Any:
         fields = [
@@ -110,9 +114,15 @@ class OfficeAdmin(TenantScopedAdmin):
             "observes_public_holidays",
             "position",
             "admission_mode",
-            "waiting_area_text",
             "call_confirm_seconds",
             "hold_place_seconds",
+            "waiting_area_text",
+            "checklist",
+            "waiting_image",
+            "waiting_image_alt",
+            "waiting_video",
+            "show_position",
+            "full_message",
         ]
         if not request.user.is_superuser:
             fields.remove("organization")  # set from the admin's own organisation

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from buergerbuero.offices.media import validate_waiting_image, validate_waiting_video
 from buergerbuero.orgs.models import Organization
 
 MIDNIGHT = dt.time(0, 0)
@@ -50,8 +51,38 @@ class Office(models.Model):
     admission_mode = models.CharField(
         _("admission"), max_length=10, choices=AdmissionMode.choices, default=AdmissionMode.QUEUE
     )
+    # --- the waiting area, arranged by the office lead -----------------------------------
     waiting_area_text = models.TextField(
-        _("waiting-area text"), blank=True, help_text=_("Shown to everyone in the waiting room.")
+        _("welcome text and information"),
+        blank=True,
+        help_text=_("Shown to everyone in the waiting room. Markdown: **bold**, lists, links."),
+    )
+    checklist = models.TextField(
+        _("documents to prepare"),
+        blank=True,
+        help_text=_("One item per line, e.g. “Identity card”; shown as a checklist while waiting."),
+    )
+    waiting_image = models.ImageField(
+        _("image"), upload_to="waiting/", blank=True, validators=[validate_waiting_image]
+    )
+    waiting_image_alt = models.CharField(
+        _("image description"),
+        max_length=200,
+        blank=True,
+        help_text=_("What the image shows, for screen readers."),
+    )
+    waiting_video = models.FileField(
+        _("short video (MP4 or WebM)"), upload_to="waiting/", blank=True, validators=[validate_waiting_video]
+    )
+    show_position = models.BooleanField(
+        _("show the place in the queue"),
+        default=True,
+        help_text=_("Otherwise citizens see the estimated wait only."),
+    )
+    full_message = models.TextField(
+        _("message when the waiting room is full"),
+        blank=True,
+        help_text=_("Replaces the standard message, e.g. with a telephone number."),
     )
     call_confirm_seconds = models.PositiveSmallIntegerField(
         _("time to answer a call (seconds)"),

@@ -1,12 +1,19 @@
 from __future__ import annotations
 
+import copy
+
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from buergerbuero.offices import services
 from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
+from buergerbuero.staff.admin_scope import scope_offices
+
+PREVIEW_FIELDS = ("waiting_area_text", "checklist", "waiting_image_alt", "full_message")
 
 
 def directory(request: HttpRequest, org_slug: str) -> HttpResponse:
@@ -43,3 +50,14 @@ def office_detail(request: HttpRequest, org_slug: str, office_slug: str) -> Http
             "bookable": office.services.filter(bookable=True).exists(),
         },
     )
+
+
+@login_required
+@require_POST
+def waiting_preview(request: HttpRequest, office_id: int) -> HttpResponse:
+    """The waiting area as citizens would see it with the texts being edited (not saved)."""
+    office = copy.copy(get_object_or_404(scope_offices(request, Office.objects.all()), pk=office_id))
+    for field in PREVIEW_FIELDS:
+        setattr(office, field, request.POST.get(field, "")[:5000])
+    office.show_position = request.POST.get("show_position") == "on"
+    return render(request, "waiting/_area.html", {"office": office})

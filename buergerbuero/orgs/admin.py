@@ -21,7 +21,16 @@ class OrganizationForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = Organization
-        fields = ["name", "slug", "time_zone", "state", "languages", "logo", "primary_colour"]
+        fields = [
+            "name",
+            "slug",
+            "time_zone",
+            "state",
+            "languages",
+            "logo",
+            "primary_colour",
+            "embed_origins",
+        ]
         widgets = {"primary_colour": forms.TextInput(attrs={"type": "color"})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

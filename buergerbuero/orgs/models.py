@@ -6,9 +6,12 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from buergerbuero.orgs.validators import (
+    HEX_COLOUR,
+    validate_brand_contrast,
     validate_hex_colour,
     validate_language_codes,
     validate_org_slug,
+    validate_origins,
     validate_time_zone,
 )
 
@@ -63,7 +66,19 @@ class Organization(models.Model):
     )
     logo = models.ImageField(_("logo"), upload_to="branding/", blank=True)
     primary_colour = models.CharField(
-        _("primary colour"), max_length=7, default="#004B87", validators=[validate_hex_colour]
+        _("primary colour"),
+        max_length=7,
+        default="#004B87",
+        validators=[validate_hex_colour],
+        help_text=_("Used for buttons (with white text), links and the page header."),
+    )
+    embed_origins = models.TextField(
+        _("websites that may embed the offices"),
+        blank=True,
+        validators=[validate_origins],
+        help_text=_(
+            "One address per line, e.g. https://www.musterstadt.de — only these pages can show the offices."
+        ),
     )
 
     class Meta:
@@ -77,6 +92,15 @@ class Organization(models.Model):
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
+
+    def clean(self) -> None:
+        super().clean()
+        if self.primary_colour and HEX_COLOUR.match(self.primary_colour):
+            validate_brand_contrast(self.primary_colour)
+
+    @property
+    def embedding_origins(self) -> list[str]:
+        return [line.strip().rstrip("/") for line in self.embed_origins.splitlines() if line.strip()]
 
     @property
     def language_codes(self) -> list[str]:

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from buergerbuero.lib.contrast import AA_NORMAL_TEXT, contrast_ratio
+
 # First path segments the project itself uses; an organisation slug may not shadow them.
 RESERVED_SLUGS = frozenset(
     {
@@ -31,6 +33,7 @@ RESERVED_SLUGS = frozenset(
 )
 
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 def validate_org_slug(value: str) -> None:
@@ -68,3 +71,35 @@ def validate_language_codes(value: str) -> None:
 def validate_hex_colour(value: str) -> None:
     if not HEX_COLOUR.match(value):
         raise ValidationError(_("Enter the colour as #RRGGBB, for example #004B87."), code="bad_colour")
+
+
+# Where the brand colour meets: white button text, the white page, the light cards.
+BRAND_BACKGROUNDS = {"#ffffff": _("white text on buttons and the page"), "#f3f5f7": _("the light boxes")}
+
+
+def validate_brand_contrast(value: str) -> None:
+    """The brand colour must be readable (WCAG 2.1 AA: 4.5:1) everywhere it is used."""
+    for background, where in BRAND_BACKGROUNDS.items():
+        ratio = contrast_ratio(value, background)
+        if ratio < AA_NORMAL_TEXT:
+            raise ValidationError(
+                _(
+                    "This colour is too light: its contrast with %(where)s is %(ratio)s:1, but "
+                    "at least 4.5:1 is needed so that everyone can read it (WCAG 2.1 AA). "
+                    "Please choose a darker shade."
+                ),
+                code="low_contrast",
+                params={"where": where, "ratio": f"{ratio:.1f}"},
+            )
+
+
+def validate_origins(value: str) -> None:
+    """One web origin per line: scheme, host and optional port, nothing else."""
+    for line in value.splitlines():
+        origin = line.strip().rstrip("/")
+        if origin and not ORIGIN.match(origin):
+            raise ValidationError(
+                _("“%(origin)s” is not a web address like https://www.example.de (without a path)."),
+                code="bad_origin",
+                params={"origin": origin},
+            )

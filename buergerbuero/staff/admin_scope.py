@@ -105,7 +105,10 @@ class TenantScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if model is Office:
             return scope_offices(request, queryset)
         if model is StaffMember:
-            return queryset.filter(organization=member.organization_id)
+            queryset = queryset.filter(organization=member.organization_id)
+            if member.role == Role.OFFICE_LEAD:  # the staff of the offices they lead
+                queryset = queryset.filter(offices__staff=member).distinct()
+            return queryset
         return queryset
 
 

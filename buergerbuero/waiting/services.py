@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from buergerbuero.consult.models import Consultation
+from buergerbuero.lib.tokens import looks_like_token
 from buergerbuero.offices.models import AdmissionMode, Office, Service
 from buergerbuero.offices.services import OpeningCalendar, offices_with_hours, status_label
 from buergerbuero.realtime.publish import publish
@@ -240,7 +241,9 @@ def join(
         )
         direct = office.admission_mode == AdmissionMode.QUEUE and _seat_free(office)
         agent = _free_agent(office, service) if direct else None
-        if agent is not None and not _queue_ahead(ticket).exists():
+        # Citizens waiting for another staff member (by appointment) are not ahead for this one.
+        ahead = _queue_ahead(ticket).filter(Q(reserved_for__isnull=True) | Q(reserved_for=agent))
+        if agent is not None and not ahead.exists():
             _start_consultation(ticket, agent, now)
             _queue_event_live_only(office)
         else:
@@ -537,7 +540,7 @@ def finish_consultation_seat(agent_id: int | None, office: Office, now: dt.datet
 
 # --- the citizen's view -----------------------------------------------------------------------
 def ticket_by_token(token: str) -> Ticket | None:
-    if not token or len(token) > 64:
+    if not looks_like_token(token):
         return None
     return Ticket.objects.select_related("office__organization", "service").filter(token=token).first()
 

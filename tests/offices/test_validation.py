@@ -15,6 +15,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models.fields.files import FieldFile
 from django.test import Client
 from django.urls import reverse
 from django.utils.translation import override
@@ -226,7 +227,7 @@ def change_form_data(client: Client, office: Office) -> dict[str, Any]:
     def add(form: Any) -> None:
         for name in form.fields:
             value = form[name].value()
-            if value is None:
+            if value is None or (isinstance(value, FieldFile) and not value):  # no file uploaded
                 continue
             if isinstance(value, bool):
                 if value:

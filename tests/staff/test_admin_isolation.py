@@ -371,7 +371,7 @@ def test_org_admin_renaming_other_organisation_by_post_changes_nothing(
     data = form_data(org_admin_client.get(admin_url("orgs_organization_change", org.pk)), "organization_form")
     data["name"] = ["Übernommene Verwaltung"]
     data["slug"] = ["uebernommen"]
-    data["primary_colour"] = ["#ff0000"]
+    data["primary_colour"] = ["#8b0000"]
     b_url = admin_url("orgs_organization_change", other_org.pk)
 
     response = org_admin_client.post(b_url, data)

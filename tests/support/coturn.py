@@ -9,6 +9,9 @@ fixture::
     with Coturn() as turn:
         env = turn.server_env()  # TURN_URLS and TURN_SECRET for our server
 
+To take the relay away and bring it back where it was (a network outage for the calls through
+it), ``stop(keep_files=True)`` and then ``restart()``: same ports, same secret.
+
 ``require_turnserver()`` is for pytest: without ``turnserver`` a test fails in CI (``CI=true``:
 `make test` installs coturn, so a missing one is a broken machine) and is skipped locally.
 """
@@ -164,7 +167,21 @@ class Coturn:
         self.min_port, self.max_port = first + 1, first + RELAY_PORTS
         self.config_path.write_text(self.render(), encoding="utf-8")
         self.config_path.chmod(0o600)  # it holds the secret
-        with self.output_path.open("wb") as output:
+        self._launch(timeout)
+
+    def restart(self, timeout: float = 15) -> None:
+        """Start coturn again with the same config: the same ports and secret, so that clients
+        holding its credentials reach it where they did (their allocations are gone, though).
+        For a relay that went down with ``stop(keep_files=True)``; a running one is stopped first.
+        """
+        if self.directory is None:
+            raise RuntimeError("coturn was never started, or stopped without keep_files")
+        self.stop(keep_files=True)
+        self._launch(timeout)
+
+    def _launch(self, timeout: float) -> None:
+        """Run turnserver with the rendered config and wait until it answers on its port."""
+        with self.output_path.open("ab") as output:  # a restart appends to the earlier output
             self.process = subprocess.Popen(
                 [self.binary, "-c", str(self.config_path)],
                 cwd=self.directory,

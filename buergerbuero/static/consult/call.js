@@ -21,6 +21,9 @@
 const RANK = { agent: 0, citizen: 1, interpreter: 2 };
 const QUALITY_EVERY_MS = 2000;
 const RESTART_AFTER_MS = 2500;
+// While the connection stays down, ICE is restarted again and again (the browser gives up
+// gathering after ~30 s, so a single restart cannot outlast a long outage), at growing pauses.
+const RESTART_RETRY_MAX_MS = 15000;
 const AWAIT_OFFER_MS = 4000; // the polite side offers itself if no offer came by then
 
 export class Call {
@@ -186,6 +189,9 @@ class Peer {
     });
     pc.addEventListener("track", ({ track, streams }) => call.onRemoteTrack?.(remoteRole, track, streams[0]));
     pc.addEventListener("iceconnectionstatechange", () => this.onIceState());
+    pc.addEventListener("connectionstatechange", () => {
+      if (pc.connectionState === "failed") this.restartUntilConnected();
+    });
   }
 
   // Whether media packets keep arriving on this connection (watched for windowMs).
@@ -250,14 +256,24 @@ class Peer {
   onIceState() {
     const state = this.pc.iceConnectionState;
     this.call.onPeerState?.(this.remoteRole, state);
-    clearTimeout(this.restartTimer);
-    if (state === "failed") this.pc.restartIce();
-    if (state === "disconnected") {
+    if (state === "connected" || state === "completed" || state === "closed") {
+      clearTimeout(this.restartTimer);
+      this.restartTimer = null;
+      this.restartDelay = RESTART_AFTER_MS;
+    } else if (state === "failed") {
+      this.restartUntilConnected();
+    } else if (state === "disconnected" && !this.restartTimer) {
       // Often heals by itself (a network switch); if not, restart ICE.
-      this.restartTimer = setTimeout(() => {
-        if (this.pc.iceConnectionState === "disconnected") this.pc.restartIce();
-      }, RESTART_AFTER_MS);
+      this.restartTimer = setTimeout(() => this.restartUntilConnected(), RESTART_AFTER_MS);
     }
+  }
+
+  restartUntilConnected() {
+    clearTimeout(this.restartTimer);
+    if (this.pc.signalingState === "closed" || ["connected", "completed"].includes(this.pc.iceConnectionState)) return;
+    this.pc.restartIce();
+    this.restartDelay = Math.min((this.restartDelay || RESTART_AFTER_MS) * 2, RESTART_RETRY_MAX_MS);
+    this.restartTimer = setTimeout(() => this.restartUntilConnected(), this.restartDelay);
   }
 
   // The impolite side offers at once; the polite side waits for that offer (see the top).
