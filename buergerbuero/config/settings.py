@@ -95,6 +95,15 @@ if DATABASE_URL:
     # Persistent connections do not suit ASGI: every request runs in a thread of its own, so
     # kept connections pile up until PostgreSQL refuses more (Django's deployment docs).
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
+    # A pool per process instead: a burst of requests (200 citizens booking the same minute)
+    # waits for one of DB_POOL_SIZE connections rather than failing with "too many clients".
+    DB_POOL_SIZE = env_int("DB_POOL_SIZE", 10)
+    if DATABASES["default"]["ENGINE"].endswith("postgresql") and DB_POOL_SIZE > 0:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": DB_POOL_SIZE,
+            "timeout": env_int("DB_POOL_TIMEOUT", 30),
+        }
 else:
     DATABASES = {
         "default": {
