@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,6 +19,7 @@ from buergerbuero.booking import ical, services
 from buergerbuero.booking.forms import ContactForm
 from buergerbuero.booking.models import Appointment, AppointmentStatus
 from buergerbuero.booking.slots import Slot, SlotFinder, bookable_agents
+from buergerbuero.embed.framing import citizen_page
 from buergerbuero.lib.dates import aware_datetime_or_none, date_or_none
 from buergerbuero.offices.models import Office, Service
 from buergerbuero.staff.models import StaffMember
@@ -107,7 +108,7 @@ def book(request: HttpRequest, org_slug: str, office_slug: str) -> HttpResponse:
     bookable, service, agent = _choice(request, office)
     context: dict[str, Any] = {"organization": office.organization, "office": office, "services": bookable}
     if service is None:
-        return render(request, "booking/book.html", context)
+        return citizen_page(request, "booking/book.html", context)
     slots = services.finder(office, service, agent)
     context.update(
         service=service,
@@ -116,7 +117,7 @@ def book(request: HttpRequest, org_slug: str, office_slug: str) -> HttpResponse:
         day_query=_query(service=service.pk, agent=agent.pk if agent else None),
         **picker(slots, request, lambda slot: details_url(office, service, agent, slot)),
     )
-    return render(request, "booking/book.html", context)
+    return citizen_page(request, "booking/book.html", context)
 
 
 def details(request: HttpRequest, org_slug: str, office_slug: str) -> HttpResponse:
@@ -144,7 +145,7 @@ def details(request: HttpRequest, org_slug: str, office_slug: str) -> HttpRespon
     else:
         form = ContactForm(office.organization, initial={"language": request.LANGUAGE_CODE})
 
-    return render(
+    return citizen_page(
         request,
         "booking/details.html",
         {
@@ -170,7 +171,7 @@ def appointment(request: HttpRequest, token: str) -> HttpResponse:
     booked = _appointment(token)
     now = timezone.now()
     expired = now > services.link_expires_at(booked)
-    return render(
+    return citizen_page(
         request,
         "booking/appointment.html",
         {
@@ -225,7 +226,7 @@ def reschedule(request: HttpRequest, token: str) -> HttpResponse:
     if booked.status != AppointmentStatus.BOOKED or booked.starts_at <= timezone.now():
         return redirect("booking:appointment", token=token)
     slots = services.finder(booked.office, booked.service, booked.agent, ignore=booked)
-    return render(
+    return citizen_page(
         request,
         "booking/reschedule.html",
         {

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "buergerbuero.consult",
     "buergerbuero.booking",
     "buergerbuero.notify",
+    "buergerbuero.embed",
     "buergerbuero.demo",
     "buergerbuero.jobs",
     "django.contrib.admin",
@@ -67,7 +68,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # frame-ancestors instead of X-Frame-Options: it can name the websites that embed us.
+    "buergerbuero.embed.framing.FrameAncestorsMiddleware",
 ]
 
 ROOT_URLCONF = "buergerbuero.config.urls"
@@ -218,7 +220,12 @@ SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "DENY"
+# Behind HTTPS the citizen pages also work embedded in another site's frame: the cookies
+# their forms need (CSRF, language) must then travel in a cross-site frame.
+if SESSION_COOKIE_SECURE:
+    CSRF_COOKIE_SAMESITE = "None"
+    LANGUAGE_COOKIE_SAMESITE = "None"
+    LANGUAGE_COOKIE_SECURE = True
 
 # --- Consultations: media relay, documents, retention -------------------------------------
 # STUN/TURN for calls across restrictive networks (coturn with use-auth-secret); without

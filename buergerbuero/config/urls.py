@@ -6,6 +6,7 @@ from django.views.decorators.cache import cache_page
 from django.views.i18n import JavaScriptCatalog
 from django.views.static import serve
 
+from buergerbuero.embed import views as embed_views
 from buergerbuero.offices import views as office_views
 from buergerbuero.orgs import views as org_views
 from buergerbuero.waiting import views as waiting_views
@@ -31,6 +32,9 @@ urlpatterns = [
     # Uploaded logos and waiting-area media (public); in the scaled mode a front proxy may
     # serve MEDIA_ROOT instead. Consultation documents are never served from here.
     re_path(r"^media/(?P<path>(branding|waiting)/.+)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    path("embed.js", embed_views.snippet, name="embed_snippet"),
+    path("embed/<slug:org_slug>/", embed_views.entry, name="embed"),
+    path("embed/<slug:org_slug>/<slug:office_slug>/", embed_views.entry, name="embed_office"),
     path("<slug:org_slug>/", office_views.directory, name="directory"),
     path("<slug:org_slug>/<slug:office_slug>/", office_views.office_detail, name="office"),
     path("<slug:org_slug>/<slug:office_slug>/enter/", waiting_views.enter, name="enter"),

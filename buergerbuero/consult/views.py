@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from buergerbuero.consult import services
 from buergerbuero.consult.models import Consultation, Document, Role
+from buergerbuero.embed.framing import citizen_page
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.staff.services import staff_member_of
 from buergerbuero.waiting.models import TicketStatus
@@ -29,7 +30,9 @@ def _page(request: HttpRequest, who: services.Participant, **extra: Any) -> Http
         Role.AGENT: str(consultation.agent) if consultation.agent else "",
         Role.CITIZEN: consultation.ticket.display_name,
     }
-    return render(
+    # Only the citizen's page may appear in the organisation's websites; staff pages never.
+    page = citizen_page if who.role == Role.CITIZEN else render
+    return page(
         request,
         "consult/consultation.html",
         {
@@ -77,7 +80,7 @@ def done(request: HttpRequest, token: str) -> HttpResponse:
         else:
             messages.success(request, _("Thank you for your feedback."))
         return redirect("consult:done", token=token)
-    return render(
+    return citizen_page(
         request,
         "consult/done.html",
         {

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from buergerbuero.embed.framing import citizen_page
 from buergerbuero.offices import services
 from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
@@ -19,7 +20,7 @@ PREVIEW_FIELDS = ("waiting_area_text", "checklist", "waiting_image_alt", "full_m
 def directory(request: HttpRequest, org_slug: str) -> HttpResponse:
     organization = get_object_or_404(Organization, slug=org_slug)
     offices = services.offices_with_hours(Office.objects.filter(organization=organization))
-    return render(
+    return citizen_page(
         request,
         "offices/directory.html",
         {
@@ -38,7 +39,7 @@ def office_detail(request: HttpRequest, org_slug: str, office_slug: str) -> Http
     now = timezone.now()
     calendar = services.OpeningCalendar(office)
     today = timezone.localdate(now, calendar.zone)
-    return render(
+    return citizen_page(
         request,
         "offices/office_detail.html",
         {

@@ -6,12 +6,13 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from buergerbuero.booking import views as booking_views
+from buergerbuero.embed.framing import citizen_page
 from buergerbuero.offices.models import Office
 from buergerbuero.waiting import ratelimit, services
 from buergerbuero.waiting.forms import EnterForm
@@ -61,7 +62,7 @@ def enter(request: HttpRequest, org_slug: str, office_slug: str) -> HttpResponse
     else:
         form = EnterForm(office, initial={"language": request.LANGUAGE_CODE})
     refusal = services.join_refusal(office, timezone.now())
-    return render(
+    return citizen_page(
         request,
         "waiting/enter.html",
         {
@@ -89,8 +90,8 @@ def room(request: HttpRequest, token: str) -> HttpResponse:
     }
     if ticket.status in (TicketStatus.WAITING, TicketStatus.CALLED):
         context["snapshot"] = services.snapshot(ticket)
-        return render(request, "waiting/room.html", context)
-    return render(request, "waiting/ended.html", context)
+        return citizen_page(request, "waiting/room.html", context)
+    return citizen_page(request, "waiting/ended.html", context)
 
 
 @require_POST

@@ -1,0 +1,64 @@
+"""The embed snippet (``/embed.js``) and its entry into the citizen pages."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views.decorators.cache import cache_control
+
+from buergerbuero.embed.framing import citizen_page
+from buergerbuero.offices.models import Office
+from buergerbuero.orgs.models import Organization
+
+
+@cache_control(max_age=3600, public=True)
+def snippet(request: HttpRequest) -> HttpResponse:
+    path = finders.find("embed/embed.js")
+    if not path:
+        raise Http404
+    with open(path, encoding="utf-8") as script:
+        return HttpResponse(script.read(), content_type="text/javascript; charset=utf-8")
+
+
+def entry(request: HttpRequest, org_slug: str, office_slug: str | None = None) -> HttpResponse:
+    """The frame's first page: on an allowed website, the directory (or the office) in the
+    wished language; elsewhere a clear refusal (which anyone may frame: it shows nothing
+    of the organisation but its name and address)."""
+    organization = get_object_or_404(Organization, slug=org_slug)
+    office = get_object_or_404(Office, organization=organization, slug=office_slug) if office_slug else None
+    origin = request.GET.get("origin", "").rstrip("/")
+    if origin not in organization.embedding_origins:
+        direct = (
+            reverse("office", args=[org_slug, office_slug])
+            if office
+            else reverse("directory", args=[org_slug])
+        )
+        response = citizen_page(
+            request,
+            "embed/refused.html",
+            {
+                "organization": organization,
+                "origin": origin,
+                "direct_url": request.build_absolute_uri(direct),
+            },
+            status=403,
+        )
+        response["Content-Security-Policy"] = "frame-ancestors *"
+        return response
+    target = (
+        reverse("office", args=[org_slug, office_slug]) if office else reverse("directory", args=[org_slug])
+    )
+    response = redirect(target)
+    language = request.GET.get("lang", "")
+    if language in dict(settings.LANGUAGES) and language in organization.language_codes:
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            samesite=settings.LANGUAGE_COOKIE_SAMESITE,  # type: ignore[arg-type]  # a settings string
+            secure=settings.LANGUAGE_COOKIE_SECURE,
+        )
+    return response
