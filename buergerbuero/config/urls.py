@@ -6,6 +6,7 @@ from django.views.decorators.cache import cache_page
 from django.views.i18n import JavaScriptCatalog
 from django.views.static import serve
 
+from buergerbuero.config.api import api
 from buergerbuero.embed import views as embed_views
 from buergerbuero.offices import views as office_views
 from buergerbuero.orgs import views as org_views
@@ -19,6 +20,7 @@ urlpatterns = [
     path("", org_views.home, name="home"),
     path("healthz", org_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
     path("", include("buergerbuero.waiting.urls")),
     path("", include("buergerbuero.consult.urls")),
     path("", include("buergerbuero.booking.urls")),

@@ -1,0 +1,20 @@
+"""The public read API under /api/v1/ with its OpenAPI schema at /api/v1/openapi.json.
+
+No interactive documentation page: django-ninja's loads Swagger UI from a CDN, and no page of
+ours requests anything from a third party.
+"""
+
+from __future__ import annotations
+
+from ninja import NinjaAPI
+
+from buergerbuero.offices.api import router as offices
+
+api = NinjaAPI(
+    title="Virtuelles Bürgerbüro",
+    version="1",
+    description="Offices, opening hours, live status and free appointment times of the organisations.",
+    urls_namespace="api-v1",
+    docs_url=None,
+)
+api.add_router("", offices)
