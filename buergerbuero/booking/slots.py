@@ -109,12 +109,18 @@ class SlotFinder:
         )
         for member_id, starts_at, ends_at in absences.values_list("member", "starts_at", "ends_at"):
             busy[member_id].append((starts_at, ends_at))
+        # Sorted starts, and the latest end among the intervals up to each index: one bisect
+        # then answers "does anything overlap, and until when?".
         self._busy_starts: dict[int, list[dt.datetime]] = {}
-        self._busy: dict[int, list[tuple[dt.datetime, dt.datetime]]] = {}
+        self._latest_end: dict[int, list[dt.datetime]] = {}
         for agent_id, intervals in busy.items():
             intervals.sort()
-            self._busy[agent_id] = intervals
             self._busy_starts[agent_id] = [start for start, _end in intervals]
+            latest: list[dt.datetime] = []
+            for _start, end in intervals:
+                latest.append(max(end, latest[-1]) if latest else end)
+            self._latest_end[agent_id] = latest
+        self._days: dict[dt.date, list[Slot]] = {}
 
     # --- windows ------------------------------------------------------------------------------
     def _office_periods(self, date: dt.date) -> list[Period]:
@@ -145,14 +151,11 @@ class SlotFinder:
     # --- slots --------------------------------------------------------------------------------
     def conflict_end(self, agent_id: int, start: dt.datetime, end: dt.datetime) -> dt.datetime | None:
         """The end of the busy interval latest to end among those overlapping [start, end)."""
-        starts = self._busy_starts.get(agent_id)
-        if not starts:
+        before = bisect.bisect_left(self._busy_starts.get(agent_id, []), end)  # busy starts before `end`
+        if before == 0:
             return None
-        conflict = None
-        for busy_start, busy_end in self._busy[agent_id][: bisect.bisect_left(starts, end)]:
-            if busy_end > start and busy_start < end:
-                conflict = busy_end if conflict is None else max(conflict, busy_end)
-        return conflict
+        latest = self._latest_end[agent_id][before - 1]
+        return latest if latest > start else None
 
     def _agent_slots(
         self, agent_id: int, date: dt.date, office_periods: list[Period]
@@ -171,6 +174,11 @@ class SlotFinder:
 
     def slots_on(self, date: dt.date) -> list[Slot]:
         """Free slots on a local date, each with the staff members free then, in time order."""
+        if date not in self._days:
+            self._days[date] = self._compute_day(date)
+        return self._days[date]
+
+    def _compute_day(self, date: dt.date) -> list[Slot]:
         office_periods = self._office_periods(date)
         if not office_periods:
             return []
@@ -186,8 +194,8 @@ class SlotFinder:
     def last_day(self) -> dt.date:
         return self.latest.astimezone(self.zone).date()
 
-    def days(self) -> Iterator[dt.date]:
-        day = self.first_day()
+    def days(self, first: dt.date | None = None) -> Iterator[dt.date]:
+        day = max(self.first_day(), first) if first is not None else self.first_day()
         while day <= self.last_day():
             yield day
             day += dt.timedelta(days=1)
@@ -195,7 +203,7 @@ class SlotFinder:
     def next_free(self, limit: int, after: dt.datetime | None = None) -> list[Slot]:
         """The first ``limit`` free slots (from ``after`` on, if given)."""
         found: list[Slot] = []
-        for day in self.days():
+        for day in self.days(after.astimezone(self.zone).date() if after is not None else None):
             for slot in self.slots_on(day):
                 if after is not None and slot.start < after:
                     continue

@@ -141,15 +141,21 @@ function renderCall() {
   }
 }
 
+const BOOKED_ARRIVED = () => gettext("A citizen with an appointment with you has arrived. Please let them in.");
+const announcedBooked = new Set(); // tickets whose arrival "booked_arrived" announced already
+
 function render(next) {
   const ids = new Set(next.waiting.map((ticket) => ticket.id));
-  const arrived = knownTickets ? [...ids].filter((id) => !knownTickets.has(id)).length : 0;
+  const arrived = knownTickets
+    ? next.waiting.filter((ticket) => !knownTickets.has(ticket.id) && !announcedBooked.has(ticket.id))
+    : [];
   knownTickets = ids;
   state = next;
   renderCall();
   renderOffices();
   renderQueue();
-  if (arrived > 0) alertArrival(arrived);
+  if (arrived.some((ticket) => ticket.booked_for_me)) alertArrival(1, BOOKED_ARRIVED());
+  else if (arrived.length > 0) alertArrival(arrived.length);
 }
 
 liveSocket("/ws/console/", {
@@ -158,7 +164,8 @@ liveSocket("/ws/console/", {
     if (message.type === "state") render(message);
     if (message.type === "admitted") location.assign(`/staff/consultations/${message.consultation}/`);
     if (message.type === "booked_arrived") {
-      alertArrival(1, gettext("A citizen with an appointment with you has arrived. Please let them in."));
+      announcedBooked.add(message.ticket);
+      alertArrival(1, BOOKED_ARRIVED());
     }
   },
 });
