@@ -8,7 +8,7 @@ PG_URL := postgres://postgres@127.0.0.1:5432/test
 REDIS_TEST_URL := redis://127.0.0.1:6379/0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run run-scaled test test-embedded test-scaled lint install install-dev system-deps messages clean
+.PHONY: embed-example run run-scaled test test-embedded test-scaled lint install install-dev system-deps messages clean
 
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --no-input -v 0
@@ -24,6 +24,10 @@ run-scaled: $(VENV)/.installed
 	$(BIN)/python manage.py worker & WORKER=$$!; \
 	trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python manage.py serve --banner --host $(HOST) --port $(PORT) --workers $${WEB_WORKERS:-2}
+
+# Serves examples/embed.html on http://localhost:8080, an allowed embedding origin of the demo.
+embed-example:
+	$(PYTHON) -m http.server 8080 --bind 127.0.0.1 --directory examples
 
 $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,15 +54,22 @@ system-deps:
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
+# axe-core for the accessibility test, from the npm registry (pinned in tests/browser/package-lock.json);
+# the test loads it from this folder into the pages, never from a CDN.
+AXE_JS := tests/browser/node_modules/axe-core/axe.min.js
+.PHONY: axe
+axe:
+	@test -f $(AXE_JS) || npm ci --prefix tests/browser --no-audit --no-fund
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test-embedded: $(VENV)/.installed-dev system-deps
+test-embedded: $(VENV)/.installed-dev system-deps axe
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest
 
-test-scaled: $(VENV)/.installed-dev system-deps
+test-scaled: $(VENV)/.installed-dev system-deps axe
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest
 
 test: lint test-embedded test-scaled

@@ -19,6 +19,9 @@ ORGANIZATIONS: list[dict[str, Any]] = [
         "name": "Stadt Musterstadt",
         "state": "BY",
         "primary_colour": "#004B87",
+        "languages": "de,en,tr,ar,uk,ru",
+        # The example host page of the README (`make embed-example`) may embed the offices.
+        "embed_origins": "http://localhost:8080",
         "offices": [
             {
                 "slug": "buergerbuero",
@@ -38,6 +41,12 @@ ORGANIZATIONS: list[dict[str, Any]] = [
                 + hours([THU], "08:00", "18:00")
                 + hours([SAT], "09:00", "12:00"),
                 "closures": [(dt.date(2026, 12, 28), dt.date(2026, 12, 30), "Inventur und Systemumstellung")],
+                "waiting_area_text": (
+                    "Willkommen im Bürgerbüro! Sie werden aufgerufen, sobald ein Platz frei ist.\n\n"
+                    "**Wichtig:** Für einen neuen Ausweis brauchen wir ein aktuelles biometrisches Foto. "
+                    "Mehr Informationen finden Sie auf [musterstadt.de](https://www.musterstadt.de)."
+                ),
+                "checklist": "Personalausweis oder Reisepass\nAktuelles biometrisches Foto\nMeldebescheinigung",
             },
             {
                 "slug": "bauamt",

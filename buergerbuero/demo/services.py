@@ -37,6 +37,8 @@ def _sync_office(organization: Organization, position: int, spec: dict[str, Any]
             "seats": spec["seats"],
             "waiting_room_limit": spec["waiting_room_limit"],
             "position": position,
+            "waiting_area_text": spec.get("waiting_area_text", ""),
+            "checklist": spec.get("checklist", ""),
         },
     )
     for index, name in enumerate(spec["services"]):
@@ -70,6 +72,8 @@ def load_demo() -> None:
                 "name": org_spec["name"],
                 "state": org_spec["state"],
                 "primary_colour": org_spec["primary_colour"],
+                "languages": org_spec.get("languages", "de,en"),
+                "embed_origins": org_spec.get("embed_origins", ""),
             },
         )
         offices = {
