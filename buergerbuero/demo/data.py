@@ -46,7 +46,9 @@ ORGANIZATIONS: list[dict[str, Any]] = [
                     "**Wichtig:** Für einen neuen Ausweis brauchen wir ein aktuelles biometrisches Foto. "
                     "Mehr Informationen finden Sie auf [musterstadt.de](https://www.musterstadt.de)."
                 ),
-                "checklist": "Personalausweis oder Reisepass\nAktuelles biometrisches Foto\nMeldebescheinigung",
+                "checklist": "\n".join(
+                    ["Personalausweis oder Reisepass", "Aktuelles biometrisches Foto", "Meldebescheinigung"]
+                ),
             },
             {
                 "slug": "bauamt",

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -26,7 +27,9 @@ def console(request: HttpRequest) -> HttpResponse:
     member = staff_member_of(request.user)
     if member is None:
         return render(request, "staff/no_membership.html", status=403)
-    return render(request, "waiting/console.html", {"member": member, "organization": member.organization})
+    languages = {code: str(name) for code, name in settings.LANGUAGES}
+    context = {"member": member, "organization": member.organization, "language_names": languages}
+    return render(request, "waiting/console.html", context)
 
 
 def staff_action(action: Action) -> Callable[..., HttpResponse]:

@@ -80,6 +80,14 @@ function renderOffices() {
   }
 }
 
+const LANGUAGE_NAMES = JSON.parse(document.getElementById("language-names")?.textContent || "{}");
+
+// The citizen's language, and a hint where an interpreter may help (not German).
+function languageText(code) {
+  const name = LANGUAGE_NAMES[code] || code;
+  return code === "de" ? name : `${name} · ${gettext("interpreter may help")}`;
+}
+
 function renderQueue() {
   const body = root.querySelector("[data-queue]");
   body.replaceChildren();
@@ -90,7 +98,7 @@ function renderQueue() {
     const cells = [
       (ticket.name || gettext("(anonymous)")) + (ticket.booked ? ` (${gettext("appointment")})` : ""),
       ticket.service || "—",
-      ticket.language,
+      languageText(ticket.language),
       MODE[ticket.mode] || ticket.mode,
       minutes(ticket.waited_s),
     ];
