@@ -8,7 +8,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "buergerbuero.config.settings")
 # Initialise Django (apps, models) before anything imports consumers.
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
@@ -19,8 +18,10 @@ from buergerbuero.waiting.routing import websocket_urlpatterns as waiting_socket
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
+        # Each route that needs the login (staff) or cookies (interpreters) wraps itself in
+        # AuthMiddlewareStack; the citizens' many waiting-room sockets go without it.
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter([*office_sockets, *waiting_sockets, *consultation_sockets]))
+            URLRouter([*office_sockets, *waiting_sockets, *consultation_sockets])
         ),
     }
 )

@@ -547,6 +547,7 @@ def ticket_by_token(token: str) -> Ticket | None:
 
 def snapshot(ticket: Ticket) -> dict[str, Any]:
     """Everything a waiting-room page needs, consistent with the sequence number it names."""
+    closes_at = _closes_at(ticket.office)  # the opening hours need no lock: computed before it
     with transaction.atomic():
         # Holding the office's row lock means no change commits in between: position and seq agree.
         state = _locked(QueueState.objects.filter(office=ticket.office_id)).first()
@@ -565,7 +566,7 @@ def snapshot(ticket: Ticket) -> dict[str, Any]:
             if ticket.status == TicketStatus.CALLED and ticket.call_deadline
             else None,
             "consultation": _consultation_id(ticket),
-            "closes_at": _closes_at(ticket.office),
+            "closes_at": closes_at,
         }
 
 
