@@ -547,7 +547,7 @@ def ticket_by_token(token: str) -> Ticket | None:
 
 def snapshot(ticket: Ticket) -> dict[str, Any]:
     """Everything a waiting-room page needs, consistent with the sequence number it names."""
-    closes_at = _closes_at(ticket.office)  # the opening hours need no lock: computed before it
+    closes_at = _closes_at(ticket.office_id)  # the opening hours need no lock: computed before it
     with transaction.atomic():
         # Holding the office's row lock means no change commits in between: position and seq agree.
         state = _locked(QueueState.objects.filter(office=ticket.office_id)).first()
@@ -570,9 +570,9 @@ def snapshot(ticket: Ticket) -> dict[str, Any]:
         }
 
 
-def _closes_at(office: Office) -> str | None:
+def _closes_at(office_id: int) -> str | None:
     """When the office closes today (for the “wait runs past closing” notice), if it is open."""
-    office = offices_with_hours(Office.objects.filter(pk=office.pk)).get()
+    office = offices_with_hours(Office.objects.filter(pk=office_id)).get()
     closes_at = OpeningCalendar(office).status(timezone.now()).closes_at
     return closes_at.isoformat() if closes_at else None
 
