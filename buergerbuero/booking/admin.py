@@ -10,6 +10,17 @@ from buergerbuero.staff.admin_scope import TenantScopedAdmin
 from buergerbuero.staff.models import Role
 
 LEADS = frozenset({Role.OFFICE_LEAD, Role.ORG_ADMIN})
+APPOINTMENT_FACTS = (
+    "office",
+    "service",
+    "agent",
+    "starts_at",
+    "ends_at",
+    "name",
+    "email",
+    "phone",
+    "language",
+)
 
 
 @admin.register(WorkingTime)
@@ -46,29 +57,8 @@ class AppointmentAdmin(TenantScopedAdmin):
     list_filter = ["status", "office"]
     search_fields = ["name", "email", "phone"]
     date_hierarchy = "starts_at"
-    fields = [
-        "office",
-        "service",
-        "agent",
-        "starts_at",
-        "ends_at",
-        "name",
-        "email",
-        "phone",
-        "language",
-        "status",
-    ]
-    readonly_fields = [
-        "office",
-        "service",
-        "agent",
-        "starts_at",
-        "ends_at",
-        "name",
-        "email",
-        "phone",
-        "language",
-    ]
+    readonly_fields = APPOINTMENT_FACTS
+    fields = [*APPOINTMENT_FACTS, "status"]  # only the status can be corrected here
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-import datetime as dt
-
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from buergerbuero.offices.models import Office, Service, TimeRange, Weekday
+from buergerbuero.offices.models import FORWARD_RANGE, Office, Service, TimeRange, Weekday
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.waiting.models import Ticket
 
@@ -27,10 +25,7 @@ class WorkingTime(TimeRange):
         verbose_name_plural = _("working times")
         ordering = ["member", "weekday", "opens"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(closes__gt=models.F("opens")) | (Q(closes=dt.time(0)) & ~Q(opens=dt.time(0))),
-                name="working_time_forward",
-            ),
+            models.CheckConstraint(condition=FORWARD_RANGE, name="working_time_forward"),
         ]
 
     def __str__(self) -> str:

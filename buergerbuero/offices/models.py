@@ -174,7 +174,8 @@ def _is_forward(opens: dt.time, closes: dt.time) -> bool:
     return (closes == MIDNIGHT and opens != MIDNIGHT) or closes > opens
 
 
-_FORWARD = Q(closes__gt=models.F("opens")) | (Q(closes=MIDNIGHT) & ~Q(opens=MIDNIGHT))
+# A TimeRange's closing time after its opening time (00:00 closing = midnight).
+FORWARD_RANGE = Q(closes__gt=models.F("opens")) | (Q(closes=MIDNIGHT) & ~Q(opens=MIDNIGHT))
 
 
 class OpeningInterval(TimeRange):
@@ -190,7 +191,7 @@ class OpeningInterval(TimeRange):
         verbose_name_plural = _("weekly opening hours")
         ordering = ["office", "weekday", "opens"]
         constraints = [
-            models.CheckConstraint(condition=_FORWARD, name="opening_interval_forward"),
+            models.CheckConstraint(condition=FORWARD_RANGE, name="opening_interval_forward"),
         ]
 
     def __str__(self) -> str:
@@ -211,7 +212,7 @@ class SpecialOpening(TimeRange):
         verbose_name_plural = _("extra openings")
         ordering = ["office", "date", "opens"]
         constraints = [
-            models.CheckConstraint(condition=_FORWARD, name="special_opening_forward"),
+            models.CheckConstraint(condition=FORWARD_RANGE, name="special_opening_forward"),
         ]
 
     def __str__(self) -> str:
