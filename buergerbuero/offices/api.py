@@ -8,14 +8,17 @@ hours in ``offices.services``, live figures in ``waiting.services``, free slots 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from typing import Annotated
 from urllib.parse import urlencode
 
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from ninja import Path as PathParam
 from ninja import Query, Router, Schema
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from buergerbuero.booking import services as booking
 from buergerbuero.offices import services
@@ -27,6 +30,9 @@ router = Router(tags=["offices"])
 
 MAX_DAYS = 42
 MAX_SLOTS = 50
+DATE_PATTERN = r"^(20[0-9]{2}|2100)-[0-9]{2}-[0-9]{2}$"
+# Addresses of organisations and offices are slugs, like the pages' <slug:…>.
+Slug = Annotated[str, PathParam(pattern=r"^[-a-zA-Z0-9_]+$")]
 
 
 class ServiceOut(Schema):
@@ -89,8 +95,23 @@ class HoursOut(Schema):
 
 
 class HoursQuery(Schema):
-    start: dt.date | None = Field(None, description="First day (default: today, local time).")
+    start: dt.date | None = Field(
+        None,
+        description="First day, YYYY-MM-DD between 2000 and 2100 (default: today, local time).",
+        json_schema_extra={"pattern": DATE_PATTERN},
+    )
     days: int = Field(14, ge=1, le=MAX_DAYS)
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def plain_date_in_range(cls, value: object) -> object:
+        """Only YYYY-MM-DD between 2000 and 2100 (no timestamps, no times of day, no years
+        that time zones cannot express)."""
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str) or not re.match(DATE_PATTERN, value):
+            raise ValueError("a date as YYYY-MM-DD between 2000 and 2100")
+        return value
 
 
 class SlotOut(Schema):
@@ -162,7 +183,7 @@ def _office_out(request: HttpRequest, office: Office, now: dt.datetime) -> Offic
     response={200: OrganizationOut, 404: ErrorOut, 422: InvalidOut},
     summary="An organisation",
 )
-def organization_detail(request: HttpRequest, org: str) -> OrganizationOut:
+def organization_detail(request: HttpRequest, org: Slug) -> OrganizationOut:
     organization = _organization(org)
     now = timezone.now()
     return OrganizationOut(
@@ -179,7 +200,7 @@ def organization_detail(request: HttpRequest, org: str) -> OrganizationOut:
     response={200: OfficeOut, 404: ErrorOut, 422: InvalidOut},
     summary="One office: status, live figures, services",
 )
-def office_detail(request: HttpRequest, org: str, office: str) -> OfficeOut:
+def office_detail(request: HttpRequest, org: Slug, office: Slug) -> OfficeOut:
     found = get_object_or_404(_offices(_organization(org)), slug=office)
     return _office_out(request, found, timezone.now())
 
@@ -189,7 +210,7 @@ def office_detail(request: HttpRequest, org: str, office: str) -> OfficeOut:
     response={200: HoursOut, 404: ErrorOut, 422: InvalidOut},
     summary="Opening hours day by day (holidays, closures and extra openings applied)",
 )
-def office_hours(request: HttpRequest, org: str, office: str, query: Query[HoursQuery]) -> HoursOut:
+def office_hours(request: HttpRequest, org: Slug, office: Slug, query: Query[HoursQuery]) -> HoursOut:
     found = get_object_or_404(_offices(_organization(org)), slug=office)
     calendar = services.OpeningCalendar(found)
     zone = calendar.zone
@@ -211,7 +232,7 @@ def office_hours(request: HttpRequest, org: str, office: str, query: Query[Hours
     response={200: list[SlotOut], 404: ErrorOut, 422: InvalidOut},
     summary="The next free appointment times of a service",
 )
-def free_slots(request: HttpRequest, org: str, office: str, query: Query[SlotsQuery]) -> list[SlotOut]:
+def free_slots(request: HttpRequest, org: Slug, office: Slug, query: Query[SlotsQuery]) -> list[SlotOut]:
     found = get_object_or_404(
         Office.objects.select_related("organization"), organization__slug=org, slug=office
     )

@@ -7,6 +7,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
 from buergerbuero.lib.contrast import AA_NORMAL_TEXT, contrast_ratio
@@ -89,7 +90,7 @@ def validate_brand_contrast(value: str) -> None:
                     "Please choose a darker shade."
                 ),
                 code="low_contrast",
-                params={"where": where, "ratio": f"{ratio:.1f}"},
+                params={"where": where, "ratio": formats.number_format(round(ratio, 1), 1, use_l10n=True)},
             )
 
 

@@ -21,7 +21,6 @@
   frame.src = address.href;
   frame.title = script.dataset.title || "Virtuelles Bürgerbüro";
   frame.allow = "camera; microphone; display-capture; autoplay; fullscreen; clipboard-write";
-  frame.setAttribute("allowfullscreen", "");
   frame.loading = "lazy";
   frame.style.cssText = "display:block;inline-size:100%;block-size:600px;border:0;";
   frame.dataset.buergerbuero = org;
