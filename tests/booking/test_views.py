@@ -256,7 +256,7 @@ def test_invalid_details_are_answered_with_german_field_messages_and_nothing_is_
     )
     assert form.errors[field] == [expected]
     page = body(response)
-    assert f'id="id_{field}-error"' in page
+    assert f'id="id_{field}_error"' in page
     assert escape(expected) in page
     assert '<html lang="de"' in page
     assert not Appointment.objects.exists()

@@ -317,6 +317,8 @@ async function join(withVideo) {
   if (!withVideo) precheck.stopStream();
   precheckPanel.hidden = true;
   stage.hidden = false;
+  // The button that had the focus is gone with the check: keyboard users continue in the call.
+  stage.querySelector(".controls button:not([hidden])")?.focus();
   // Pictures that arrived during the check: the chosen speaker, and playing now that the
   // person has clicked (in case the browser held back autoplay with sound until then).
   for (const video of tiles.querySelectorAll("video:not([data-local])")) {

@@ -21,6 +21,7 @@ const myKey = root.dataset.key.split(",").map(Number);
 const pending = new Map(); // seq -> message, held while an earlier one is missing
 let gapTimer = null;
 let lastAnnounced = 0;
+let countdown = null;     // the interval that counts the call's deadline down
 const originalTitle = document.title;
 
 localStorage.setItem(`bb-ticket-${root.dataset.office}`, token);
@@ -45,11 +46,16 @@ function render() {
   root.querySelector("[data-queue-panel]").hidden = status === "called";
 }
 
+// Offices may hide the queue position: then screen readers hear the estimate, like the page shows.
+const showPosition = root.dataset.showPosition !== "false";
+
 function announcePosition(force = false) {
   const now = Date.now();
   if (!force && now - lastAnnounced < ANNOUNCE_EVERY_MS) return;
   lastAnnounced = now;
-  root.querySelector("[data-polite]").textContent = interpolate(gettext("Your place in the queue: %s"), [position]);
+  root.querySelector("[data-polite]").textContent = showPosition
+    ? interpolate(gettext("Your place in the queue: %s"), [position])
+    : `${gettext("Estimated wait:")} ${root.querySelector("[data-estimate]").textContent}`;
 }
 
 function beep() {
@@ -68,10 +74,17 @@ function called(deadline) {
   render();
   document.title = `🔔 ${gettext("It's your turn!")} — ${originalTitle}`;
   root.querySelector("[data-assertive]").textContent = gettext("It's your turn! Please confirm that you are here.");
+  clearInterval(countdown);
   if (deadline) {
-    const seconds = Math.max(0, Math.round((Date.parse(deadline) - Date.now()) / 1000));
-    root.querySelector("[data-deadline-text]").textContent = interpolate(
-      gettext("Please confirm within %s seconds."), [seconds]);
+    // Counts down visibly (not in a live region: a screen reader should not hear every second).
+    const show = () => {
+      const seconds = Math.max(0, Math.round((Date.parse(deadline) - Date.now()) / 1000));
+      root.querySelector("[data-deadline-text]").textContent = interpolate(
+        gettext("Please confirm within %s seconds."), [seconds]);
+      if (seconds === 0 || status !== "called") clearInterval(countdown);
+    };
+    show();
+    countdown = setInterval(show, 1000);
   }
   beep();
   root.querySelector("[data-confirm-button]").focus();
@@ -92,8 +105,16 @@ function applySnapshot(message) {
 }
 
 function setAnnouncement(text) {
-  root.querySelector("[data-announcement-box]").hidden = !text;
-  root.querySelector("[data-announcement]").textContent = text || "";
+  const box = root.querySelector("[data-announcement-box]");
+  const shown = root.querySelector("[data-announcement]");
+  const changed = Boolean(text) && text !== shown.textContent;
+  box.hidden = !text;
+  shown.textContent = text || "";
+  // A new message is also spoken: the box is no live region (it appears together with its
+  // first message, and screen readers do not announce a region that appears with its text).
+  if (changed) {
+    root.querySelector("[data-polite]").textContent = `${box.querySelector("h2").textContent}: ${text}`;
+  }
 }
 
 function applyQueueMessage(message) {
