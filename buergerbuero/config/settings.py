@@ -180,6 +180,7 @@ LANGUAGES = [
     ("ru", _("Russian")),
 ]
 LOCALE_PATHS = [BASE_DIR / "buergerbuero" / "locale"]
+FORMAT_MODULE_PATH = ["buergerbuero.formats"]
 LANGUAGE_COOKIE_NAME = "bb_language"
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
 LANGUAGE_COOKIE_SAMESITE = "Lax"
