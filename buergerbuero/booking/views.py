@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -58,7 +59,7 @@ def _choice(request: HttpRequest, office: Office) -> tuple[list[Service], Servic
     return bookable, service, agent
 
 
-def picker(slots: SlotFinder, request: HttpRequest, slot_url: Any) -> dict[str, Any]:
+def picker(slots: SlotFinder, request: HttpRequest, slot_url: Callable[[Slot], str]) -> dict[str, Any]:
     """The day strip, the chosen day's free times and the next free times, for a template."""
     first = slots.first_day()
     chosen = date_or_none(request.GET.get("day"))
