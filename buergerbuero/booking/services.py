@@ -20,12 +20,13 @@ import phonenumbers
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from buergerbuero.booking.models import Appointment, AppointmentStatus, CalendarFeed
 from buergerbuero.booking.slots import Slot, SlotFinder, bookable_agents
+from buergerbuero.lib.locking import locked
 from buergerbuero.lib.tokens import looks_like_token
 from buergerbuero.notify import services as notify
 from buergerbuero.offices.models import Office, Service
@@ -152,9 +153,8 @@ def _check_choice(office: Office, service: Service, agent: StaffMember | None) -
 
 
 def _lock_agent(agent_id: int) -> None:
-    """Bookings of one staff member take turns (SQLite's write transaction is exclusive)."""
-    if connection.features.has_select_for_update:
-        list(StaffMember.objects.select_for_update().filter(pk=agent_id).values_list("pk"))
+    """Bookings of one staff member take turns."""
+    list(locked(StaffMember.objects.filter(pk=agent_id)).values_list("pk"))
 
 
 def _refusal(slots: SlotFinder, agent_id: int | None, start: dt.datetime, now: dt.datetime) -> BookingError:
@@ -234,9 +234,7 @@ def book(
 
 def _locked_appointment(appointment: Appointment) -> Appointment:
     queryset = Appointment.objects.select_related("office__organization", "service", "agent__user")
-    if connection.features.has_select_for_update:
-        queryset = queryset.select_for_update(of=("self",))
-    return queryset.get(pk=appointment.pk)
+    return locked(queryset).get(pk=appointment.pk)
 
 
 def _require_changeable(appointment: Appointment, now: dt.datetime) -> None:

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from buergerbuero.consult.models import Consultation
+from buergerbuero.lib.locking import locked
 from buergerbuero.lib.tokens import looks_like_token
 from buergerbuero.offices.models import AdmissionMode, Office, Service
 from buergerbuero.offices.services import OpeningCalendar, offices_with_hours, status_label
@@ -139,9 +140,9 @@ def office_live(office: Office, now: dt.datetime | None = None) -> OfficeLive:
 def _lock_office(office: Office) -> None:
     """Hold the office's queue row until commit: its changes then happen one after another
     (on SQLite the IMMEDIATE write transaction already serialises everything)."""
-    if _locked(QueueState.objects.filter(office=office)).first() is None:
+    if locked(QueueState.objects.filter(office=office)).first() is None:
         QueueState.objects.get_or_create(office=office)  # the office's very first change
-        _locked(QueueState.objects.filter(office=office)).get()
+        locked(QueueState.objects.filter(office=office)).get()
 
 
 def _bump(office: Office) -> int:
@@ -207,6 +208,33 @@ def _new_queue_key(now: dt.datetime) -> int:
     return int(now.timestamp() * 1_000_000) * 1000 + secrets.randbelow(1000)
 
 
+def _new_ticket(
+    office: Office,
+    service: Service | None,
+    display_name: str,
+    language: str,
+    mode: str,
+    now: dt.datetime,
+    *,
+    priority: int = 0,
+    reserved_for: StaffMember | None = None,
+) -> Ticket:
+    """A citizen's place, arriving now (call with the office locked)."""
+    return Ticket.objects.create(
+        office=office,
+        service=service,
+        token=secrets.token_urlsafe(32),
+        display_name=display_name.strip()[:60],
+        language=language,
+        mode=mode,
+        arrived_at=now,
+        queue_key=_new_queue_key(now),
+        last_seen_at=now,
+        priority=priority,
+        reserved_for=reserved_for,
+    )
+
+
 def join(
     office: Office,
     *,
@@ -228,17 +256,7 @@ def join(
         refusal = join_refusal(office, now)
         if refusal is not None:
             raise QueueError(refusal.message, refusal.code)
-        ticket = Ticket.objects.create(
-            office=office,
-            service=service,
-            token=secrets.token_urlsafe(32),
-            display_name=display_name.strip()[:60],
-            language=language,
-            mode=mode,
-            arrived_at=now,
-            queue_key=_new_queue_key(now),
-            last_seen_at=now,
-        )
+        ticket = _new_ticket(office, service, display_name, language, mode, now)
         direct = office.admission_mode == AdmissionMode.QUEUE and _seat_free(office)
         agent = _free_agent(office, service) if direct else None
         # Citizens waiting for another staff member (by appointment) are not ahead for this one.
@@ -265,18 +283,15 @@ def join_booked(
     now = now or timezone.now()
     with transaction.atomic():
         _lock_office(office)
-        ticket = Ticket.objects.create(
-            office=office,
-            service=service,
-            token=secrets.token_urlsafe(32),
-            display_name=display_name.strip()[:60],
-            language=language,
-            mode=Mode.VIDEO,
+        ticket = _new_ticket(
+            office,
+            service,
+            display_name,
+            language,
+            Mode.VIDEO,
+            now,
             priority=BOOKED_PRIORITY,
             reserved_for=agent,
-            arrived_at=now,
-            queue_key=_new_queue_key(now),
-            last_seen_at=now,
         )
         _queue_event(office, "join", ticket)
         publish(f"member:{agent.pk}", {"type": "booked_arrived", "ticket": ticket.pk})
@@ -289,13 +304,6 @@ def _queue_ahead(ticket: Ticket) -> QuerySet[Ticket]:
         | Q(priority=ticket.priority, queue_key__lt=ticket.queue_key)
         | Q(priority=ticket.priority, queue_key=ticket.queue_key, pk__lt=ticket.pk)
     )
-
-
-def _locked(queryset: QuerySet[Any], *, skip_locked: bool = False) -> QuerySet[Any]:
-    if connection.features.has_select_for_update:
-        skip = skip_locked and connection.features.has_select_for_update_skip_locked
-        return queryset.select_for_update(skip_locked=skip, of=("self",))
-    return queryset
 
 
 def _seat_free(office: Office) -> bool:
@@ -315,7 +323,7 @@ def _free_agent(office: Office, service: Service | None) -> StaffMember | None:
     )
     if service is not None:
         candidates = candidates.filter(Q(member__services=service) | Q(member__services__isnull=True))
-    presence = _locked(candidates.order_by("changed_at", "pk"), skip_locked=True).first()
+    presence = locked(candidates.order_by("changed_at", "pk"), skip_locked=True).first()
     return presence.member if presence is not None else None
 
 
@@ -329,8 +337,8 @@ def _lock_presence(member: StaffMember, now: dt.datetime) -> AgentPresence:
     presence, _created = AgentPresence.objects.get_or_create(
         member=member, defaults={"changed_at": now, "last_seen_at": now}
     )
-    locked: AgentPresence = _locked(AgentPresence.objects.filter(pk=presence.pk)).get()
-    return locked
+    row: AgentPresence = locked(AgentPresence.objects.filter(pk=presence.pk)).get()
+    return row
 
 
 def _has_active_call(member: StaffMember) -> bool:
@@ -375,7 +383,7 @@ def _call(member: StaffMember, ticket_id: int | None, now: dt.datetime) -> Ticke
         if ticket_id is not None:
             candidates = candidates.filter(pk=ticket_id)
         ticket: Ticket | None = (
-            _locked(candidates, skip_locked=ticket_id is None).select_related("office").first()
+            locked(candidates, skip_locked=ticket_id is None).select_related("office").first()
         )
         if ticket is None:
             return None
@@ -404,7 +412,7 @@ def confirm_call(ticket: Ticket, now: dt.datetime | None = None) -> Consultation
     """The citizen answers “I'm here”: the consultation starts."""
     now = now or timezone.now()
     with transaction.atomic():
-        ticket = _locked(Ticket.objects.filter(pk=ticket.pk)).select_related("office", "called_by").get()
+        ticket = locked(Ticket.objects.filter(pk=ticket.pk)).select_related("office", "called_by").get()
         if ticket.status == TicketStatus.ADMITTED:
             return ticket.consultation
         if ticket.status != TicketStatus.CALLED or ticket.called_by is None:
@@ -443,18 +451,18 @@ def remove(
 
 def _end_ticket(ticket: Ticket, status: str, now: dt.datetime) -> bool:
     with transaction.atomic():
-        locked = _locked(Ticket.objects.filter(pk=ticket.pk)).select_related("office").get()
-        if locked.status not in (TicketStatus.WAITING, TicketStatus.CALLED):
+        current = locked(Ticket.objects.filter(pk=ticket.pk)).select_related("office").get()
+        if current.status not in (TicketStatus.WAITING, TicketStatus.CALLED):
             return False
-        was_waiting = locked.status == TicketStatus.WAITING
-        Ticket.objects.filter(pk=locked.pk).update(status=status, ended_at=now)
-        if locked.called_by_id is not None and not was_waiting:
-            _free_seat(locked.called_by_id, now)
+        was_waiting = current.status == TicketStatus.WAITING
+        Ticket.objects.filter(pk=current.pk).update(status=status, ended_at=now)
+        if current.called_by_id is not None and not was_waiting:
+            _free_seat(current.called_by_id, now)
         if was_waiting:
-            _queue_event(locked.office, "leave", locked)
+            _queue_event(current.office, "leave", current)
         else:
-            _queue_event_live_only(locked.office)  # a seat was freed: new figures for everyone
-        _ticket_event(locked, {"type": "ended", "reason": status})
+            _queue_event_live_only(current.office)  # a seat was freed: new figures for everyone
+        _ticket_event(current, {"type": "ended", "reason": status})
     return True
 
 
@@ -462,11 +470,11 @@ def transfer(member: StaffMember, ticket_id: int, target: Office, now: dt.dateti
     """Move a waiting citizen to another office's queue, keeping their arrival time."""
     now = now or timezone.now()
     with transaction.atomic():
-        ticket: Ticket = _locked(Ticket.objects.filter(pk=ticket_id)).select_related("office").get()
+        ticket: Ticket = locked(Ticket.objects.filter(pk=ticket_id)).select_related("office").get()
         _require_office(member, ticket.office)
         # Lock both offices' rows in one order, so that opposite transfers cannot deadlock.
         list(
-            _locked(QueueState.objects.filter(office__in=[ticket.office_id, target.pk]).order_by("office_id"))
+            locked(QueueState.objects.filter(office__in=[ticket.office_id, target.pk]).order_by("office_id"))
         )
         if target.organization_id != ticket.office.organization_id or target.pk == ticket.office_id:
             raise QueueError(_("Choose another office of your organisation."), "bad_target")
@@ -550,7 +558,7 @@ def snapshot(ticket: Ticket) -> dict[str, Any]:
     closes_at = _closes_at(ticket.office_id)  # the opening hours need no lock: computed before it
     with transaction.atomic():
         # Holding the office's row lock means no change commits in between: position and seq agree.
-        state = _locked(QueueState.objects.filter(office=ticket.office_id)).first()
+        state = locked(QueueState.objects.filter(office=ticket.office_id)).first()
         ticket.refresh_from_db()
         position = _queue_ahead(ticket).count() + 1 if ticket.status == TicketStatus.WAITING else None
         live = office_live(ticket.office)
@@ -592,7 +600,7 @@ def expire_unanswered_calls(now: dt.datetime | None = None) -> int:
     )
     for ticket_id in overdue:
         with transaction.atomic():
-            ticket = _locked(Ticket.objects.filter(pk=ticket_id)).select_related("office").get()
+            ticket = locked(Ticket.objects.filter(pk=ticket_id)).select_related("office").get()
             if (
                 ticket.status != TicketStatus.CALLED
                 or ticket.call_deadline is None
