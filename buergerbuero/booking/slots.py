@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 
 from buergerbuero.booking.models import Absence, Appointment, AppointmentStatus, WorkingTime
-from buergerbuero.offices.models import MIDNIGHT, Office, Service
-from buergerbuero.offices.services import OpeningCalendar, Period, offices_with_hours
+from buergerbuero.offices.models import Office, Service
+from buergerbuero.offices.services import OpeningCalendar, Period, TimeSpan, offices_with_hours
 from buergerbuero.staff.models import StaffMember
 
 STEP_ROUNDING = dt.timedelta(minutes=5)
@@ -84,13 +84,11 @@ class SlotFinder:
         self.buffer = dt.timedelta(minutes=service.buffer_minutes)
         self.earliest = now + dt.timedelta(minutes=service.lead_minutes)
         self.latest = now + dt.timedelta(days=service.horizon_days)
-        self._working: dict[int, dict[int, list[tuple[dt.time, dt.time]]]] = defaultdict(
-            lambda: defaultdict(list)
-        )
+        self._working: dict[int, dict[int, list[TimeSpan]]] = defaultdict(lambda: defaultdict(list))
         for row in WorkingTime.objects.filter(member__in=self.agent_ids).values(
             "member", "weekday", "opens", "closes"
         ):
-            self._working[row["member"]][row["weekday"]].append((row["opens"], row["closes"]))
+            self._working[row["member"]][row["weekday"]].append(TimeSpan(row["opens"], row["closes"]))
         # Busy intervals per staff member, sorted by start: appointments (with the buffer on
         # both sides) and absences.
         busy: dict[int, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
@@ -130,16 +128,7 @@ class SlotFinder:
         spans = self._working.get(agent_id)
         if not spans:
             return None  # no working times: the office's hours
-        periods = []
-        for opens, closes in spans.get(date.weekday(), []):
-            end_date = date + dt.timedelta(days=1) if closes == MIDNIGHT else date
-            periods.append(
-                Period(
-                    dt.datetime.combine(date, opens, tzinfo=self.zone).astimezone(dt.UTC),
-                    dt.datetime.combine(end_date, closes, tzinfo=self.zone).astimezone(dt.UTC),
-                )
-            )
-        return periods
+        return list(self.calendar.local_periods(date, spans.get(date.weekday(), [])))
 
     def windows(
         self, agent_id: int, date: dt.date, office_periods: list[Period] | None = None

@@ -169,10 +169,14 @@ class OpeningCalendar:
         ZoneInfo ignores DST changes, so everything after this point is in UTC."""
         return dt.datetime.combine(date, time, tzinfo=self.zone).astimezone(dt.UTC)
 
-    def _day_periods(self, date: dt.date) -> Iterator[Period]:
-        for span in self.day(date).spans:
+    def local_periods(self, date: dt.date, spans: Iterable[TimeSpan]) -> Iterator[Period]:
+        """The instants of local time spans on ``date`` (a closing time of 00:00 is midnight)."""
+        for span in spans:
             end_date = date + dt.timedelta(days=1) if span.closes == MIDNIGHT else date
             yield Period(self._instant(date, span.opens), self._instant(end_date, span.closes))
+
+    def _day_periods(self, date: dt.date) -> Iterator[Period]:
+        return self.local_periods(date, self.day(date).spans)
 
     def periods(self, first_day: dt.date, days: int) -> Iterator[Period]:
         """Open periods from ``first_day`` on, adjacent ones merged (e.g. across midnight)."""
