@@ -237,10 +237,15 @@ def _locked_appointment(appointment: Appointment) -> Appointment:
     return locked(queryset).get(pk=appointment.pk)
 
 
+def is_changeable(appointment: Appointment, now: dt.datetime) -> bool:
+    """Citizens may cancel or move an appointment that is booked and has not begun."""
+    return appointment.status == AppointmentStatus.BOOKED and appointment.starts_at > now
+
+
 def _require_changeable(appointment: Appointment, now: dt.datetime) -> None:
     if appointment.status == AppointmentStatus.CANCELLED:
         raise BookingError(_("This appointment has already been cancelled."), "cancelled")
-    if appointment.status != AppointmentStatus.BOOKED or appointment.starts_at <= now:
+    if not is_changeable(appointment, now):
         raise BookingError(_("This appointment has already begun and can no longer be changed."), "begun")
 
 

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,20 +18,15 @@ from django.views.decorators.http import require_POST
 
 from buergerbuero.booking import ical, services
 from buergerbuero.booking.forms import ContactForm
-from buergerbuero.booking.models import Appointment, AppointmentStatus
+from buergerbuero.booking.models import Appointment
 from buergerbuero.booking.slots import Slot, SlotFinder, bookable_agents
 from buergerbuero.embed.framing import citizen_page
 from buergerbuero.lib.dates import aware_datetime_or_none, date_or_none
 from buergerbuero.offices.models import Office, Service
+from buergerbuero.offices.shortcuts import office_or_404
 from buergerbuero.staff.models import StaffMember
 
 DAYS_SHOWN = 7
-
-
-def _office(org_slug: str, office_slug: str) -> Office:
-    return get_object_or_404(
-        Office.objects.select_related("organization"), organization__slug=org_slug, slug=office_slug
-    )
 
 
 def _appointment(token: str) -> Appointment:
@@ -86,12 +81,14 @@ def picker(slots: SlotFinder, request: HttpRequest, slot_url: Callable[[Slot], s
     }
 
 
-def _query(**values: Any) -> str:
-    return urlencode({key: value for key, value in values.items() if value not in (None, "")})
+def _choice_query(service: Service, agent: StaffMember | None, **more: str) -> str:
+    """The query string that keeps the citizen's service (and staff member) from page to page."""
+    values = {"service": service.pk, **({"agent": agent.pk} if agent else {}), **more}
+    return urlencode(values)
 
 
 def details_url(office: Office, service: Service, agent: StaffMember | None, slot: Slot) -> str:
-    query = _query(service=service.pk, agent=agent.pk if agent else None, start=slot.start.isoformat())
+    query = _choice_query(service, agent, start=slot.start.isoformat())
     return reverse("booking:details", args=[office.organization.slug, office.slug]) + "?" + query
 
 
@@ -105,7 +102,7 @@ def suggested_slots(office: Office) -> list[tuple[Service, list[tuple[Slot, str]
 
 def book(request: HttpRequest, org_slug: str, office_slug: str) -> HttpResponse:
     """Step 1 and 2: the service (and, if wished, the staff member), then a free time."""
-    office = _office(org_slug, office_slug)
+    office = office_or_404(org_slug, office_slug)
     bookable, service, agent = _choice(request, office)
     context: dict[str, Any] = {"organization": office.organization, "office": office, "services": bookable}
     if service is None:
@@ -115,7 +112,7 @@ def book(request: HttpRequest, org_slug: str, office_slug: str) -> HttpResponse:
         service=service,
         agent=agent,
         agents=list(bookable_agents(office, service)),
-        day_query=_query(service=service.pk, agent=agent.pk if agent else None),
+        day_query=_choice_query(service, agent),
         **picker(slots, request, lambda slot: details_url(office, service, agent, slot)),
     )
     return citizen_page(request, "booking/book.html", context)
@@ -123,7 +120,7 @@ def book(request: HttpRequest, org_slug: str, office_slug: str) -> HttpResponse:
 
 def details(request: HttpRequest, org_slug: str, office_slug: str) -> HttpResponse:
     """Step 3: name and how to reach the citizen, then the booking itself."""
-    office = _office(org_slug, office_slug)
+    office = office_or_404(org_slug, office_slug)
     _bookable, service, agent = _choice(request, office)
     start = aware_datetime_or_none(request.GET.get("start"))
     if service is None or start is None:
@@ -162,7 +159,7 @@ def details(request: HttpRequest, org_slug: str, office_slug: str) -> HttpRespon
             "suggestions": [(slot, details_url(office, service, agent, slot)) for slot in refusal.suggestions]
             if refusal
             else [],
-            "back_query": _query(service=service.pk, agent=agent.pk if agent else None),
+            "back_query": _choice_query(service, agent),
         },
         status=status,
     )
@@ -183,7 +180,7 @@ def appointment(request: HttpRequest, token: str) -> HttpResponse:
             "just_booked": request.GET.get("booked") == "1",
             "can_join": services.can_join(booked, now),
             "join_opens_at": services.join_opens_at(booked),
-            "changeable": booked.status == AppointmentStatus.BOOKED and booked.starts_at > now,
+            "changeable": services.is_changeable(booked, now),
             "expired": expired,
         },
         status=410 if expired else 200,
@@ -224,7 +221,7 @@ def reschedule(request: HttpRequest, token: str) -> HttpResponse:
             return redirect("booking:reschedule", token=token)
         messages.success(request, _("Your appointment has been moved. We have sent you the new details."))
         return redirect("booking:appointment", token=token)
-    if booked.status != AppointmentStatus.BOOKED or booked.starts_at <= timezone.now():
+    if not services.is_changeable(booked, timezone.now()):
         return redirect("booking:appointment", token=token)
     slots = services.finder(booked.office, booked.service, booked.agent, ignore=booked)
     return citizen_page(

@@ -6,26 +6,20 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from buergerbuero.booking import views as booking_views
 from buergerbuero.embed.framing import citizen_page
-from buergerbuero.offices.models import Office
+from buergerbuero.offices.shortcuts import office_or_404
 from buergerbuero.waiting import ratelimit, services
 from buergerbuero.waiting.forms import EnterForm
 from buergerbuero.waiting.models import Ticket, TicketStatus
 
 JOIN_LIMIT = 10
 JOIN_WINDOW_SECONDS = 600
-
-
-def _office(org_slug: str, office_slug: str) -> Office:
-    return get_object_or_404(
-        Office.objects.select_related("organization"), organization__slug=org_slug, slug=office_slug
-    )
 
 
 def _ticket(token: str) -> Ticket:
@@ -36,7 +30,7 @@ def _ticket(token: str) -> Ticket:
 
 
 def enter(request: HttpRequest, org_slug: str, office_slug: str) -> HttpResponse:
-    office = _office(org_slug, office_slug)
+    office = office_or_404(org_slug, office_slug)
     status = 200
     if request.method == "POST":
         form = EnterForm(office, request.POST)
