@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from buergerbuero.booking.ical import appointment_ics, appointment_link
 from buergerbuero.booking.models import Appointment, AppointmentStatus
+from buergerbuero.lib.dates import long_date
 from buergerbuero.notify.models import Channel, DeliveryStatus, Notification
 from buergerbuero.notify.transports.base import DeliveryError, Transport
 from buergerbuero.notify.transports.email import EmailTransport
@@ -47,8 +48,7 @@ def _subject(kind: str, appointment: Appointment) -> str:
 def local_when(moment: dt.datetime, appointment: Appointment) -> str:
     """“Montag, 30. November 2026, 10:00” in the active language and the office's time zone."""
     local = moment.astimezone(appointment.office.organization.zone)
-    day = formats.date_format(local, "l") + ", " + formats.date_format(local, "DATE_FORMAT")
-    return f"{day}, {formats.time_format(local, 'H:i')}"
+    return f"{long_date(local)}, {formats.time_format(local, 'H:i')}"
 
 
 def _messages(
@@ -152,12 +152,16 @@ def retry_delay(attempts: int) -> dt.timedelta:
     return delay
 
 
+def _unclaimed(now: dt.datetime) -> Q:
+    """No worker holds the message (or its claim ran out: that worker died)."""
+    return Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+
+
 def _claim(notification: Notification, now: dt.datetime) -> bool:
-    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     return (
-        Notification.objects.filter(free, pk=notification.pk, status=DeliveryStatus.PENDING).update(
-            claimed_until=now + CLAIM
-        )
+        Notification.objects.filter(
+            _unclaimed(now), pk=notification.pk, status=DeliveryStatus.PENDING
+        ).update(claimed_until=now + CLAIM)
         == 1
     )
 
@@ -167,7 +171,7 @@ def deliver_due(now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     due = (
         Notification.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .filter(_unclaimed(now))
         .order_by("next_attempt_at", "pk")[:BATCH]
     )
     sent = 0
