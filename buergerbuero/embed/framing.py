@@ -29,6 +29,12 @@ def allow_framing(response: HttpResponse, organization: Organization | None) -> 
     return response
 
 
+def allow_framing_by_anyone(response: HttpResponse) -> HttpResponse:
+    """For pages that show nothing of value to a stranger's website (the embed refusal)."""
+    response[HEADER] = "frame-ancestors *"
+    return response
+
+
 def citizen_page(
     request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
 
-from buergerbuero.embed.framing import citizen_page
+from buergerbuero.embed.framing import allow_framing_by_anyone
 from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
 
@@ -30,27 +30,16 @@ def entry(request: HttpRequest, org_slug: str, office_slug: str | None = None) -
     organization = get_object_or_404(Organization, slug=org_slug)
     office = get_object_or_404(Office, organization=organization, slug=office_slug) if office_slug else None
     origin = request.GET.get("origin", "").rstrip("/")
-    if origin not in organization.embedding_origins:
-        direct = (
-            reverse("office", args=[org_slug, office_slug])
-            if office
-            else reverse("directory", args=[org_slug])
-        )
-        response = citizen_page(
-            request,
-            "embed/refused.html",
-            {
-                "organization": organization,
-                "origin": origin,
-                "direct_url": request.build_absolute_uri(direct),
-            },
-            status=403,
-        )
-        response["Content-Security-Policy"] = "frame-ancestors *"
-        return response
     target = (
         reverse("office", args=[org_slug, office_slug]) if office else reverse("directory", args=[org_slug])
     )
+    if origin not in organization.embedding_origins:
+        context = {
+            "organization": organization,
+            "origin": origin,
+            "direct_url": request.build_absolute_uri(target),
+        }
+        return allow_framing_by_anyone(render(request, "embed/refused.html", context, status=403))
     response = redirect(target)
     language = request.GET.get("lang", "")
     if language in dict(settings.LANGUAGES) and language in organization.language_codes:

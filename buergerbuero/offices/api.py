@@ -10,19 +10,21 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Annotated
-from urllib.parse import urlencode
 
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 from ninja import Path as PathParam
 from ninja import Query, Router, Schema
 from pydantic import Field, field_validator
 
 from buergerbuero.booking import services as booking
+from buergerbuero.booking.views import details_url
 from buergerbuero.offices import services
 from buergerbuero.offices.models import Office
+from buergerbuero.offices.shortcuts import office_or_404
 from buergerbuero.orgs.models import Organization
 from buergerbuero.waiting.services import office_live
 
@@ -154,9 +156,9 @@ def _office_out(request: HttpRequest, office: Office, now: dt.datetime) -> Offic
         slug=office.slug,
         name=office.name,
         description=office.description,
-        url=request.build_absolute_uri(f"/{slugs[0]}/{slugs[1]}/"),
-        enter_url=request.build_absolute_uri(f"/{slugs[0]}/{slugs[1]}/enter/"),
-        book_url=request.build_absolute_uri(f"/{slugs[0]}/{slugs[1]}/book/"),
+        url=request.build_absolute_uri(reverse("office", args=slugs)),
+        enter_url=request.build_absolute_uri(reverse("enter", args=slugs)),
+        book_url=request.build_absolute_uri(reverse("booking:book", args=slugs)),
         status=StatusOut(
             state=overview.state,
             label=overview.label,
@@ -233,21 +235,18 @@ def office_hours(request: HttpRequest, org: Slug, office: Slug, query: Query[Hou
     summary="The next free appointment times of a service",
 )
 def free_slots(request: HttpRequest, org: Slug, office: Slug, query: Query[SlotsQuery]) -> list[SlotOut]:
-    found = get_object_or_404(
-        Office.objects.select_related("organization"), organization__slug=org, slug=office
-    )
+    found = office_or_404(org, office)
     service = found.services.filter(pk=query.service, bookable=True).first()
     if service is None:
         raise Http404
     zone = found.organization.zone
     slots = booking.finder(found, service).next_free(query.limit)
-    book = request.build_absolute_uri(f"/{org}/{office}/book/details/")
     return [
         SlotOut(
             start=slot.start.astimezone(zone),
             end=slot.end.astimezone(zone),
             staff_members=len(slot.agent_ids),
-            book_url=f"{book}?{urlencode({'service': service.pk, 'start': slot.start.isoformat()})}",
+            book_url=request.build_absolute_uri(details_url(found, service, None, slot)),
         )
         for slot in slots
     ]
