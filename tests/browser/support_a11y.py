@@ -24,17 +24,14 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
-from django.test import RequestFactory
 from django.utils import timezone
 from playwright.sync_api import Page
 
 from buergerbuero.offices.models import Closure, Office, Service
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import Role, StaffMember
-from buergerbuero.waiting import ratelimit
 from tests import factories
-from tests.support.live import ALWAYS_OPEN
+from tests.support.live import ALWAYS_OPEN, reset_join_limit
 
 AXE_JS = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
 # WCAG 2.1 A and AA: what BITV 2.0 asks of every citizen page.
@@ -375,14 +372,6 @@ class Town:
     planner: StaffMember  # a second bookable staff member
     caller_user: User
     paths: dict[str, str] = field(default_factory=dict)
-
-
-def reset_join_limit() -> None:
-    """Forget this machine's recent joins (the enter form's POST counts; in the scaled run the
-    counter lives in Redis and outlives the server process)."""
-    for address in ("127.0.0.1", "::1"):
-        request = RequestFactory().post("/", REMOTE_ADDR=address)
-        cache.delete(f"ratelimit:join:{ratelimit.client_key(request)}")
 
 
 def make_town() -> Town:

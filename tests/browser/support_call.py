@@ -8,6 +8,9 @@ drives that path through the pages, and the join rate limit is then no concern.
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,6 +148,28 @@ class People:
     def close(self) -> None:
         for context in self.contexts:
             context.close()
+
+
+@contextlib.contextmanager
+def watched_people(browser: Browser, server: AsgiServer, *, slow: bool = True) -> Iterator[People]:
+    """People for one test; at the end their browser consoles and the server's log of the test
+    are printed (pytest shows them when it fails). ``slow``: Playwright's expectations wait as
+    long as a call on a busy two-core machine may take."""
+    log_start = server.log_path.stat().st_size if server.log_path.exists() else 0
+    crowd = People(browser, server)
+    if slow:
+        expect.set_options(timeout=TIMEOUT_MS)
+    try:
+        yield crowd
+    finally:
+        if slow:
+            expect.set_options(timeout=5_000)  # Playwright's default again, for the other tests
+        for name, lines in crowd.logs.items():
+            sys.stdout.write("\n".join([f"--- browser console of {name} ---", *lines, ""]))
+        with server.log_path.open("rb") as server_log:
+            server_log.seek(log_start)
+            sys.stdout.write(f"--- {server.log_path} ---\n{server_log.read().decode(errors='replace')}")
+        crowd.close()
 
 
 def log_in(page: Page, base: str, user: User, path: str) -> None:

@@ -38,8 +38,6 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.core.cache import cache
-from django.test import RequestFactory
 
 from buergerbuero.booking import services as booking
 from buergerbuero.booking.models import Appointment
@@ -49,7 +47,6 @@ from buergerbuero.consult.models import Consultation
 from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import Role, StaffMember
-from buergerbuero.waiting import ratelimit
 from buergerbuero.waiting import services as waiting
 from buergerbuero.waiting.models import Mode, PresenceState, Ticket
 from tests import factories
@@ -126,14 +123,6 @@ class Town:
     video_agent_path: str
     video_citizen_path: str
     chat_citizen_path: str
-
-
-def reset_join_limit() -> None:
-    """Forget this machine's recent joins (10 per 10 minutes per address): the browsers all
-    come from localhost, and in the scaled run the counter lives in Redis across runs."""
-    for address in ("127.0.0.1", "::1"):
-        request = RequestFactory().post("/", REMOTE_ADDR=address)
-        cache.delete(f"ratelimit:join:{ratelimit.client_key(request)}")
 
 
 def _member(organization: Organization, office: Office, username: str, name: str) -> StaffMember:

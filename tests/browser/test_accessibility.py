@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
@@ -63,6 +62,7 @@ from tests.browser.support_call import (
     join_with_video,
     precheck_ready,
     wait_for_remote_video,
+    watched_people,
 )
 from tests.support.server import AsgiServer
 
@@ -130,17 +130,8 @@ def town() -> Town:
 
 @pytest.fixture
 def people(browser: Browser, asgi_server: AsgiServer) -> Iterator[People]:
-    """The staff member's browser; consoles and the server's log are printed at the end (pytest
-    shows them when the test fails)."""
-    log_start = asgi_server.log_path.stat().st_size if asgi_server.log_path.exists() else 0
-    crowd = People(browser, asgi_server)
-    yield crowd
-    for name, lines in crowd.logs.items():
-        sys.stdout.write("\n".join([f"--- browser console of {name} ---", *lines, ""]))
-    with asgi_server.log_path.open("rb") as server_log:
-        server_log.seek(log_start)
-        sys.stdout.write(f"--- {asgi_server.log_path} ---\n{server_log.read().decode(errors='replace')}")
-    crowd.close()
+    with watched_people(browser, asgi_server, slow=False) as crowd:
+        yield crowd
 
 
 def _citizen_context(

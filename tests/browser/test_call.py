@@ -9,7 +9,6 @@ on what the page shows, never on a fixed delay.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,6 @@ from tests.browser.support_call import (
     AGENT_NAME,
     CITIZEN_NAME,
     PORTRAIT,
-    TIMEOUT_MS,
     CallOffice,
     Meeting,
     People,
@@ -35,6 +33,7 @@ from tests.browser.support_call import (
     small_pdf,
     start_consultation,
     wait_for_remote_video,
+    watched_people,
 )
 from tests.support.server import AsgiServer
 
@@ -61,18 +60,8 @@ def call_office() -> CallOffice:
 
 @pytest.fixture
 def people(browser: Browser, asgi_server: AsgiServer) -> Iterator[People]:
-    """Browser consoles and the server log are printed at the end (pytest shows them on failure)."""
-    server_log_start = asgi_server.log_path.stat().st_size if asgi_server.log_path.exists() else 0
-    crowd = People(browser, asgi_server)
-    expect.set_options(timeout=TIMEOUT_MS)  # calls on a busy 2-core machine take their time
-    yield crowd
-    expect.set_options(timeout=5_000)  # Playwright's default again, for the other tests
-    for name, lines in crowd.logs.items():
-        sys.stdout.write("\n".join([f"--- browser console of {name} ---", *lines, ""]))
-    with asgi_server.log_path.open("rb") as server_log:
-        server_log.seek(server_log_start)
-        sys.stdout.write(f"--- {asgi_server.log_path} ---\n{server_log.read().decode(errors='replace')}")
-    crowd.close()
+    with watched_people(browser, asgi_server) as crowd:
+        yield crowd
 
 
 @dataclass(frozen=True)

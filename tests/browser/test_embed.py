@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -56,9 +55,9 @@ from tests.browser.support_call import (
     People,
     join_with_video,
     wait_for_remote_video,
+    watched_people,
 )
-from tests.browser.test_walk_in import _reset_join_limit
-from tests.support.live import ALWAYS_OPEN
+from tests.support.live import ALWAYS_OPEN, reset_join_limit
 from tests.support.server import AsgiServer, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -188,24 +187,14 @@ def place(website: Website) -> Place:
     agent = StaffMember.objects.select_related("user").get(user=user)
     # On a break while the citizen arrives (else the free seat would take them at once).
     waiting.set_presence(agent, PresenceState.PAUSE)
-    _reset_join_limit()
+    reset_join_limit()
     return Place(office=office, agent=agent)
 
 
 @pytest.fixture
 def people(browser: Browser, asgi_server: AsgiServer) -> Iterator[People]:
-    """Browser consoles and the server log are printed at the end (pytest shows them on failure)."""
-    server_log_start = asgi_server.log_path.stat().st_size if asgi_server.log_path.exists() else 0
-    crowd = People(browser, asgi_server)
-    expect.set_options(timeout=TIMEOUT_MS)
-    yield crowd
-    expect.set_options(timeout=5_000)  # Playwright's default again, for the other tests
-    for name, lines in crowd.logs.items():
-        sys.stdout.write("\n".join([f"--- browser console of {name} ---", *lines, ""]))
-    with asgi_server.log_path.open("rb") as server_log:
-        server_log.seek(server_log_start)
-        sys.stdout.write(f"--- {asgi_server.log_path} ---\n{server_log.read().decode(errors='replace')}")
-    crowd.close()
+    with watched_people(browser, asgi_server) as crowd:
+        yield crowd
 
 
 # --- helpers --------------------------------------------------------------------------------------

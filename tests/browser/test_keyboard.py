@@ -19,7 +19,6 @@ video and chat → closing page with the rating) and a booking up to its confirm
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,9 +35,14 @@ from buergerbuero.staff.models import Role, StaffMember
 from buergerbuero.waiting.models import Ticket, TicketStatus
 from tests import factories
 from tests.browser.support_booking import german, german_js
-from tests.browser.support_call import DESKTOP, TIMEOUT_MS, People, make_call_office, start_consultation
-from tests.browser.support_mobile import reset_join_limit
-from tests.support.live import ALWAYS_OPEN
+from tests.browser.support_call import (
+    DESKTOP,
+    People,
+    make_call_office,
+    start_consultation,
+    watched_people,
+)
+from tests.support.live import ALWAYS_OPEN, reset_join_limit
 from tests.support.server import AsgiServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -183,18 +187,8 @@ def place() -> Place:
 
 @pytest.fixture
 def people(browser: Browser, asgi_server: AsgiServer) -> Iterator[People]:
-    """Browser consoles and the server log are printed at the end (pytest shows them on failure)."""
-    server_log_start = asgi_server.log_path.stat().st_size if asgi_server.log_path.exists() else 0
-    crowd = People(browser, asgi_server)
-    expect.set_options(timeout=TIMEOUT_MS)
-    yield crowd
-    expect.set_options(timeout=5_000)  # Playwright's default again, for the other tests
-    for name, lines in crowd.logs.items():
-        sys.stdout.write("\n".join([f"--- browser console of {name} ---", *lines, ""]))
-    with asgi_server.log_path.open("rb") as server_log:
-        server_log.seek(server_log_start)
-        sys.stdout.write(f"--- {asgi_server.log_path} ---\n{server_log.read().decode(errors='replace')}")
-    crowd.close()
+    with watched_people(browser, asgi_server) as crowd:
+        yield crowd
 
 
 def _console(people: People, place: Place) -> Page:

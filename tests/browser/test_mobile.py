@@ -49,8 +49,8 @@ from tests.browser.support_mobile import (
     boxes,
     make_town,
     measure,
-    reset_join_limit,
 )
+from tests.support.live import reset_join_limit
 from tests.support.server import AsgiServer
 
 # The marker makes pytest-django create the test database (see the fixture ``surveys``).

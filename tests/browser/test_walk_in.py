@@ -16,16 +16,13 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
-from django.test import RequestFactory
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 
 from buergerbuero.offices.models import Office, Service
 from buergerbuero.staff.models import Role, StaffMember
-from buergerbuero.waiting import ratelimit
 from buergerbuero.waiting.models import Ticket, TicketStatus
 from tests import factories
-from tests.support.live import ALWAYS_OPEN, server_password_hash
+from tests.support.live import ALWAYS_OPEN, reset_join_limit, server_password_hash
 from tests.support.server import AsgiServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -40,17 +37,6 @@ class WalkInOffice:
     office: Office
     agent_username: str
     path: str  # the office page
-
-
-def _reset_join_limit() -> None:
-    """Forget this machine's recent joins (10 per 10 minutes per address).
-
-    In the scaled run the counter lives in Redis and outlives the server process, so repeated
-    runs of the suite would eventually be refused; the browsers all come from localhost.
-    """
-    for address in ("127.0.0.1", "::1"):
-        request = RequestFactory().post("/", REMOTE_ADDR=address)
-        cache.delete(f"ratelimit:join:{ratelimit.client_key(request)}")
 
 
 @pytest.fixture
@@ -69,7 +55,7 @@ def walk_in() -> WalkInOffice:
     user = factories.make_staff(organization, "berger", Role.AGENT, [office])
     User.objects.filter(pk=user.pk).update(password=server_password_hash())
     StaffMember.objects.filter(user=user).update(display_name=AGENT_NAME)
-    _reset_join_limit()
+    reset_join_limit()
     return WalkInOffice(office=office, agent_username=user.username, path="/wartestadt/meldeamt/")
 
 
