@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "buergerbuero.embed",
     "buergerbuero.demo",
     "buergerbuero.jobs",
+    "buergerbuero.audit",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

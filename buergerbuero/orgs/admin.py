@@ -30,6 +30,9 @@ class OrganizationForm(forms.ModelForm):  # type: ignore[type-arg]
             "logo",
             "primary_colour",
             "embed_origins",
+            "sms_countries",
+            "sms_daily_limit",
+            "staff_second_factor",
         ]
         widgets = {"primary_colour": forms.TextInput(attrs={"type": "color"})}
 

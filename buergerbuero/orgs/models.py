@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from buergerbuero.orgs.validators import (
     HEX_COLOUR,
     validate_brand_contrast,
+    validate_calling_codes,
     validate_hex_colour,
     validate_language_codes,
     validate_org_slug,
@@ -80,6 +81,31 @@ class Organization(models.Model):
             "One address per line, e.g. https://www.musterstadt.de — only these pages can show the offices."
         ),
     )
+    # --- what citizens may cost the organisation (abuse limits) -------------------------
+    sms_countries = models.CharField(
+        _("countries that receive SMS"),
+        max_length=100,
+        default="49",
+        validators=[validate_calling_codes],
+        help_text=_(
+            "Comma-separated country calling codes, e.g. “49,43,41”. SMS to other countries are not sent "
+            "(protection against SMS fraud); e-mail still works."
+        ),
+    )
+    sms_daily_limit = models.PositiveIntegerField(
+        _("SMS per day"),
+        default=500,
+        help_text=_("At most this many SMS are sent per day for the organisation; beyond it, e-mail only."),
+    )
+    # --- staff accounts ----------------------------------------------------------------------
+    staff_second_factor = models.BooleanField(
+        _("second factor for all staff"),
+        default=False,
+        help_text=_(
+            "Agents and office leads must also confirm their login with an authenticator app. "
+            "Organisation admins always must."
+        ),
+    )
 
     class Meta:
         verbose_name = _("organisation")
@@ -101,6 +127,10 @@ class Organization(models.Model):
     @property
     def embedding_origins(self) -> list[str]:
         return [line.strip().rstrip("/") for line in self.embed_origins.splitlines() if line.strip()]
+
+    @property
+    def sms_calling_codes(self) -> list[str]:
+        return [code.strip().lstrip("+") for code in self.sms_countries.split(",") if code.strip()]
 
     @property
     def language_codes(self) -> list[str]:

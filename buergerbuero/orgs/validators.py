@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 
+import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import formats
@@ -103,4 +104,17 @@ def validate_origins(value: str) -> None:
                 _("“%(origin)s” is not a web address like https://www.example.de (without a path)."),
                 code="bad_origin",
                 params={"origin": origin},
+            )
+
+
+def validate_calling_codes(value: str) -> None:
+    """Country calling codes such as ``49,43``: digits only, each a code ``phonenumbers`` knows."""
+    known = phonenumbers.COUNTRY_CODE_TO_REGION_CODE
+    for raw in value.split(","):
+        code = raw.strip().lstrip("+")
+        if not code:
+            continue
+        if not code.isdigit() or int(code) not in known:
+            raise ValidationError(
+                _("“%(code)s” is not a country calling code (e.g. 49 for Germany)."), params={"code": raw}
             )
