@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from buergerbuero.booking import ical, services
 from buergerbuero.booking.models import Appointment, AppointmentStatus
 from buergerbuero.lib.dates import date_or_none
+from buergerbuero.lib.redirects import safe_next
 from buergerbuero.staff.models import Role, StaffMember
 from buergerbuero.staff.services import offices_served, staff_member_of
 
@@ -91,7 +92,7 @@ def no_show(request: HttpRequest, appointment_id: int) -> HttpResponse:
         services.mark_no_show(member, appointment)
     except services.BookingError as refused:
         messages.error(request, refused.message)
-    return redirect(request.POST.get("next") or reverse("booking:calendar"))
+    return redirect(safe_next(request, reverse("booking:calendar")))
 
 
 @login_required
