@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "buergerbuero.demo",
     "buergerbuero.jobs",
     "buergerbuero.audit",
+    "buergerbuero.limits",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -282,6 +283,18 @@ except ValueError as error:
     raise ConfigError(f"SMS_GATEWAY_BODY must be a JSON object: {error}") from error
 # Attempts before a message is given up (then it shows as failed in the admin).
 NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 10)
+
+# --- Abuse limits (buergerbuero.limits: counters in the database, seen by every process) ------
+# Booking attempts per client address per hour, and bookings per e-mail address or mobile
+# number per day (UTC day).
+BOOKING_LIMIT_PER_ADDRESS_HOUR = env_int("BOOKING_LIMIT_PER_ADDRESS_HOUR", 10)
+BOOKING_LIMIT_PER_CONTACT_DAY = env_int("BOOKING_LIMIT_PER_CONTACT_DAY", 3)
+# Moves and cancellations of appointments per client address per hour.
+BOOKING_CHANGES_PER_ADDRESS_HOUR = env_int("BOOKING_CHANGES_PER_ADDRESS_HOUR", 10)
+# How often one appointment may be moved (each move sends its messages again).
+APPOINTMENT_MAX_MOVES = env_int("APPOINTMENT_MAX_MOVES", 3)
+# Entering a waiting room, per client address per 10 minutes.
+JOIN_LIMIT_PER_ADDRESS = env_int("JOIN_LIMIT_PER_ADDRESS", 10)
 
 # --- Background jobs ----------------------------------------------------------------------
 # In the embedded mode the job loop runs inside the web process (`manage.py serve`); in the

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from buergerbuero.booking import services as booking
 from buergerbuero.consult import services as consult
+from buergerbuero.limits import services as limits
 from buergerbuero.notify import services as notify
 from buergerbuero.waiting import services as waiting
 
@@ -42,6 +43,7 @@ JOBS: list[PeriodicJob] = [
     PeriodicJob("prune_sessions", dt.timedelta(hours=1), prune_sessions),
     PeriodicJob("prune_consultations", dt.timedelta(hours=1), consult.prune_consultations),
     PeriodicJob("prune_appointments", dt.timedelta(hours=1), booking.prune_appointments),
+    PeriodicJob("prune_rate_limits", dt.timedelta(hours=1), limits.prune),
     PeriodicJob("enqueue_reminders", dt.timedelta(minutes=1), notify.enqueue_reminders),
     PeriodicJob("deliver_notifications", dt.timedelta(seconds=5), notify.deliver_due),
     PeriodicJob("expire_unanswered_calls", dt.timedelta(seconds=2), waiting.expire_unanswered_calls),

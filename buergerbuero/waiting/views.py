@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -13,12 +14,13 @@ from django.views.decorators.http import require_POST
 
 from buergerbuero.booking import views as booking_views
 from buergerbuero.embed.framing import citizen_page
+from buergerbuero.limits import services as limits
 from buergerbuero.offices.shortcuts import office_or_404
-from buergerbuero.waiting import ratelimit, services
+from buergerbuero.waiting import services
 from buergerbuero.waiting.forms import EnterForm
 from buergerbuero.waiting.models import Ticket, TicketStatus
 
-JOIN_LIMIT = 10
+JOIN_SCOPE = "join"
 JOIN_WINDOW_SECONDS = 600
 
 
@@ -34,7 +36,10 @@ def enter(request: HttpRequest, org_slug: str, office_slug: str) -> HttpResponse
     status = 200
     if request.method == "POST":
         form = EnterForm(office, request.POST)
-        if not ratelimit.allow(request, "join", limit=JOIN_LIMIT, window_seconds=JOIN_WINDOW_SECONDS):
+        joins = limits.hit(
+            JOIN_SCOPE, limits.client_address(request), settings.JOIN_LIMIT_PER_ADDRESS, JOIN_WINDOW_SECONDS
+        )
+        if not joins.allowed:
             form.add_error(None, _("You have entered too often in a short time. Please wait ten minutes."))
             status = 429
         elif form.is_valid():

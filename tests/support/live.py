@@ -6,10 +6,9 @@ from __future__ import annotations
 import functools
 
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.core.cache import cache
-from django.test import RequestFactory
 
-from buergerbuero.waiting import ratelimit
+from buergerbuero.limits import services as limits
+from buergerbuero.waiting.views import JOIN_SCOPE
 from tests import factories
 
 # Open around the clock on every day: adjacent intervals merge across midnight, so no closing
@@ -31,7 +30,6 @@ def server_password_hash() -> str:
 
 def reset_join_limit() -> None:
     """Forget this machine's recent joins (10 per 10 minutes per address): the browsers all come
-    from localhost, and in the scaled run the counter lives in Redis and outlives the server."""
-    for address in ("127.0.0.1", "::1"):
-        request = RequestFactory().post("/", REMOTE_ADDR=address)
-        cache.delete(f"ratelimit:join:{ratelimit.client_key(request)}")
+    from localhost, and the counter lives in the database the servers share with the tests."""
+    for address in ("127.0.0.1", "::1/64"):
+        limits.reset(JOIN_SCOPE, address)

@@ -1,8 +1,8 @@
 """Citizen pages (enter, wait, confirm, leave) and the staff console's page and JSON endpoints.
 
 The clock stands on an open Thursday in the fixture office's hours. Every test's client has
-its own address, so the join rate limit (shared through Redis in the scaled mode) counts only
-that test's requests.
+its own address, so the join rate limit (counted in the database) counts only that test's
+requests.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import time_machine
 from django.contrib.auth.models import User
-from django.core.cache import cache
-from django.test import Client, RequestFactory
+from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
@@ -26,7 +25,7 @@ from django.utils.translation import gettext
 from buergerbuero.consult.models import Consultation
 from buergerbuero.offices.models import AdmissionMode, Office, Service
 from buergerbuero.staff.models import StaffMember
-from buergerbuero.waiting import ratelimit, services
+from buergerbuero.waiting import services
 from buergerbuero.waiting.models import AgentPresence, PresenceState, QueueState, Ticket, TicketStatus
 
 if TYPE_CHECKING:
@@ -53,8 +52,6 @@ def citizen(language: str = "en") -> Client:
     """A browser of its own address (the rate limit counts per address)."""
     number = next(_addresses)
     address = f"10.77.{number // 250}.{number % 250 + 1}"
-    key = ratelimit.client_key(RequestFactory().get("/", REMOTE_ADDR=address))
-    cache.delete(f"ratelimit:join:{key}")  # a count left in Redis by an earlier run
     return Client(REMOTE_ADDR=address, headers={"accept-language": language})
 
 
