@@ -1,13 +1,12 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import cache_page
 from django.views.i18n import JavaScriptCatalog
-from django.views.static import serve
 
 from buergerbuero.config.api import api
 from buergerbuero.embed import views as embed_views
+from buergerbuero.offices import media_views
 from buergerbuero.offices import views as office_views
 from buergerbuero.orgs import views as org_views
 from buergerbuero.waiting import views as waiting_views
@@ -31,9 +30,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     # The catalogue changes only with a deployment; building it costs ~80 ms per page view.
     path("i18n/js/", cache_page(24 * 3600)(JavaScriptCatalog.as_view()), name="javascript-catalog"),
-    # Uploaded logos and waiting-area media (public); in the scaled mode a front proxy may
-    # serve MEDIA_ROOT instead. Consultation documents are never served from here.
-    re_path(r"^media/(?P<path>(branding|waiting)/.+)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    # Uploaded logos and waiting-area media (public), with a safe type and a sandbox policy
+    # (offices.media_views). Consultation documents are never served from here.
+    re_path(r"^media/(?P<folder>branding|waiting)/(?P<name>[^/]+)$", media_views.public_media, name="media"),
     path("embed.js", embed_views.snippet, name="embed_snippet"),
     path("embed/<slug:org_slug>/", embed_views.entry, name="embed"),
     path("embed/<slug:org_slug>/<slug:office_slug>/", embed_views.entry, name="embed_office"),

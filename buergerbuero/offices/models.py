@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from buergerbuero.offices.media import validate_waiting_image, validate_waiting_video
+from buergerbuero.offices.media import RandomName, validate_waiting_image, validate_waiting_video
 from buergerbuero.orgs.models import Organization
 
 MIDNIGHT = dt.time(0, 0)
@@ -62,8 +62,11 @@ class Office(models.Model):
         blank=True,
         help_text=_("One item per line, e.g. “Identity card”; shown as a checklist while waiting."),
     )
-    waiting_image = models.ImageField(
-        _("image"), upload_to="waiting/", blank=True, validators=[validate_waiting_image]
+    waiting_image = models.FileField(
+        _("image"),
+        upload_to=RandomName("waiting"),
+        blank=True,
+        validators=[validate_waiting_image],
     )
     waiting_image_alt = models.CharField(
         _("image description"),
@@ -72,7 +75,10 @@ class Office(models.Model):
         help_text=_("What the image shows, for screen readers."),
     )
     waiting_video = models.FileField(
-        _("short video (MP4 or WebM)"), upload_to="waiting/", blank=True, validators=[validate_waiting_video]
+        _("short video (MP4 or WebM)"),
+        upload_to=RandomName("waiting"),
+        blank=True,
+        validators=[validate_waiting_video],
     )
     show_position = models.BooleanField(
         _("show the place in the queue"),

@@ -5,6 +5,7 @@ import zoneinfo
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from buergerbuero.offices.media import RandomName, validate_logo
 from buergerbuero.orgs.validators import (
     HEX_COLOUR,
     validate_brand_contrast,
@@ -65,7 +66,12 @@ class Organization(models.Model):
         validators=[validate_language_codes],
         help_text=_("Comma-separated language codes, e.g. “de,en”."),
     )
-    logo = models.ImageField(_("logo"), upload_to="branding/", blank=True)
+    logo = models.FileField(
+        _("logo"),
+        upload_to=RandomName("branding"),
+        blank=True,
+        validators=[validate_logo],
+    )
     primary_colour = models.CharField(
         _("primary colour"),
         max_length=7,
