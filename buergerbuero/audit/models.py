@@ -7,6 +7,40 @@ from django.utils.translation import gettext_lazy as _
 from buergerbuero.orgs.models import Organization
 
 
+class Action(models.TextChoices):
+    """The actions we record, with their labels. Deliberately not the field's choices: a new
+    action needs no migration, and an unknown name is shown as written."""
+
+    # the staff console (waiting.console_views.staff_action)
+    QUEUE_PRESENCE = "queue.presence", _("presence changed")
+    QUEUE_CALL_NEXT = "queue.call_next", _("next citizen called")
+    QUEUE_ADMIT = "queue.admit", _("citizen admitted")
+    QUEUE_TRANSFER = "queue.transfer", _("citizen transferred")
+    QUEUE_REMOVE = "queue.remove", _("citizen removed from the queue")
+    QUEUE_NO_SHOW = "queue.no_show", _("citizen marked as no-show")
+    QUEUE_ANNOUNCE = "queue.announce", _("message sent to everyone waiting")
+    # consultations
+    CONSULT_ENDED = "consult.ended", _("consultation ended")
+    INTERPRETER_INVITED = "consult.interpreter_invited", _("interpreter invited")
+    INVITE_CLAIMED = "consult.invite_claimed", _("interpreter invitation used")
+    INTERPRETER_REMOVED = "consult.interpreter_removed", _("interpreter removed")
+    DOCUMENT_SHARED = "consult.document_shared", _("document shared by staff")
+    DOCUMENT_DOWNLOADED = "consult.document_downloaded", _("document downloaded")
+    # appointments and messages
+    APPOINTMENT_NO_SHOW = "booking.no_show", _("appointment marked as no-show")
+    FEED_RENEWED = "booking.feed_renewed", _("calendar address renewed")
+    NOTIFICATION_RETRY = "notify.retry", _("messages sent again")
+    # accounts
+    LOGIN = "account.login", _("logged in")
+    LOGIN_FAILED = "account.login_failed", _("login failed")
+    LOGOUT = "account.logout", _("logged out")
+    LOCKED_OUT = "account.locked_out", _("locked out after failed logins")
+    # the admin site
+    ADMIN_ADDED = "admin.added", _("added in the admin")
+    ADMIN_CHANGED = "admin.changed", _("changed in the admin")
+    ADMIN_DELETED = "admin.deleted", _("deleted in the admin")
+
+
 class AuditEntry(models.Model):
     """One staff action or account event. Holds no citizen's personal data: a citizen appears
     only as the id of a ticket, consultation or appointment (``target``)."""

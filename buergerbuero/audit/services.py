@@ -6,12 +6,16 @@ Rules:
   factor, admin change); it never raises into the action it records.
 - An entry names the staff member and, for citizens, only an id (ticket, consultation,
   appointment) — never a name, e-mail address, phone number or message text.
-- Org admins read their own organisation's entries; entries are pruned after the same
-  retention as the consultations they describe.
+- A citizen's ticket, consultation or appointment is named in ``target`` as ``ticket:<id>``,
+  ``consultation:<id>``, ``appointment:<id>``; admin changes as ``<app>.<model>:<id>``.
+- Org admins read their own organisation's entries (admin: ``audit.admin``); entries are
+  pruned after ``AUDIT_RETENTION_DAYS`` (by default the longer of the consultations' and the
+  appointments' retention), by the ``prune_audit`` job.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import logging
@@ -21,6 +25,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
 from buergerbuero.audit.models import AuditEntry
 from buergerbuero.orgs.models import Organization
@@ -66,3 +71,10 @@ def record(
     except Exception:
         logger.exception("audit entry %s could not be written", action)
         return None
+
+
+def prune_audit(now: dt.datetime | None = None) -> int:
+    """Entries older than ``AUDIT_RETENTION_DAYS`` go."""
+    cutoff = (now or timezone.now()) - dt.timedelta(days=settings.AUDIT_RETENTION_DAYS)
+    deleted, _detail = AuditEntry.objects.filter(at__lt=cutoff).delete()
+    return deleted

@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from buergerbuero.audit.models import Action as Audit
+from buergerbuero.audit.services import record
 from buergerbuero.booking import ical, services
 from buergerbuero.booking.models import Appointment, AppointmentStatus
 from buergerbuero.lib.dates import date_or_none
@@ -92,13 +94,24 @@ def no_show(request: HttpRequest, appointment_id: int) -> HttpResponse:
         services.mark_no_show(member, appointment)
     except services.BookingError as refused:
         messages.error(request, refused.message)
+    else:
+        target = f"appointment:{appointment.pk}"
+        record(
+            Audit.APPOINTMENT_NO_SHOW,
+            actor=request.user,
+            organization=member.organization_id,
+            target=target,
+            request=request,
+        )
     return redirect(safe_next(request, reverse("booking:calendar")))
 
 
 @login_required
 @require_POST
 def renew_feed(request: HttpRequest) -> HttpResponse:
-    services.calendar_feed(_member(request), renew=True)
+    member = _member(request)
+    services.calendar_feed(member, renew=True)
+    record(Audit.FEED_RENEWED, actor=request.user, organization=member.organization_id, request=request)
     messages.success(request, _("Your calendar has a new address; the old one no longer works."))
     return redirect("booking:calendar")
 

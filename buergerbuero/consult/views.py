@@ -15,9 +15,12 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from buergerbuero.audit.models import Action as Audit
+from buergerbuero.audit.services import record
 from buergerbuero.consult import services
 from buergerbuero.consult.models import Consultation, Document, Role
 from buergerbuero.embed.framing import citizen_page
+from buergerbuero.lib.browser_policy import allow_devices
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.staff.services import staff_member_of
 from buergerbuero.waiting.models import TicketStatus
@@ -32,7 +35,8 @@ def _page(request: HttpRequest, who: services.Participant, **extra: Any) -> Http
     }
     # Only the citizen's page may appear in the organisation's websites; staff pages never.
     page = citizen_page if who.role == Role.CITIZEN else render
-    return page(
+    # The one page that may use camera, microphone and screen (the pre-call check and the call).
+    response = page(
         request,
         "consult/consultation.html",
         {
@@ -45,6 +49,8 @@ def _page(request: HttpRequest, who: services.Participant, **extra: Any) -> Http
             **extra,
         },
     )
+    allow_devices(response)
+    return response
 
 
 def citizen(request: HttpRequest, token: str) -> HttpResponse:
@@ -91,6 +97,21 @@ def done(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
+def _audit(
+    request: HttpRequest, action: str, consultation: Consultation, *, by_staff: bool = True, **details: Any
+) -> None:
+    """An audit entry about this consultation (its id only), by its staff member or, for an
+    interpreter, by nobody we know."""
+    record(
+        action,
+        actor=request.user if by_staff else None,
+        organization=consultation.office.organization_id,
+        target=f"consultation:{consultation.pk}",
+        details=details,
+        request=request,
+    )
+
+
 def _agent_of(request: HttpRequest, consultation_id: int) -> tuple[services.Participant, StaffMember]:
     member = staff_member_of(request.user)
     who = services.participant(consultation_id, member=member) if member else None
@@ -111,7 +132,8 @@ def agent(request: HttpRequest, consultation_id: int) -> HttpResponse:
 @require_POST
 def end(request: HttpRequest, consultation_id: int) -> HttpResponse:
     who, member = _agent_of(request, consultation_id)
-    services.end_consultation(who.consultation, member)
+    if services.end_consultation(who.consultation, member):
+        _audit(request, Audit.CONSULT_ENDED, who.consultation)
     return redirect("waiting:console")
 
 
@@ -123,6 +145,7 @@ def invite_interpreter(request: HttpRequest, consultation_id: int) -> JsonRespon
         secret = services.invite_interpreter(who.consultation, member)
     except QueueError as refused:
         return JsonResponse({"error": refused.message}, status=409)
+    _audit(request, Audit.INTERPRETER_INVITED, who.consultation)
     return JsonResponse(
         {"link": request.build_absolute_uri(reverse("consult:interpreter_invite", args=[secret]))}
     )
@@ -132,7 +155,9 @@ def invite_interpreter(request: HttpRequest, consultation_id: int) -> JsonRespon
 @require_POST
 def remove_interpreter(request: HttpRequest, consultation_id: int) -> JsonResponse:
     who, member = _agent_of(request, consultation_id)
-    return JsonResponse({"removed": services.remove_interpreter(who.consultation, member)})
+    removed = services.remove_interpreter(who.consultation, member)
+    _audit(request, Audit.INTERPRETER_REMOVED, who.consultation, invites=removed)
+    return JsonResponse({"removed": removed})
 
 
 def interpreter_invite(request: HttpRequest, secret: str) -> HttpResponse:
@@ -147,6 +172,7 @@ def interpreter_invite(request: HttpRequest, secret: str) -> HttpResponse:
         consultation, session = services.claim_invite(secret)
     except QueueError as refused:
         return render(request, "consult/invite_refused.html", {"message": refused.message}, status=410)
+    _audit(request, Audit.INVITE_CLAIMED, consultation, by_staff=False)
     response = redirect("consult:interpreter", consultation_id=consultation.pk)
     response.set_cookie(
         services.interpreter_cookie(consultation.pk),
@@ -219,15 +245,19 @@ def share_document(request: HttpRequest, consultation_id: int) -> JsonResponse:
         document = services.share_document(who, upload)
     except QueueError as refused:
         return JsonResponse({"error": refused.message}, status=400)
+    if who.role == Role.AGENT:  # the document's id: its name may name the citizen
+        _audit(request, Audit.DOCUMENT_SHARED, who.consultation, document=document.pk)
     return JsonResponse(services.document_json(document), status=201)
 
 
-def download_document(request: HttpRequest, consultation_id: int, document_id: int) -> FileResponse:
-    who = _member_of(request, consultation_id)
+def download_document(request: HttpRequest, consultation_id: int, document_id: int) -> HttpResponse:
+    # Who may still download after the end is decided in services.participant.
     try:
+        who = _member_of(request, consultation_id)
         document = Document.objects.get(pk=document_id, consultation=who.consultation)
-    except Document.DoesNotExist:
-        raise Http404 from None
+    except (Http404, Document.DoesNotExist):
+        message = _("This document is not available to you (any more).")
+        return render(request, "consult/invite_refused.html", {"message": message}, status=404)
     response = FileResponse(
         document.file.open("rb"),
         as_attachment=True,
@@ -235,4 +265,14 @@ def download_document(request: HttpRequest, consultation_id: int, document_id: i
         content_type=document.content_type,
     )
     response["Cache-Control"] = "private, no-store"
+    if who.role != Role.CITIZEN:  # staff or interpreter: the citizen's own downloads are theirs
+        staff = who.role == Role.AGENT
+        _audit(
+            request,
+            Audit.DOCUMENT_DOWNLOADED,
+            who.consultation,
+            by_staff=staff,
+            document=document.pk,
+            by=who.role,
+        )
     return response

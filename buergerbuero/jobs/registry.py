@@ -17,6 +17,7 @@ from django.contrib.sessions.models import Session
 from django.db import close_old_connections
 from django.utils import timezone
 
+from buergerbuero.audit import services as audit
 from buergerbuero.booking import services as booking
 from buergerbuero.consult import services as consult
 from buergerbuero.limits import services as limits
@@ -44,6 +45,7 @@ JOBS: list[PeriodicJob] = [
     PeriodicJob("prune_consultations", dt.timedelta(hours=1), consult.prune_consultations),
     PeriodicJob("prune_appointments", dt.timedelta(hours=1), booking.prune_appointments),
     PeriodicJob("prune_rate_limits", dt.timedelta(hours=1), limits.prune),
+    PeriodicJob("prune_audit", dt.timedelta(hours=1), audit.prune_audit),
     PeriodicJob("enqueue_reminders", dt.timedelta(minutes=1), notify.enqueue_reminders),
     PeriodicJob("deliver_notifications", dt.timedelta(seconds=5), notify.deliver_due),
     PeriodicJob("expire_unanswered_calls", dt.timedelta(seconds=2), waiting.expire_unanswered_calls),

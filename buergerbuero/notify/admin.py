@@ -8,6 +8,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from buergerbuero.audit.models import Action as Audit
+from buergerbuero.audit.services import record
 from buergerbuero.notify import services
 from buergerbuero.notify.models import Notification
 from buergerbuero.staff.admin_scope import TenantScopedAdmin
@@ -44,7 +46,21 @@ class NotificationAdmin(TenantScopedAdmin):
 
     @admin.action(description=_("Send again now"))
     def send_again(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
-        count = services.retry_now(list(queryset.values_list("pk", flat=True)))
+        chosen: list[tuple[int, int | None]] = list(
+            queryset.values_list("pk", "appointment__office__organization_id")
+        )
+        count = services.retry_now([pk for pk, _org in chosen])
+        by_organization: dict[int | None, list[int]] = {}
+        for pk, organization_id in chosen:
+            by_organization.setdefault(organization_id, []).append(pk)
+        for organization_id, ids in by_organization.items():  # ids only: recipients are personal data
+            record(
+                Audit.NOTIFICATION_RETRY,
+                actor=request.user,
+                organization=organization_id,
+                details={"notifications": ids},
+                request=request,
+            )
         self.message_user(
             request,
             ngettext("%d message will be sent again.", "%d messages will be sent again.", count) % count,

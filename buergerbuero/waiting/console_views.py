@@ -1,8 +1,13 @@
-"""The staff console: one page, and small JSON endpoints for its buttons."""
+"""The staff console: one page, and small JSON endpoints for its buttons.
+
+Every endpoint is a :func:`staff_action`, which writes the action's audit entry: an action
+cannot answer without naming what the audit log keeps of it (:class:`Done`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any
 
@@ -13,13 +18,27 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
+from buergerbuero.audit.models import Action as Audit
+from buergerbuero.audit.services import record
 from buergerbuero.offices.models import Office
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.staff.services import offices_served, staff_member_of
 from buergerbuero.waiting import services
 from buergerbuero.waiting.models import Ticket
 
-Action = Callable[..., dict[str, Any]]
+
+@dataclass(frozen=True)
+class Done:
+    """A console action's answer, and what the audit log keeps of it: the action and ids,
+    never a citizen's name or a message's text (``audit`` empty: nothing happened)."""
+
+    answer: dict[str, Any]
+    audit: str
+    target: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+Action = Callable[..., Done]
 
 
 @login_required
@@ -33,7 +52,9 @@ def console(request: HttpRequest) -> HttpResponse:
 
 
 def staff_action(action: Action) -> Callable[..., HttpResponse]:
-    """POST only, a staff member only; refusals become JSON with a message for the console."""
+    """POST only, a staff member only; refusals become JSON with a message for the console.
+    An action that succeeded leaves one audit entry, written after its transaction committed
+    (so recording can neither undo the action nor add to its locked section)."""
 
     @login_required
     @require_POST
@@ -43,11 +64,21 @@ def staff_action(action: Action) -> Callable[..., HttpResponse]:
         if member is None:
             return JsonResponse({"error": "forbidden"}, status=403)
         try:
-            return JsonResponse(action(request, member, **kwargs))
+            done = action(request, member, **kwargs)
         except services.QueueError as refused:
             return JsonResponse({"error": refused.message, "code": refused.code}, status=409)
         except (PermissionDenied, Ticket.DoesNotExist, Office.DoesNotExist):
             return JsonResponse({"error": "not found"}, status=404)
+        if done.audit:
+            record(
+                done.audit,
+                actor=request.user,
+                organization=member.organization_id,
+                target=done.target,
+                details=done.details,
+                request=request,
+            )
+        return JsonResponse(done.answer)
 
     return view
 
@@ -56,38 +87,50 @@ def _ticket_json(ticket: Ticket | None) -> dict[str, Any]:
     return {"ticket": ticket.pk if ticket else None}
 
 
-@staff_action
-def presence(request: HttpRequest, member: StaffMember) -> dict[str, Any]:
-    return {"presence": services.set_presence(member, request.POST.get("state", "")).state}
+def _ticket(ticket_id: int) -> str:
+    return f"ticket:{ticket_id}"
 
 
 @staff_action
-def call_next(request: HttpRequest, member: StaffMember) -> dict[str, Any]:
-    return _ticket_json(services.call_next(member))
+def presence(request: HttpRequest, member: StaffMember) -> Done:
+    state = services.set_presence(member, request.POST.get("state", "")).state
+    return Done({"presence": state}, Audit.QUEUE_PRESENCE, details={"state": state})
 
 
 @staff_action
-def call_ticket(request: HttpRequest, member: StaffMember, ticket_id: int) -> dict[str, Any]:
-    return _ticket_json(services.call_ticket(member, ticket_id))
+def call_next(request: HttpRequest, member: StaffMember) -> Done:
+    ticket = services.call_next(member)
+    if ticket is None:  # nobody waiting: nothing happened to anyone
+        return Done(_ticket_json(None), "")
+    return Done(_ticket_json(ticket), Audit.QUEUE_CALL_NEXT, _ticket(ticket.pk))
 
 
 @staff_action
-def remove(request: HttpRequest, member: StaffMember, ticket_id: int) -> dict[str, Any]:
-    services.remove(member, ticket_id, no_show=request.POST.get("no_show") == "1")
-    return {"ok": True}
+def call_ticket(request: HttpRequest, member: StaffMember, ticket_id: int) -> Done:
+    ticket = services.call_ticket(member, ticket_id)
+    return Done(_ticket_json(ticket), Audit.QUEUE_ADMIT, _ticket(ticket.pk))
 
 
 @staff_action
-def transfer(request: HttpRequest, member: StaffMember, ticket_id: int) -> dict[str, Any]:
+def remove(request: HttpRequest, member: StaffMember, ticket_id: int) -> Done:
+    no_show = request.POST.get("no_show") == "1"
+    services.remove(member, ticket_id, no_show=no_show)
+    return Done({"ok": True}, Audit.QUEUE_NO_SHOW if no_show else Audit.QUEUE_REMOVE, _ticket(ticket_id))
+
+
+@staff_action
+def transfer(request: HttpRequest, member: StaffMember, ticket_id: int) -> Done:
     office_id = request.POST.get("office", "")
     if not office_id.isdigit():
         raise Office.DoesNotExist
     target = Office.objects.get(pk=int(office_id), organization=member.organization)
-    return _ticket_json(services.transfer(member, ticket_id, target))
+    ticket = services.transfer(member, ticket_id, target)
+    return Done(_ticket_json(ticket), Audit.QUEUE_TRANSFER, _ticket(ticket_id), {"to_office": target.pk})
 
 
 @staff_action
-def announce(request: HttpRequest, member: StaffMember, office_id: int) -> dict[str, Any]:
+def announce(request: HttpRequest, member: StaffMember, office_id: int) -> Done:
     office = offices_served(member).get(pk=office_id)
     services.announce(member, office, request.POST.get("text", ""))
-    return {"ok": True}
+    # That a message went out, not its text.
+    return Done({"ok": True}, Audit.QUEUE_ANNOUNCE, f"office:{office.pk}")
