@@ -264,6 +264,10 @@ APPOINTMENT_JOIN_EARLY_MINUTES = env_int("APPOINTMENT_JOIN_EARLY_MINUTES", 10)
 # How long after its end an appointment's link still opens the waiting area.
 APPOINTMENT_GRACE_MINUTES = env_int("APPOINTMENT_GRACE_MINUTES", 30)
 APPOINTMENT_RETENTION_DAYS = env_int("APPOINTMENT_RETENTION_DAYS", 30)
+# Audit log entries (staff actions, logins) are kept as long as the longer of the two above.
+AUDIT_RETENTION_DAYS = env_int(
+    "AUDIT_RETENTION_DAYS", max(CONSULTATION_RETENTION_DAYS, APPOINTMENT_RETENTION_DAYS)
+)
 # SMS through a generic HTTP gateway (most German providers take a POST with the number and
 # the text). Without SMS_GATEWAY_URL the messages are written to the log.
 SMS_GATEWAY_URL = env_str("SMS_GATEWAY_URL")
