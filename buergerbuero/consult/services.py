@@ -1,8 +1,18 @@
 """Consultations: who may take part, chat, and the end.
 
 A consultation starts in ``waiting.services`` when a called citizen confirms (or a free
-seat takes them at once). Members are exactly two: the citizen holding the ticket's token
-and the staff member who admitted them.
+seat takes them at once). Members are the citizen holding the ticket's token, the staff
+member who admitted them and, if invited, one interpreter at a time.
+
+Access after the end (``participant`` is the one place that decides it):
+- the interpreter is a member only while the consultation is open and they have not been
+  removed: at the end they lose the page, the socket and the documents at once;
+- the citizen keeps the documents shared with them for ``CITIZEN_DOCUMENTS_AFTER_END`` (one
+  hour) after the end, so that a download clicked in the last minutes still works; after that
+  their ticket's token opens nothing of the consultation;
+- the staff member keeps them until the consultation is deleted after
+  ``CONSULTATION_RETENTION_DAYS`` (``prune_consultations``), for the case they worked on.
+Chat, the socket and new documents need an open consultation for everyone (``_require_open``).
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ from buergerbuero.waiting.models import Ticket, TicketStatus
 from buergerbuero.waiting.services import QueueError, finish_consultation_seat
 
 MAX_CHAT_LENGTH = 2000
+CITIZEN_DOCUMENTS_AFTER_END = dt.timedelta(hours=1)
 
 
 def consultation_group(consultation_id: int) -> str:
@@ -53,8 +64,10 @@ def participant(
     token: str = "",
     member: StaffMember | None = None,
     interpreter_session: str = "",
+    now: dt.datetime | None = None,
 ) -> Participant | None:
-    """Who this is in the consultation, or None for anyone else."""
+    """Who this is in the consultation, or None for anyone else — including a citizen or
+    interpreter whose access ended with the consultation (see the module's rule)."""
     consultation = (
         Consultation.objects.select_related("ticket", "office__organization", "agent")
         .filter(pk=consultation_id)
@@ -62,11 +75,14 @@ def participant(
     )
     if consultation is None:
         return None
+    ended = consultation.ended_at
     if token and secrets.compare_digest(token.encode(), consultation.ticket.token.encode()):
+        if ended is not None and (now or timezone.now()) > ended + CITIZEN_DOCUMENTS_AFTER_END:
+            return None
         return Participant(consultation, Role.CITIZEN)
     if member is not None and consultation.agent_id == member.pk:
         return Participant(consultation, Role.AGENT)
-    if interpreter_invite(consultation_id, interpreter_session) is not None:
+    if ended is None and interpreter_invite(consultation_id, interpreter_session) is not None:
         return Participant(consultation, Role.INTERPRETER)
     return None
 
