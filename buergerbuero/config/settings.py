@@ -11,8 +11,10 @@ import json
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 from buergerbuero.lib.env import ConfigError, env_bool, env_int, env_list, env_str
@@ -66,6 +68,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise (static files need no page policy), before everything that renders:
+    # the one Content-Security-Policy (frame-ancestors included) and the Permissions-Policy.
+    "buergerbuero.lib.browser_policy.ContentSecurityPolicyMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -73,8 +79,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    # frame-ancestors instead of X-Frame-Options: it can name the websites that embed us.
-    "buergerbuero.embed.framing.FrameAncestorsMiddleware",
 ]
 
 ROOT_URLCONF = "buergerbuero.config.urls"
@@ -236,6 +240,74 @@ if SESSION_COOKIE_SECURE:
     CSRF_COOKIE_SAMESITE = "None"
     LANGUAGE_COOKIE_SAMESITE = "None"
     LANGUAGE_COOKIE_SECURE = True
+# HSTS behind HTTPS: a year unless HSTS_SECONDS says otherwise (SecurityMiddleware sends it on
+# HTTPS responses only). The scheme comes from uvicorn, which believes X-Forwarded-Proto only
+# from FORWARDED_ALLOW_IPS; SECURE_PROXY_SSL_HEADER stays unset because Django would believe
+# that header from anyone who reaches the server directly.
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600 if SESSION_COOKIE_SECURE else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", False)
+if SECURE_HSTS_SECONDS and not SESSION_COOKIE_SECURE:
+    raise ConfigError("HSTS_SECONDS needs SECURE_COOKIES=true (the site behind HTTPS)")
+# The proxies whose X-Forwarded-For/-Proto uvicorn believes (comma-separated addresses or
+# networks, "*" for any): the client address of rate limits and the https scheme come from them.
+FORWARDED_ALLOW_IPS = env_list("FORWARDED_ALLOW_IPS", ["127.0.0.1"])
+
+# Content-Security-Policy (django-csp, buergerbuero.lib.browser_policy): scripts and styles
+# only from our origin or with the response's nonce (base.html's brand colour), never
+# 'unsafe-inline'. Django's admin needs no inline style either: its one inline <style>
+# (change_list.html) appears only when a list has no actions at the top or bottom, which none
+# of ours does, and its scripts set styles through the CSSOM, which CSP does not govern.
+# WebSockets: 'self' covers ws:/wss: to our own host (CSP Level 3, Chromium since 2017).
+# frame-ancestors: 'self' here; citizen pages name their organisation's websites
+# (buergerbuero.embed.framing).
+_MEDIA_ORIGIN = [
+    f"{_media.scheme}://{_media.netloc}" for _media in [urlsplit(MEDIA_URL)] if _media.scheme and _media.netloc
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        # data: for QR codes (the second factor's setup) and nothing executable.
+        "img-src": [SELF, "data:", *_MEDIA_ORIGIN],
+        "media-src": [SELF, *_MEDIA_ORIGIN],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [SELF],
+    }
+}
+# Permissions-Policy (django-permissions-policy): every powerful feature off; the consultation
+# page turns camera, microphone and screen capture on for itself (browser_policy.allow_devices).
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "ambient-light-sensor",
+        "autoplay",
+        "bluetooth",
+        "browsing-topics",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "idle-detection",
+        "local-fonts",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 
 # --- Consultations: media relay, documents, retention -------------------------------------
 # STUN/TURN for calls across restrictive networks (coturn with use-auth-secret); without

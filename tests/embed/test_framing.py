@@ -72,7 +72,9 @@ def service(office: Office) -> Service:
 
 
 def policy(response: Response) -> str:
-    return str(response[CSP])
+    """The ``frame-ancestors`` directive of the response's one Content-Security-Policy."""
+    (directive,) = [part.strip() for part in str(response[CSP]).split(";") if "frame-ancestors" in part]
+    return directive
 
 
 # --- which pages may be framed by whom ------------------------------------------------------------
