@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from buergerbuero.booking.models import Appointment, AppointmentStatus, CalendarFeed
 from buergerbuero.booking.slots import Slot, SlotFinder, bookable_agents
 from buergerbuero.lib.locking import locked
+from buergerbuero.lib.text import clean_text
 from buergerbuero.lib.tokens import looks_like_token
 from buergerbuero.notify import services as notify
 from buergerbuero.offices.models import Office, Service
@@ -81,7 +82,7 @@ def normalise_phone(raw: str) -> str:
 def check_contact(contact: Contact) -> Contact:
     """The contact details cleaned, with a message per field that is wrong."""
     errors: dict[str, str] = {}
-    name = contact.name.strip()
+    name = clean_text(contact.name, multiline=False)
     if not name:
         errors["name"] = _("Please enter your name.")
     elif len(name) > 100:

@@ -39,6 +39,7 @@ from buergerbuero.consult.models import (
     InterpreterInvite,
     Role,
 )
+from buergerbuero.lib.text import clean_text
 from buergerbuero.realtime.publish import publish
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.waiting.models import Ticket, TicketStatus
@@ -88,7 +89,7 @@ def participant(
 
 
 def post_message(who: Participant, text: str, now: dt.datetime | None = None) -> ChatMessage:
-    text = text.strip()
+    text = clean_text(text)
     if not text:
         raise QueueError(_("Please write a message."), "empty")
     if len(text) > MAX_CHAT_LENGTH:
@@ -275,7 +276,7 @@ def give_feedback(ticket: Ticket, rating: int, comment: str, now: dt.datetime | 
         Feedback.objects.create(
             office_id=ticket.office_id,
             rating=rating,
-            comment=comment.strip()[:1000],
+            comment=clean_text(comment)[:1000],
             given_on=timezone.localdate(now or timezone.now()),
         )
 

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from buergerbuero.consult.models import Consultation
 from buergerbuero.lib.locking import locked
+from buergerbuero.lib.text import clean_text
 from buergerbuero.lib.tokens import looks_like_token
 from buergerbuero.offices.models import AdmissionMode, Office, Service
 from buergerbuero.offices.services import OpeningCalendar, offices_with_hours, status_label
@@ -224,7 +225,7 @@ def _new_ticket(
         office=office,
         service=service,
         token=secrets.token_urlsafe(32),
-        display_name=display_name.strip()[:60],
+        display_name=clean_text(display_name, multiline=False)[:60],
         language=language,
         mode=mode,
         arrived_at=now,
@@ -492,7 +493,7 @@ def transfer(member: StaffMember, ticket_id: int, target: Office, now: dt.dateti
 def announce(member: StaffMember, office: Office, text: str, now: dt.datetime | None = None) -> None:
     """A message to everyone waiting in the office (shown until replaced)."""
     _require_office(member, office)
-    text = text.strip()
+    text = clean_text(text)
     if not text or len(text) > 500:
         raise QueueError(_("Please write a message of at most 500 characters."), "bad_text")
     now = now or timezone.now()
