@@ -12,13 +12,15 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from buergerbuero.consult.routing import websocket_urlpatterns as consultation_sockets  # noqa: E402
+from buergerbuero.lib.asgi_limits import BodySizeLimit, largest_upload, request_max_bytes  # noqa: E402
 from buergerbuero.offices.routing import websocket_urlpatterns as office_sockets  # noqa: E402
 from buergerbuero.realtime.unknown import websocket_urlpatterns as unknown_sockets  # noqa: E402
 from buergerbuero.waiting.routing import websocket_urlpatterns as waiting_sockets  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Bodies above the limit are refused before Django spools them to disk.
+        "http": BodySizeLimit(django_asgi_app, request_max_bytes(), shown_limit=largest_upload()),
         # Each route that needs the login (staff) or cookies (interpreters) wraps itself in
         # AuthMiddlewareStack; the citizens' many waiting-room sockets go without it.
         "websocket": AllowedHostsOriginValidator(

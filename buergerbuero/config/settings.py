@@ -201,7 +201,9 @@ STATICFILES_DIRS = [BASE_DIR / "buergerbuero" / "static"]
 STATIC_ROOT.mkdir(exist_ok=True)
 # Serve straight from the apps' static folders: no collectstatic step for the embedded mode.
 WHITENOISE_USE_FINDERS = True
-MEDIA_URL = "/media/"
+# A separate, cookieless origin (e.g. https://media.example.de/) is the stronger choice for
+# uploads; it must serve MEDIA_ROOT with the headers of buergerbuero.offices.media_views.
+MEDIA_URL = env_str("MEDIA_URL", "/media/").rstrip("/") + "/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 
 # --- E-mail -------------------------------------------------------------------------------
@@ -323,6 +325,12 @@ if ICE_TRANSPORT_POLICY not in {"all", "relay"}:
     raise ConfigError("ICE_TRANSPORT_POLICY must be all or relay")
 CONSULTATION_RETENTION_DAYS = env_int("CONSULTATION_RETENTION_DAYS", 30)
 DOCUMENT_MAX_BYTES = env_int("DOCUMENT_MAX_BYTES", 15 * 1024 * 1024)
+# Request bodies above this are refused before they are read (buergerbuero.lib.asgi_limits);
+# 0: the largest legitimate upload (a document or the waiting-area video) plus 1 MiB.
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 0)
+# WebSocket frames above this are refused by the server (uvicorn's ws_max_size); the largest
+# legitimate message is a consultation's signalling message (consult.consumers.MAX_SIGNAL_BYTES).
+WS_MAX_BYTES = env_int("WS_MAX_BYTES", 128 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 INTERPRETER_INVITE_HOURS = env_int("INTERPRETER_INVITE_HOURS", 4)
