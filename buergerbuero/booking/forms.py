@@ -40,6 +40,7 @@ class ContactForm(forms.Form):
 
     def __init__(self, organization: Organization, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.organization = organization
         offered = set(organization.language_codes)
         language = self.fields["language"]
         assert isinstance(language, forms.ChoiceField)  # noqa: S101  (declared above)
@@ -57,7 +58,8 @@ class ContactForm(forms.Form):
                 phone=data.get("phone", ""),
                 language=data.get("language", ""),
                 consent=bool(data.get("consent")),
-            )
+            ),
+            self.organization,
         )
         for field, message in contact.errors.items():
             if field not in self.errors:

@@ -97,6 +97,8 @@ class Appointment(models.Model):
     )
     # Incremented on every change, as the calendar file's SEQUENCE, so calendars update.
     sequence = models.PositiveIntegerField(default=0)
+    # How often the citizen moved it (bounded by APPOINTMENT_MAX_MOVES: each move sends messages).
+    moves = models.PositiveSmallIntegerField(default=0)
     consented_at = models.DateTimeField()
     created_at = models.DateTimeField()
     # When the current time was chosen (booking or the last move): reminders whose moment had

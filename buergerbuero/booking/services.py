@@ -8,6 +8,21 @@ of booked appointments is the database's backstop; its violation is reported lik
 taken slot. Every change writes its notifications to the outbox in the same transaction.
 
 Which times are free is decided in ``booking.slots``.
+
+Abuse limits (counted in the database by ``buergerbuero.limits``, so every process sees them):
+
+- booking attempts per client address per hour (``BOOKING_LIMIT_PER_ADDRESS_HOUR``); every
+  attempt with valid details counts, also one that finds its time taken;
+- bookings per e-mail address and per mobile number per (UTC) day
+  (``BOOKING_LIMIT_PER_CONTACT_DAY``); an attempt that books nothing gives its count back;
+- moves and cancellations per client address per hour (``BOOKING_CHANGES_PER_ADDRESS_HOUR``);
+- moves per appointment (``APPOINTMENT_MAX_MOVES``): each move sends the e-mail and SMS again;
+- mobile numbers only of the countries the organisation sends SMS to
+  (``Organization.sms_calling_codes``), and, while the organisation's SMS budget of the day is
+  spent, no booking that could be reached by SMS only.
+
+A refusal is a ``BookingError`` with code ``limited`` (or ``too_many_moves``) and changes
+nothing.
 """
 
 from __future__ import annotations
@@ -21,16 +36,20 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
+from phonenumbers import geocoder
 
 from buergerbuero.booking.models import Appointment, AppointmentStatus, CalendarFeed
 from buergerbuero.booking.slots import Slot, SlotFinder, bookable_agents
 from buergerbuero.lib.locking import locked
 from buergerbuero.lib.text import clean_text
 from buergerbuero.lib.tokens import looks_like_token
+from buergerbuero.limits import services as limits
 from buergerbuero.notify import services as notify
 from buergerbuero.offices.models import Office, Service
+from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import Role, StaffMember
 from buergerbuero.staff.services import offices_served
 from buergerbuero.waiting import services as waiting
@@ -79,8 +98,41 @@ def normalise_phone(raw: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def check_contact(contact: Contact) -> Contact:
-    """The contact details cleaned, with a message per field that is wrong."""
+def country_names(calling_codes: list[str]) -> str:
+    """“Germany (+49), Austria (+43)” in the active language (English where phonenumbers has
+    no name in it; only the code for non-geographic codes)."""
+    language = (translation.get_language() or "de").split("-")[0]
+    names = []
+    for code in calling_codes:
+        regions = phonenumbers.region_codes_for_country_code(int(code)) if code.isdigit() else ()
+        example = (
+            phonenumbers.example_number_for_type(regions[0], phonenumbers.PhoneNumberType.MOBILE)
+            if regions and regions[0] != phonenumbers.UNKNOWN_REGION and regions[0] != "001"
+            else None
+        )
+        name = geocoder.country_name_for_number(example, language) if example is not None else ""
+        names.append(f"{name} (+{code})" if name else f"+{code}")
+    return ", ".join(names)
+
+
+def sms_refusal(phone: str, organization: Organization) -> str:
+    """Why the organisation does not send an SMS to ``phone`` (E.164), or "" if it does: a
+    country it does not allow (SMS pumping to expensive destinations)."""
+    number = phonenumbers.parse(phone)
+    if str(number.country_code) not in organization.sms_calling_codes:
+        return _(
+            "We can only send SMS to mobile numbers from: %(countries)s. "
+            "Please give an e-mail address instead."
+        ) % {"countries": country_names(organization.sms_calling_codes)}
+    return ""
+
+
+def check_contact(
+    contact: Contact, organization: Organization | None = None, now: dt.datetime | None = None
+) -> Contact:
+    """The contact details cleaned, with a message per field that is wrong; with the
+    ``organization``, also its SMS rules (allowed countries, and a phone-only contact is
+    refused while the day's SMS budget is spent)."""
     errors: dict[str, str] = {}
     name = clean_text(contact.name, multiline=False)
     if not name:
@@ -102,6 +154,12 @@ def check_contact(contact: Contact) -> Contact:
         errors["email"] = _(
             "Please give an e-mail address or a mobile number, so that we can send you the link."
         )
+    if phone and organization is not None:
+        refusal = sms_refusal(phone, organization)
+        if not refusal and not email and not notify.sms_budget_left(organization, now):
+            refusal = _("We cannot send any more SMS today. Please give an e-mail address instead.")
+        if refusal:
+            errors["phone"] = refusal
     if contact.language not in dict(settings.LANGUAGES):
         errors["language"] = _("Please choose one of the languages offered.")
     if not contact.consent:
@@ -183,6 +241,71 @@ def _refusal(slots: SlotFinder, agent_id: int | None, start: dt.datetime, now: d
     return BookingError(_("This slot was just taken. Please choose another time."), "taken", suggestions)
 
 
+# --- abuse limits -------------------------------------------------------------------------------
+def _wait(verdict: limits.Verdict, now: dt.datetime) -> str:
+    """“2 Stunden” until the window ends, in the active language."""
+    return timeuntil(verdict.resets_at, now, depth=1)
+
+
+def _limited(message: str, verdict: limits.Verdict, now: dt.datetime) -> BookingError:
+    return BookingError(message % {"wait": _wait(verdict, now)}, "limited")
+
+
+def _count_booking(contact: Contact, address: str | None, now: dt.datetime) -> list[limits.Verdict]:
+    """Count this booking attempt against the address and contact limits, or refuse it; the
+    contact counts to give back if nothing gets booked."""
+    if address is not None:
+        attempt = limits.hit(
+            "booking-address", address, settings.BOOKING_LIMIT_PER_ADDRESS_HOUR, limits.HOUR, now
+        )
+        if not attempt.allowed:
+            raise _limited(
+                _("Too many bookings were made from your connection. Please try again in %(wait)s."),
+                attempt,
+                now,
+            )
+    counted: list[limits.Verdict] = []
+    for scope, subject, message in (
+        (
+            "booking-email",
+            contact.email.lower(),
+            _(
+                "This e-mail address has as many appointments today as we allow. "
+                "Please try again in %(wait)s."
+            ),
+        ),
+        (
+            "booking-phone",
+            contact.phone,
+            _("This mobile number has as many appointments today as we allow. Please try again in %(wait)s."),
+        ),
+    ):
+        if not subject:
+            continue
+        verdict = limits.hit(scope, subject, settings.BOOKING_LIMIT_PER_CONTACT_DAY, limits.DAY, now)
+        if not verdict.allowed:
+            for earlier in counted:
+                limits.give_back(earlier)
+            raise _limited(message, verdict, now)
+        counted.append(verdict)
+    return counted
+
+
+def _count_change(address: str | None, now: dt.datetime) -> None:
+    """Count a move or cancellation from ``address``, or refuse it."""
+    if address is None:
+        return
+    verdict = limits.hit(
+        "booking-change-address", address, settings.BOOKING_CHANGES_PER_ADDRESS_HOUR, limits.HOUR, now
+    )
+    if not verdict.allowed:
+        raise _limited(
+            _("Too many appointments were changed from your connection. Please try again in %(wait)s."),
+            verdict,
+            now,
+        )
+
+
 # --- booking ------------------------------------------------------------------------------------
 def book(
     office: Office,
@@ -192,14 +315,33 @@ def book(
     contact: Contact,
     agent: StaffMember | None = None,
     now: dt.datetime | None = None,
+    address: str | None = None,
 ) -> Appointment:
-    """Book ``start`` with ``agent`` (or with whoever of the service's staff is free then)."""
+    """Book ``start`` with ``agent`` (or with whoever of the service's staff is free then);
+    ``address`` is the citizen's client address for the rate limit (None: not from the web)."""
     now = now or timezone.now()
-    contact = check_contact(contact)
+    contact = check_contact(contact, office.organization, now)
     if contact.errors:
         raise BookingError(next(iter(contact.errors.values())), "bad_contact")
     _check_choice(office, service, agent)
-    start = start.astimezone(dt.UTC)
+    counted = _count_booking(contact, address, now)
+    try:
+        return _book(office, service, start.astimezone(dt.UTC), contact, agent, now)
+    except BaseException:
+        for verdict in counted:  # nothing was booked: the contact keeps its allowance
+            limits.give_back(verdict)
+        raise
+
+
+def _book(
+    office: Office,
+    service: Service,
+    start: dt.datetime,
+    contact: Contact,
+    agent: StaffMember | None,
+    now: dt.datetime,
+) -> Appointment:
+    """The booking itself, under each candidate staff member's lock in turn."""
     # Who is free then, as far as we can tell without a lock; each is checked again under it.
     offered = finder(office, service, agent, now).free_at(start)
     for agent_id in offered.agent_ids if offered is not None else ():
@@ -250,9 +392,12 @@ def _require_changeable(appointment: Appointment, now: dt.datetime) -> None:
         raise BookingError(_("This appointment has already begun and can no longer be changed."), "begun")
 
 
-def cancel(appointment: Appointment, now: dt.datetime | None = None) -> Appointment:
+def cancel(
+    appointment: Appointment, now: dt.datetime | None = None, *, address: str | None = None
+) -> Appointment:
     """The citizen cancels (a second cancellation is refused and changes nothing)."""
     now = now or timezone.now()
+    _count_change(address, now)
     with transaction.atomic():
         appointment = _locked_appointment(appointment)
         _require_changeable(appointment, now)
@@ -264,14 +409,34 @@ def cancel(appointment: Appointment, now: dt.datetime | None = None) -> Appointm
     return appointment
 
 
-def reschedule(appointment: Appointment, start: dt.datetime, now: dt.datetime | None = None) -> Appointment:
-    """Move the appointment to another free time of the same staff member."""
+def moves_left(appointment: Appointment) -> int:
+    return max(settings.APPOINTMENT_MAX_MOVES - appointment.moves, 0)
+
+
+def reschedule(
+    appointment: Appointment,
+    start: dt.datetime,
+    now: dt.datetime | None = None,
+    *,
+    address: str | None = None,
+) -> Appointment:
+    """Move the appointment to another free time of the same staff member, at most
+    ``APPOINTMENT_MAX_MOVES`` times (every move sends the e-mail and SMS again)."""
     now = now or timezone.now()
     start = start.astimezone(dt.UTC)
+    _count_change(address, now)
     with transaction.atomic():
         _lock_agent(appointment.agent_id)
         appointment = _locked_appointment(appointment)
         _require_changeable(appointment, now)
+        if not moves_left(appointment):
+            raise BookingError(
+                _(
+                    "This appointment has been moved as often as possible. Please cancel it and "
+                    "book a new one."
+                ),
+                "too_many_moves",
+            )
         slots = SlotFinder(
             appointment.office, appointment.service, [appointment.agent], now, ignore=appointment
         )
@@ -281,10 +446,11 @@ def reschedule(appointment: Appointment, start: dt.datetime, now: dt.datetime | 
         previous = appointment.starts_at
         appointment.starts_at, appointment.ends_at = slot.start, slot.end
         appointment.sequence += 1
+        appointment.moves += 1
         appointment.scheduled_at = now
         try:
             with transaction.atomic():
-                appointment.save(update_fields=["starts_at", "ends_at", "sequence", "scheduled_at"])
+                appointment.save(update_fields=["starts_at", "ends_at", "sequence", "moves", "scheduled_at"])
         except IntegrityError:
             raise _refusal(slots, appointment.agent_id, start, now) from None
         notify.appointment_changed(appointment, "rescheduled", now, previous_start=previous)

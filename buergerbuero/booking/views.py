@@ -22,11 +22,18 @@ from buergerbuero.booking.models import Appointment
 from buergerbuero.booking.slots import Slot, SlotFinder, bookable_agents
 from buergerbuero.embed.framing import citizen_page
 from buergerbuero.lib.dates import aware_datetime_or_none, date_or_none
+from buergerbuero.limits.services import client_address
 from buergerbuero.offices.models import Office, Service
 from buergerbuero.offices.shortcuts import office_or_404
 from buergerbuero.staff.models import StaffMember
 
 DAYS_SHOWN = 7
+TOO_MANY_REQUESTS = 429
+
+
+def _refusal_status(error: services.BookingError) -> int:
+    """429 for a refusal by an abuse limit, 409 for one by the booking rules."""
+    return TOO_MANY_REQUESTS if error.code == "limited" else 409
 
 
 def _appointment(token: str) -> Appointment:
@@ -132,10 +139,17 @@ def details(request: HttpRequest, org_slug: str, office_slug: str) -> HttpRespon
         form = ContactForm(office.organization, request.POST)
         if form.is_valid() and form.contact is not None:
             try:
-                appointment = services.book(office, service, start=start, contact=form.contact, agent=agent)
+                appointment = services.book(
+                    office,
+                    service,
+                    start=start,
+                    contact=form.contact,
+                    agent=agent,
+                    address=client_address(request),
+                )
             except services.BookingError as error:
                 refusal = error
-                status = 409
+                status = _refusal_status(error)
             else:
                 return redirect(reverse("booking:appointment", args=[appointment.token]) + "?booked=1")
         else:
@@ -165,7 +179,8 @@ def details(request: HttpRequest, org_slug: str, office_slug: str) -> HttpRespon
     )
 
 
-def appointment(request: HttpRequest, token: str) -> HttpResponse:
+def appointment(request: HttpRequest, token: str, status: int | None = None) -> HttpResponse:
+    """The appointment's page (``status``: that of a refused change shown on it)."""
     booked = _appointment(token)
     now = timezone.now()
     expired = now > services.link_expires_at(booked)
@@ -182,8 +197,9 @@ def appointment(request: HttpRequest, token: str) -> HttpResponse:
             "join_opens_at": services.join_opens_at(booked),
             "changeable": services.is_changeable(booked, now),
             "expired": expired,
+            "moves_left": services.moves_left(booked),
         },
-        status=410 if expired else 200,
+        status=410 if expired else status or 200,
     )
 
 
@@ -199,9 +215,11 @@ def calendar_file(request: HttpRequest, token: str) -> HttpResponse:
 def cancel(request: HttpRequest, token: str) -> HttpResponse:
     booked = _appointment(token)
     try:
-        services.cancel(booked)
+        services.cancel(booked, address=client_address(request))
     except services.BookingError as refused:
         messages.error(request, refused.message)
+        if refused.code == "limited":
+            return appointment(request, token, status=TOO_MANY_REQUESTS)
     else:
         messages.success(request, _("Your appointment is cancelled. We have sent you a confirmation."))
     return redirect("booking:appointment", token=token)
@@ -215,13 +233,17 @@ def reschedule(request: HttpRequest, token: str) -> HttpResponse:
             messages.error(request, _("Please choose one of the free times."))
             return redirect("booking:reschedule", token=token)
         try:
-            services.reschedule(booked, start)
+            services.reschedule(booked, start, address=client_address(request))
         except services.BookingError as refused:
             messages.error(request, refused.message)
+            if refused.code == "limited":
+                return appointment(request, token, status=TOO_MANY_REQUESTS)
+            if refused.code == "too_many_moves":
+                return redirect("booking:appointment", token=token)
             return redirect("booking:reschedule", token=token)
         messages.success(request, _("Your appointment has been moved. We have sent you the new details."))
         return redirect("booking:appointment", token=token)
-    if not services.is_changeable(booked, timezone.now()):
+    if not services.is_changeable(booked, timezone.now()) or not services.moves_left(booked):
         return redirect("booking:appointment", token=token)
     slots = services.finder(booked.office, booked.service, booked.agent, ignore=booked)
     return citizen_page(

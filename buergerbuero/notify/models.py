@@ -15,6 +15,8 @@ class DeliveryStatus(models.TextChoices):
     PENDING = "pending", _("pending")
     SENT = "sent", _("sent")
     FAILED = "failed", _("failed")
+    # Not sent on purpose (a country not allowed, the daily SMS budget spent); see last_error.
+    SKIPPED = "skipped", _("skipped")
 
 
 class Notification(models.Model):

@@ -5,6 +5,18 @@ nothing.
 Each message is rendered when it is written, in the recipient's language, and is unique by
 ``dedupe_key``: a reminder is never written twice, however often the job runs. Sending claims
 a message for a while (``claimed_until``), so that two workers never send it both.
+
+SMS cost money, so before one is sent (not when it is written: only sending costs, and a
+message dropped by a later move or cancellation never does) it is checked against the
+organisation's rules and marked ``skipped`` with the reason instead of being sent:
+
+- its number's country calling code must be one the organisation allows
+  (``Organization.sms_calling_codes``; the booking form refuses others, this is the backstop
+  for anything stored before or around it);
+- at most ``Organization.sms_daily_limit`` SMS per organisation and (UTC) day, counted once per
+  message at its first attempt in the shared ``limits`` counters; the e-mail is still sent.
+  The first SMS over the budget logs a warning. The booking form uses ``sms_budget_left`` to
+  ask a citizen who gives only a mobile number for an e-mail address instead.
 """
 
 from __future__ import annotations
@@ -12,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+import phonenumbers
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -22,16 +35,20 @@ from django.utils.translation import gettext as _
 from buergerbuero.booking.ical import appointment_ics, appointment_link
 from buergerbuero.booking.models import Appointment, AppointmentStatus
 from buergerbuero.lib.dates import long_date
+from buergerbuero.limits import services as limits
 from buergerbuero.notify.models import Channel, DeliveryStatus, Notification
 from buergerbuero.notify.transports.base import DeliveryError, Transport
 from buergerbuero.notify.transports.email import EmailTransport
 from buergerbuero.notify.transports.sms import sms_transport
+from buergerbuero.orgs.models import Organization
 
 logger = logging.getLogger(__name__)
 CLAIM = dt.timedelta(minutes=5)
 BATCH = 50
 FIRST_RETRY = dt.timedelta(seconds=30)
 LONGEST_RETRY = dt.timedelta(hours=1)
+SMS_BUDGET_SCOPE = "sms-day"
+DEFAULT_SMS_CALLING_CODES = ["49"]  # for a message without an organisation
 
 
 def _subject(kind: str, appointment: Appointment) -> str:
@@ -172,6 +189,7 @@ def deliver_due(now: dt.datetime | None = None) -> int:
     due = (
         Notification.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
         .filter(_unclaimed(now))
+        .select_related("appointment__office__organization")
         .order_by("next_attempt_at", "pk")[:BATCH]
     )
     sent = 0
@@ -182,8 +200,62 @@ def deliver_due(now: dt.datetime | None = None) -> int:
     return sent
 
 
+def sms_budget_left(organization: Organization, now: dt.datetime | None = None) -> bool:
+    """Whether the organisation may still send an SMS today (without counting one)."""
+    return limits.peek(
+        SMS_BUDGET_SCOPE, str(organization.pk), organization.sms_daily_limit, limits.DAY, now
+    ).allowed
+
+
+def _sms_refusal(notification: Notification, now: dt.datetime) -> str:
+    """Why this SMS is not sent (for the admin's list), or "" — then it has been counted
+    against the day's budget (once per message, at its first attempt)."""
+    appointment = notification.appointment
+    organization = appointment.office.organization if appointment is not None else None
+    codes = organization.sms_calling_codes if organization is not None else DEFAULT_SMS_CALLING_CODES
+    try:
+        code = str(phonenumbers.parse(notification.recipient).country_code)
+    except phonenumbers.NumberParseException:
+        code = ""
+    with translation.override(settings.LANGUAGE_CODE):
+        if code not in codes:
+            return _("Not sent: SMS to +%(code)s are not allowed (allowed: %(allowed)s).") % {
+                "code": code or "?",
+                "allowed": ", ".join(f"+{allowed}" for allowed in codes),
+            }
+        if organization is None or notification.attempts:
+            return ""
+        budget = limits.hit(
+            SMS_BUDGET_SCOPE, str(organization.pk), organization.sms_daily_limit, limits.DAY, now
+        )
+        if budget.allowed:
+            return ""
+        if budget.first_refusal:
+            logger.warning(
+                "the daily SMS budget of %s (%d) is used up: further SMS today are skipped, e-mails still go",
+                organization.slug,
+                organization.sms_daily_limit,
+            )
+        return _("Not sent: the daily SMS budget (%(limit)d) is used up.") % {
+            "limit": organization.sms_daily_limit
+        }
+
+
+def _skip(notification: Notification, reason: str) -> None:
+    logger.info("skipped %s notification %s: %s", notification.channel, notification.pk, reason)
+    Notification.objects.filter(pk=notification.pk).update(
+        status=DeliveryStatus.SKIPPED, claimed_until=None, last_error=reason[:500]
+    )
+
+
 def deliver(notification: Notification, now: dt.datetime) -> bool:
-    """Send one claimed message and record the outcome."""
+    """Send one claimed message and record the outcome (an SMS the organisation's rules do not
+    allow is skipped, see the module's docstring)."""
+    if notification.channel == Channel.SMS:
+        reason = _sms_refusal(notification, now)
+        if reason:
+            _skip(notification, reason)
+            return False
     attempts = notification.attempts + 1
     try:
         _transport(notification.channel).send(notification)

@@ -5,8 +5,9 @@ The servers are real (``manage.py serve``, one process each, on the test databas
 mode with ``IMMEDIATE`` transactions, or PostgreSQL with the staff member's row lock). Each
 citizen has a connection of their own and the cookies (CSRF, language) of a browser that opened
 the form on that server; a barrier releases all 200 POSTs together, round-robin over the three
-servers (``tests/support/booking_race.py``). Booking has no rate limit, so every attempt reaches
-the booking rules.
+servers (``tests/support/booking_race.py``). The booking limits per address and per contact are
+raised for these servers (all citizens come from 127.0.0.1 with one mobile number), so every
+attempt reaches the booking rules; ``tests/booking/test_limits.py`` tests the limits.
 
 For one staff member exactly one citizen gets the appointment (302 to its page), the other 199
 the 409 page “this slot was just taken” with the next free times, none a server error; the
@@ -47,6 +48,8 @@ def race_servers(django_db_setup: None, django_db_blocker: Any) -> Iterator[list
     """Three server processes on the test database (started together); their ports."""
     environment = {
         "JOBS_IN_WEB_PROCESS": "false",  # the outbox is checked as written, not as sent
+        "BOOKING_LIMIT_PER_ADDRESS_HOUR": str(10 * ATTEMPTS),
+        "BOOKING_LIMIT_PER_CONTACT_DAY": str(10 * ATTEMPTS),
         "REDIS_PREFIX": f"test-booking-{uuid.uuid4().hex[:12]}",
     }
     servers = [AsgiServer(extra_env=environment) for _ in range(SERVERS)]
