@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 
 from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
@@ -71,6 +72,21 @@ def artifacts_dir() -> Path:
 def anyio_backend() -> str:
     """Async tests (consumers) run on asyncio, like uvicorn."""
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _staff_logins_pass_the_second_factor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``client.force_login`` stands for a whole login: password and, where the login needs
+    one (org admins, superusers, organisations with ``staff_second_factor``), the second
+    factor. Tests of the login steps themselves log in through the forms
+    (``factories.log_in_with_password``)."""
+    log_in = Client.force_login
+
+    def force_login(client: Client, user: Any, backend: str | None = None) -> None:
+        log_in(client, user, backend)
+        factories.pass_second_factor(client, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
 
 
 @pytest.fixture(autouse=True)

@@ -7,9 +7,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from buergerbuero.offices.models import Office, OpeningInterval, Service
 from buergerbuero.orgs.models import Organization
+from buergerbuero.staff import second_factor
 from buergerbuero.staff.models import Role, StaffMember
 
 PASSWORD = "correct-horse-battery-staple"
@@ -55,3 +60,23 @@ def make_outsider(username: str = "outsider") -> User:
 def make_service(office: Office, name: str = "Beratung", **booking_rules: Any) -> Service:
     """A bookable service; ``booking_rules`` override slot_minutes, buffer_minutes, lead_minutes …"""
     return Service.objects.create(office=office, name=name, **booking_rules)
+
+
+# --- logging in -------------------------------------------------------------------------------
+def pass_second_factor(client: Client, user: User) -> None:
+    """Mark the client's session as having passed the second factor, where the login needs
+    one: what a person's browser holds after password *and* code (the persona gets a confirmed
+    authenticator app if it has none)."""
+    if not second_factor.must_verify(user):
+        return
+    device = second_factor.app_of(user) or TOTPDevice.objects.create(
+        user=user, name=second_factor.APP_NAME, confirmed=True
+    )
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
+
+def log_in_with_password(client: Client, user: User, password: str = PASSWORD) -> Any:
+    """The first step only, through the real login form (throttled, second factor pending)."""
+    return client.post(reverse("staff:login"), {"username": user.get_username(), "password": password})

@@ -7,6 +7,7 @@ Setting ``DATABASE_URL`` and ``REDIS_URL`` switches to the *scaled* mode.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import secrets
@@ -60,6 +61,11 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Staff accounts: login throttling (axes) and the second factor (django-otp).
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "channels",
     "corsheaders",
     "ninja",
@@ -78,7 +84,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Staff sessions end after SESSION_IDLE_MINUTES / SESSION_MAX_HOURS; a login that needs a
+    # second factor reaches only the second-factor pages until it is verified.
+    "buergerbuero.staff.middleware.SessionTimeoutMiddleware",
+    "buergerbuero.staff.middleware.SecondFactorMiddleware",
+    # Last, as axes asks: turns a locked-out login into our lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "buergerbuero.config.urls"
@@ -173,6 +186,32 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes, attempts kept in the database so that every process sees
+# them): LOGIN_FAILURE_LIMIT failures for one account, or from one client address, lock
+# further attempts for LOGIN_COOLOFF_MINUTES (a failure during the lockout starts it anew).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "buergerbuero.staff.lockout.locked_out"
+# The address the server saw (uvicorn puts the proxy's X-Forwarded-For there only for
+# FORWARDED_ALLOW_IPS); a header a client sends itself is never trusted.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+# Successful logins are H6's audit log's business; axes keeps only the failures.
+AXES_DISABLE_ACCESS_LOG = True
+# Second factor (django-otp): TOTP apps and single-use recovery codes.
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Virtuelles Bürgerbüro")
+# Staff sessions: logged out after SESSION_IDLE_MINUTES without a request and, whatever
+# happens, SESSION_MAX_HOURS after the login (buergerbuero.staff.middleware).
+SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)
+SESSION_MAX_HOURS = env_int("SESSION_MAX_HOURS", 12)
+SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
+if SESSION_IDLE_MINUTES < 1 or SESSION_MAX_HOURS < 1:
+    raise ConfigError("SESSION_IDLE_MINUTES and SESSION_MAX_HOURS must be at least 1")
 
 # --- Languages and time -------------------------------------------------------------------
 LANGUAGE_CODE = "de"
@@ -207,14 +246,14 @@ MEDIA_URL = env_str("MEDIA_URL", "/media/").rstrip("/") + "/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 
 # --- E-mail -------------------------------------------------------------------------------
-# Django's SMTP backend when EMAIL_HOST is set; otherwise (the embedded default) messages are
-# written to the server's log, so that the demo needs no mail server.
+# Django's SMTP backend when EMAIL_HOST is set; otherwise (the embedded default) each message is
+# one line in the server's log (masked recipient; LOG_MESSAGE_PREVIEW adds its links).
 EMAIL_HOST = env_str("EMAIL_HOST")
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.smtp.EmailBackend"
     if EMAIL_HOST
-    else "django.core.mail.backends.console.EmailBackend",
+    else "buergerbuero.notify.transports.log_email.LogEmailBackend",
 )
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
@@ -283,13 +322,12 @@ CONTENT_SECURITY_POLICY = {
 }
 # Permissions-Policy (django-permissions-policy): every powerful feature off; the consultation
 # page turns camera, microphone and screen capture on for itself (browser_policy.allow_devices).
+# Only features Chromium knows (it warns about others). Not here: autoplay (the call's videos,
+# the waiting room's and console's chimes) and publickey-credentials-get (passkeys).
 PERMISSIONS_POLICY: dict[str, list[str]] = {
     feature: []
     for feature in (
         "accelerometer",
-        "ambient-light-sensor",
-        "autoplay",
-        "bluetooth",
         "browsing-topics",
         "camera",
         "display-capture",
@@ -303,7 +341,6 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
         "microphone",
         "midi",
         "payment",
-        "publickey-credentials-get",
         "screen-wake-lock",
         "serial",
         "usb",
@@ -385,11 +422,27 @@ JOIN_LIMIT_PER_ADDRESS = env_int("JOIN_LIMIT_PER_ADDRESS", 10)
 # scaled mode `manage.py worker` runs it as a process of its own.
 JOBS_IN_WEB_PROCESS = env_bool("JOBS_IN_WEB_PROCESS", not REDIS_URL)
 
+# Every record goes through one handler whose filter removes the secrets of links (tickets,
+# appointments, invites, calendar feeds: lib.logs); uvicorn's loggers propagate to it (`serve`
+# passes log_config=None), and Django's own "django" handler is replaced by it.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_secrets": {"()": "buergerbuero.lib.logs.RedactSecrets"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]}
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # axes logs every login at INFO; its warnings (lockouts) are what matters.
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "axes": {"level": "WARNING"},
+        "django": {"handlers": [], "level": "INFO"},
+        "uvicorn": {"handlers": [], "level": "INFO"},
+    },
 }
+# Without a mail server or SMS gateway, e-mails and SMS are not written to the log in full:
+# only their kind and the masked recipient. `true` (development; `make run` sets it) adds a
+# preview with the link but without the citizen's name and contact data.
+LOG_MESSAGE_PREVIEW = env_bool("LOG_MESSAGE_PREVIEW", False)

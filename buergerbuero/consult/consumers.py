@@ -7,6 +7,7 @@ are validated and relayed only to the participant they are addressed to.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -16,10 +17,12 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from buergerbuero.consult import services, signalling, turn
+from buergerbuero.consult.models import Role
 from buergerbuero.consult.services import Participant
 from buergerbuero.realtime.consumers import HubConsumer
 from buergerbuero.realtime.messages import parse
 from buergerbuero.realtime.publish import encode, publish_now
+from buergerbuero.staff import sockets
 from buergerbuero.staff.services import staff_member_of
 from buergerbuero.waiting.services import QueueError
 
@@ -33,6 +36,9 @@ class ConsultationConsumer(HubConsumer):
     # Names this connection in presence events, so that a page can tell a late "offline" of
     # someone's previous connection from the end of their current one.
     connection_id = ""
+    # The staff member's socket lives only as long as their login (logout, timeout).
+    login_group: str | None = None
+    _login_watch: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         consultation_id = int(self.scope["url_route"]["kwargs"]["consultation_id"])
@@ -43,10 +49,20 @@ class ConsultationConsumer(HubConsumer):
         if self.who is None or not self.who.consultation.is_open:
             await self.close(code=4403)
             return
+        if self.who.role == Role.AGENT:
+            self.login_group = sockets.login_group(self.scope)
+            # An open consultation counts as the staff member's activity (no idle timeout).
+            if self.login_group is None or not await sockets.login_is_valid(self.scope, activity=True):
+                self.who = None
+                await self.close(code=4403)
+                return
         self.group = services.consultation_group(consultation_id)
         self.connection_id = secrets.token_hex(6)
         await self.accept()
         self.listen(self.group)
+        if self.login_group is not None:
+            self.listen(self.login_group)
+            self._login_watch = sockets.watch(self.scope, self._login_ended, activity=True)
         history = await database_sync_to_async(services.history)(self.who.consultation)
         documents = await database_sync_to_async(services.documents_of)(self.who.consultation)
         await self.send(
@@ -84,8 +100,21 @@ class ConsultationConsumer(HubConsumer):
             consultation_id, token=token, member=member, interpreter_session=interpreter
         )
 
+    async def _login_ended(self) -> None:
+        """The staff member logged out or timed out: leave the consultation's stream."""
+        if self.login_group is None:
+            return
+        self.login_group = None
+        sockets.stop(self._login_watch)
+        await self.disconnect(4403)
+        self.who = None
+        await self.close(code=4403)
+
     async def deliver(self, group: str, text: str) -> None:
         if self.who is None:
+            return
+        if self.login_group is not None and group == self.login_group:
+            await self._login_ended()
             return
         if '"type":"signal"' in text:
             if json.loads(text).get("to") == self.who.role:  # only for its addressee
@@ -130,6 +159,7 @@ class ConsultationConsumer(HubConsumer):
             await self.send(text_data=encode({"type": "error", "message": refused.message}))
 
     async def disconnect(self, code: int) -> None:
+        sockets.stop(self._login_watch)
         if self.who is not None and self.group:
             self.stop_listening()
             self.announce(online=False)

@@ -6,6 +6,11 @@ import datetime as dt
 from typing import Any
 
 DEMO_PASSWORD = "demo-buergerbuero"
+# The demo's org admins and platform operator must confirm their login with a second factor.
+# Their authenticator key is published here (and in the README) so that anyone can try them:
+# add it to an authenticator app, or print the current code with `manage.py demo_code`.
+# Demo only — never a fixed key on a real installation.
+DEMO_TOTP_SECRET = "BUERGERBUERODEMO"
 MON, TUE, WED, THU, FRI, SAT = range(6)
 
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from buergerbuero.demo.data import DEMO_PASSWORD, ORGANIZATIONS, PLATFORM_SUPERUSER
+from buergerbuero.demo.data import DEMO_PASSWORD, DEMO_TOTP_SECRET, ORGANIZATIONS, PLATFORM_SUPERUSER
 from buergerbuero.offices.models import Closure, Office, OpeningInterval, Service, SpecialOpening
 from buergerbuero.orgs.models import Organization
-from buergerbuero.staff.models import StaffMember
+from buergerbuero.staff import second_factor
+from buergerbuero.staff.models import Role, StaffMember
 
 
 def _time(text: str) -> dt.time:
@@ -25,6 +28,15 @@ def _login(username: str, *, superuser: bool = False) -> User:
         user.is_superuser = user.is_staff = superuser
         user.save()
     return user
+
+
+def demo_app(user: User) -> TOTPDevice:
+    """The demo login's authenticator app, with the published key (see ``DEMO_TOTP_SECRET``)."""
+    key = base64.b32decode(DEMO_TOTP_SECRET).hex()
+    device, _ = TOTPDevice.objects.get_or_create(
+        user=user, name=second_factor.APP_NAME, defaults={"key": key, "confirmed": True}
+    )
+    return device
 
 
 def _sync_office(organization: Organization, position: int, spec: dict[str, Any]) -> Office:
@@ -64,7 +76,7 @@ def _sync_office(organization: Organization, position: int, spec: dict[str, Any]
 
 @transaction.atomic
 def load_demo() -> None:
-    _login(PLATFORM_SUPERUSER, superuser=True)
+    demo_app(_login(PLATFORM_SUPERUSER, superuser=True))
     for org_spec in ORGANIZATIONS:
         organization, _ = Organization.objects.update_or_create(
             slug=org_spec["slug"],
@@ -86,6 +98,8 @@ def load_demo() -> None:
                 defaults={"organization": organization, "role": role, "display_name": display_name},
             )
             member.offices.set([offices[slug] for slug in office_slugs])
+            if role == Role.ORG_ADMIN:
+                demo_app(member.user)
 
 
 def demo_logins() -> list[tuple[str, str, str]]:

@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from django.utils.translation import gettext_lazy as _
 
 from buergerbuero.offices.models import Service
+from buergerbuero.staff import account_views
 from buergerbuero.staff.admin_scope import TenantScopedAdmin, member_for
 from buergerbuero.staff.models import StaffMember
 
@@ -83,3 +84,8 @@ class StaffUserAdmin(TenantScopedAdmin, UserAdmin):  # type: ignore[type-arg]
             for inline_form in formset.forms:
                 inline_form.instance.organization = member.organization
         super().save_formset(request, form, formset, change)
+
+
+# The admin logs in through the staff login: the same throttling and the second factor.
+admin.site.login = account_views.admin_login  # type: ignore[method-assign]
+admin.site.password_change = account_views.admin_password_change  # type: ignore[method-assign,assignment]

@@ -13,6 +13,7 @@ from channels.db import database_sync_to_async
 from buergerbuero.realtime.consumers import HubConsumer
 from buergerbuero.realtime.messages import parse
 from buergerbuero.realtime.publish import encode
+from buergerbuero.staff import sockets
 from buergerbuero.staff.services import staff_member_of
 from buergerbuero.waiting import console, services
 from buergerbuero.waiting.liveness import liveness
@@ -79,27 +80,49 @@ class ConsoleConsumer(HubConsumer):
     """``/ws/console/``: the staff console's live list; a change triggers a fresh list."""
 
     member_id: int | None = None
+    login_group: str | None = None
     _dirty = False
     _refresher: asyncio.Task[None] | None = None
+    _login_watch: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         member = await database_sync_to_async(staff_member_of)(self.scope["user"])
-        if member is None:
+        self.login_group = sockets.login_group(self.scope)
+        # Citizens' names go only to a login that still holds (not logged out or timed out,
+        # second factor passed where required).
+        if member is None or self.login_group is None or not await sockets.login_is_valid(self.scope):
             await self.close(code=4403)
             return
         self.member = member
         self.member_id = member.pk
         office_ids = await database_sync_to_async(console.office_ids)(member)
         await self.accept()
-        self.listen(*(services.staff_group(pk) for pk in office_ids), f"member:{member.pk}")
+        self.listen(*(services.staff_group(pk) for pk in office_ids), f"member:{member.pk}", self.login_group)
+        self._login_watch = sockets.watch(self.scope, self._login_ended)
         await liveness.connected(member_id=member.pk)
         await self._send_state()
 
+    async def _login_ended(self) -> None:
+        """Logged out or timed out: stop streaming at once."""
+        if self.login_group is None:
+            return  # already ended
+        self.login_group = None
+        self.stop_listening()
+        self._dirty = False
+        sockets.stop(self._login_watch)
+        await self.close(code=4403)
+
     async def _send_state(self) -> None:
+        if not await sockets.login_is_valid(self.scope):
+            await self._login_ended()
+            return
         payload = await database_sync_to_async(console.state)(self.member)
         await self.send(text_data=encode(payload))
 
     async def deliver(self, group: str, text: str) -> None:
+        if group == self.login_group:
+            await self._login_ended()
+            return
         if group.startswith("member:"):
             await self.base_send({"type": "websocket.send", "text": text})
             return
@@ -121,5 +144,6 @@ class ConsoleConsumer(HubConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.stop_listening()
+        sockets.stop(self._login_watch)
         if self.member_id is not None:
             await liveness.disconnected(member_id=self.member_id)

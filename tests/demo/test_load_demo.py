@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from buergerbuero.demo.data import DEMO_PASSWORD
 from buergerbuero.offices.models import Closure, Office, OpeningInterval, Service, SpecialOpening, Weekday
@@ -53,8 +54,9 @@ def test_demo_has_the_promised_shape(db: None) -> None:
 def test_demo_logins_work_with_the_published_password(db: None) -> None:
     call_command("load_demo")
 
-    assert authenticate(username="weber", password=DEMO_PASSWORD) is not None
-    admin = authenticate(username="admin.musterstadt", password=DEMO_PASSWORD)
+    login = RequestFactory().post("/staff/login/")  # the throttle (axes) needs the request
+    assert authenticate(login, username="weber", password=DEMO_PASSWORD) is not None
+    admin = authenticate(login, username="admin.musterstadt", password=DEMO_PASSWORD)
     assert admin is not None
     assert admin.is_staff
     assert not admin.is_superuser

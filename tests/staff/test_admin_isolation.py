@@ -30,7 +30,7 @@ FormData = dict[str, list[str]]
 
 NEW_PASSWORD = "another-Horse-7-battery"
 DOES_NOT_EXIST = "doesn’t exist. Perhaps it was deleted?"
-NOT_AUTHORIZED = "but are not authorized to access this page"
+NOT_AUTHORIZED = "but that login may not open this page"
 
 
 # --- reading admin forms ---------------------------------------------------------------------
@@ -170,12 +170,16 @@ def assert_redirected_to_index_with_not_found(client: Client, response: Response
 
 
 def assert_outsider_refused(outsider: User, url: str, data: FormData | None = None) -> None:
-    """A login without an organisation is sent to the admin login, whatever it asks for."""
+    """A login without an organisation is sent to the admin login (which is the staff login,
+    with its throttling and second factor), whatever it asks for."""
     client = english_client(outsider)
     response = client.get(url) if data is None else client.post(url, data)
     assert response.status_code == 302, (url, response.status_code)
     assert response["Location"].startswith(admin_url("login") + "?next=")
-    login_page = client.get(response["Location"])
+    admin_login = client.get(response["Location"])
+    assert admin_login.status_code == 302
+    assert admin_login["Location"].startswith(reverse("staff:login") + "?next=")
+    login_page = client.get(admin_login["Location"])
     assert login_page.status_code == 200
     assert NOT_AUTHORIZED in body(login_page)
 
@@ -834,10 +838,11 @@ def test_other_organisation_stays_hidden_and_unchanged_whatever_the_organisation
 
 # --- agent, outsider, superuser ------------------------------------------------------------------------
 def _admin_login(client: Client, username: str) -> Response:
+    """Logging in from the admin: its login page leads to the staff login, next= kept."""
     login_url = admin_url("login")
-    return client.post(
-        f"{login_url}?next={admin_url('index')}", {"username": username, "password": factories.PASSWORD}
-    )
+    redirect = client.get(f"{login_url}?next={admin_url('index')}")
+    assert redirect.status_code == 302
+    return client.post(redirect["Location"], {"username": username, "password": factories.PASSWORD})
 
 
 @pytest.mark.parametrize("persona", ["agent", "outsider"])
@@ -850,12 +855,9 @@ def test_login_without_admin_role_is_refused_by_the_admin(
 
     client = english_client()
     response = _admin_login(client, user.username)
-    assert response.status_code == 200
-    assert "correct username and password for a staff account" in body(response)
-    assert "_auth_user_id" not in client.session
-
-    # Logged in through the staff login, the admin still sends them to its own login.
-    assert client.login(username=user.username, password=factories.PASSWORD)
+    # The staff login lets them in, but the admin sends them back to its login.
+    assert response.status_code == 302
+    assert response["Location"] == admin_url("index")
     for url in (
         admin_url("index"),
         admin_url("offices_office_changelist"),
@@ -876,7 +878,7 @@ def test_login_without_admin_role_is_refused_by_the_admin(
 
 def test_outsider_gets_no_organisation_page_at_staff_home(outsider: User) -> None:
     client = english_client()
-    assert client.login(username=outsider.username, password=factories.PASSWORD)
+    factories.log_in_with_password(client, outsider)
 
     response = client.get(reverse("staff:home"))
 
@@ -895,6 +897,11 @@ def test_org_admin_and_office_lead_may_log_in_to_the_admin(
         response = _admin_login(client, user.username)
         assert response.status_code == 302
         assert response["Location"] == admin_url("index")
+        if user == org_admin:  # org admins confirm with the second factor first
+            refused = client.get(admin_url("index"))
+            assert refused.status_code == 302
+            assert refused["Location"].startswith(reverse("staff:setup"))
+            factories.pass_second_factor(client, user)
         assert client.get(admin_url("index")).status_code == 200
     assert_outsider_refused(outsider, admin_url("index"))
 

@@ -38,8 +38,12 @@ def body(response: Response) -> str:
 
 
 def log_in(username: str, password: str = factories.PASSWORD) -> tuple[Client, Response]:
+    """Password and, where the login needs one, the second factor (tests/staff/test_second_factor.py
+    tests that step itself)."""
     client = english_client()
     response = client.post(LOGIN, {"username": username, "password": password})
+    if response.status_code == 302:
+        factories.pass_second_factor(client, User.objects.get(username=username))
     return client, response
 
 

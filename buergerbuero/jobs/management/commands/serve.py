@@ -6,7 +6,7 @@ import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from buergerbuero.demo.data import DEMO_PASSWORD
+from buergerbuero.demo.data import DEMO_PASSWORD, DEMO_TOTP_SECRET
 from buergerbuero.demo.services import demo_logins
 from buergerbuero.jobs.registry import run_jobs
 from buergerbuero.orgs.models import Organization
@@ -34,9 +34,17 @@ class Command(BaseCommand):
             "port": port,
             # Browsers offer compression; it costs CPU per socket per message (guide §5).
             "ws_per_message_deflate": False,
+            # Larger frames are refused (close 1009) before a consumer sees them.
+            "ws_max_size": settings.WS_MAX_BYTES,
             "proxy_headers": True,
+            # X-Forwarded-For/-Proto count only from these (the reverse proxy): anyone else who
+            # reaches the server directly cannot choose the address the rate limits see.
+            "forwarded_allow_ips": settings.FORWARDED_ALLOW_IPS,
             "log_level": "info",
             "lifespan": "off",  # Django's ASGI handler has no lifespan events
+            # uvicorn's loggers go through Django's LOGGING (its handler redacts link secrets)
+            # instead of uvicorn's own handlers.
+            "log_config": None,
         }
         if workers > 1:
             uvicorn.run(APP, workers=workers, **common)
@@ -64,6 +72,9 @@ class Command(BaseCommand):
             f"  Admin:     {base}/admin/",
             f"  Demo logins (password for all: {DEMO_PASSWORD}):",
             *[f"    {user:<20} {role:<12} {org}" for user, role, org in demo_logins()],
+            "  Org admins and betrieb confirm with a second factor: the current code is printed by",
+            "    .venv/bin/python manage.py demo_code admin.musterstadt",
+            f"    (or add the key {DEMO_TOTP_SECRET} to an authenticator app)",
             "  Stop with Ctrl-C.",
             "",
         ]
