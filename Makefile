@@ -10,10 +10,11 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: embed-example run run-scaled test test-embedded test-scaled lint install install-dev system-deps messages clean
 
+# LOG_MESSAGE_PREVIEW: the demo's e-mails and SMS go to the log with their links (never names or numbers).
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --no-input -v 0
 	$(BIN)/python manage.py load_demo
-	HOST=$(HOST) PORT=$(PORT) exec $(BIN)/python manage.py serve --banner
+	HOST=$(HOST) PORT=$(PORT) LOG_MESSAGE_PREVIEW=$${LOG_MESSAGE_PREVIEW:-true} exec $(BIN)/python manage.py serve --banner
 
 # Scaled mode: PostgreSQL + Redis, several web workers, a separate job worker.
 # Needs DATABASE_URL and REDIS_URL in the environment.
@@ -21,7 +22,7 @@ run-scaled: $(VENV)/.installed
 	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || { echo "set DATABASE_URL and REDIS_URL"; exit 2; }
 	$(BIN)/python manage.py migrate --no-input -v 0
 	$(BIN)/python manage.py load_demo
-	$(BIN)/python manage.py worker & WORKER=$$!; \
+	LOG_MESSAGE_PREVIEW=$${LOG_MESSAGE_PREVIEW:-true} $(BIN)/python manage.py worker & WORKER=$$!; \
 	trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python manage.py serve --banner --host $(HOST) --port $(PORT) --workers $${WEB_WORKERS:-2}
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from buergerbuero.lib.logs import KEEP_LINKS, describe_message
 from buergerbuero.notify.models import Notification
 from buergerbuero.notify.transports.base import PermanentFailure, TemporaryFailure
 
@@ -54,10 +55,15 @@ class HttpGatewayTransport:
 
 
 class LogTransport:
-    """The embedded default: the SMS is written to the server's log."""
+    """The embedded default: one line in the server's log with the masked number, never the
+    text (it names the citizen); ``LOG_MESSAGE_PREVIEW=true`` adds the link (lib.logs)."""
 
     def send(self, notification: Notification) -> None:
-        logger.info("SMS to %s: %s", notification.recipient, notification.body_text)
+        preview = settings.LOG_MESSAGE_PREVIEW
+        line = describe_message(
+            "SMS", notification.recipient, notification.kind, notification.body_text, preview=preview
+        )
+        logger.info("%s", line, extra=KEEP_LINKS if preview else None)
 
 
 def sms_transport() -> HttpGatewayTransport | LogTransport:
