@@ -3,13 +3,19 @@ the platform operator all; office leads and agents do not see it."""
 
 from __future__ import annotations
 
+from functools import wraps
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.actions import delete_selected
+from django.contrib.admin.models import DELETION, LogEntry
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from buergerbuero.audit import signals
 from buergerbuero.audit.models import Action, AuditEntry
 from buergerbuero.staff.admin_scope import TenantScopedAdmin
 from buergerbuero.staff.models import Role
@@ -54,3 +60,25 @@ class AuditEntryAdmin(TenantScopedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+
+@wraps(delete_selected)  # keeps its permission ("delete") and its label
+def audited_delete_selected(
+    modeladmin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Any]
+) -> TemplateResponse | None:
+    """Django's “delete selected” writes the LogEntry rows of several objects with
+    ``bulk_create``, which sends no ``post_save``: their audit entries are written here (each
+    deletion once, whichever way its LogEntry came)."""
+    owners = {str(obj.pk): signals.organization_of(obj) for obj in queryset}  # before they go
+    started, last = timezone.now(), LogEntry.objects.order_by("-pk").values_list("pk", flat=True).first()
+    response = delete_selected(modeladmin, request, queryset)
+    written = LogEntry.objects.filter(pk__gt=last or 0, action_flag=DELETION, user_id=request.user.pk or 0)
+    for entry in written:
+        target = signals.admin_target(entry)
+        done = AuditEntry.objects.filter(action=Action.ADMIN_DELETED, target=target, at__gte=started)
+        if not done.exists():
+            signals.record_admin_change(entry, owners.get(entry.object_id))
+    return response
+
+
+admin.site.add_action(audited_delete_selected, "delete_selected")

@@ -134,6 +134,26 @@ def organization_of(obj: Model | None, depth: int = 3) -> int | None:
     return None
 
 
+def admin_target(entry: LogEntry) -> str:
+    """``<app>.<model>:<id>`` of the object a LogEntry is about."""
+    type_id = entry.content_type_id
+    model = ContentType.objects.get_for_id(type_id).model_class() if type_id else None
+    return f"{model._meta.label_lower if model else ''}:{entry.object_id}"
+
+
+def record_admin_change(entry: LogEntry, organization: int | None) -> None:
+    label, _sep, object_id = admin_target(entry).rpartition(":")
+    details: dict[str, Any] = {"model": label, "object": object_id}
+    details.update(changed_fields(entry.change_message))
+    record(
+        ADMIN_ACTIONS.get(entry.action_flag, Action.ADMIN_CHANGED),
+        actor=cast(AbstractBaseUser, entry.user),
+        organization=organization,
+        target=admin_target(entry),
+        details=details,
+    )
+
+
 @never_raises
 def admin_changed(sender: type[LogEntry], instance: LogEntry, created: bool, **kwargs: Any) -> None:
     if not created:
@@ -142,20 +162,7 @@ def admin_changed(sender: type[LogEntry], instance: LogEntry, created: bool, **k
         obj = instance.get_edited_object()
     except Exception:  # already gone
         obj = None
-    type_id = instance.content_type_id
-    model = ContentType.objects.get_for_id(type_id).model_class() if type_id else None
-    details: dict[str, Any] = {
-        "model": model._meta.label_lower if model else "",
-        "object": instance.object_id,
-    }
-    details.update(changed_fields(instance.change_message))
-    record(
-        ADMIN_ACTIONS.get(instance.action_flag, Action.ADMIN_CHANGED),
-        actor=cast(AbstractBaseUser, instance.user),
-        organization=organization_of(obj),
-        target=f"{details['model']}:{instance.object_id}",
-        details=details,
-    )
+    record_admin_change(instance, organization_of(obj))
 
 
 def connect() -> None:

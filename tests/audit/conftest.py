@@ -54,3 +54,31 @@ def verified(user: User) -> Client:
     session["otp_device_id"] = device.persistent_id
     session.save()
     return client
+
+
+def change_form_data(client: Client, url: str, **changes: str) -> dict[str, Any]:
+    """The change form as the browser would submit it, with ``changes``."""
+    response = client.get(url)
+    context = response.context
+    data: dict[str, Any] = {}
+    form = context["adminform"].form
+    for name, field in form.fields.items():
+        value = form.initial.get(name, field.initial)
+        if value is None:
+            continue
+        data[name] = (
+            [str(v.pk) if hasattr(v, "pk") else str(v) for v in value]
+            if isinstance(value, list | tuple)
+            else ("on" if value is True else ("" if value is False else str(value)))
+        )
+    for formset in context["inline_admin_formsets"]:
+        management = formset.formset.management_form
+        for name in management.fields:
+            data[f"{management.prefix}-{name}"] = management.initial.get(name, 0)
+        for index, inline_form in enumerate(formset.formset.forms):
+            for name, field in inline_form.fields.items():
+                value = inline_form.initial.get(name, field.initial)
+                if value is not None:
+                    data[f"{formset.formset.prefix}-{index}-{name}"] = str(getattr(value, "pk", value))
+    data.update(changes)
+    return data

@@ -14,7 +14,7 @@ from buergerbuero.audit.services import pseudonymous_client
 from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
 from tests import factories
-from tests.audit.conftest import everything_recorded, the_entry, verified
+from tests.audit.conftest import change_form_data, everything_recorded, the_entry, verified
 
 pytestmark = pytest.mark.django_db
 LOGIN = reverse("staff:login")
@@ -46,11 +46,17 @@ def test_a_failed_login_keeps_the_typed_name_and_the_client_but_never_the_passwo
     log_in("nobody-" + "x" * 300, "another-Secret-guess")
 
     known, unknown = AuditEntry.objects.filter(action=Action.LOGIN_FAILED).order_by("pk")
-    assert (known.actor, known.actor_name, known.organization, known.client) == (None, "agent", org, client_hash())
+    assert (known.actor, known.actor_name, known.organization, known.client) == (
+        None,
+        "agent",
+        org,
+        client_hash(),
+    )
     # An unknown name is kept as typed (cut to the field) and belongs to no organisation.
     assert (unknown.actor_name, unknown.organization) == (("nobody-" + "x" * 300)[:150], None)
     recorded = everything_recorded()
-    assert "wrong-Passw0rd-guess" not in recorded and "another-Secret-guess" not in recorded
+    assert "wrong-Passw0rd-guess" not in recorded
+    assert "another-Secret-guess" not in recorded
 
 
 def test_a_logout_is_recorded(agent: User, org: Organization) -> None:
@@ -82,7 +88,7 @@ def test_an_admin_change_is_recorded_with_field_names_but_not_values(
 ) -> None:
     admin = verified(org_admin)
     url = reverse("admin:offices_office_change", args=[office.pk])
-    response = admin.post(url, _post_data(admin, url, name="Bürgerbüro Geheimname Quellenberg"))
+    response = admin.post(url, change_form_data(admin, url, name="Bürgerbüro Geheimname Quellenberg"))
 
     assert response.status_code == 302, response.content[:2000]
     entry = the_entry(Action.ADMIN_CHANGED)
@@ -91,32 +97,6 @@ def test_an_admin_change_is_recorded_with_field_names_but_not_values(
     assert entry.details["model"] == "offices.office"
     assert entry.details["changed"]  # the field names
     assert "Quellenberg" not in everything_recorded()
-
-
-def _post_data(client: Client, url: str, **changes: str) -> dict[str, Any]:
-    """The change form as the browser would submit it, with ``changes``."""
-    response = client.get(url)
-    context = response.context
-    data: dict[str, Any] = {}
-    form = context["adminform"].form
-    for name, field in form.fields.items():
-        value = form.initial.get(name, field.initial)
-        if value is None:
-            continue
-        data[name] = [str(v.pk) if hasattr(v, "pk") else str(v) for v in value] if isinstance(value, list | tuple) else (
-            "on" if value is True else ("" if value is False else str(value))
-        )
-    for formset in context["inline_admin_formsets"]:
-        management = formset.formset.management_form
-        for name in management.fields:
-            data[f"{management.prefix}-{name}"] = management.initial.get(name, 0)
-        for index, inline_form in enumerate(formset.formset.forms):
-            for name, field in inline_form.fields.items():
-                value = inline_form.initial.get(name, field.initial)
-                if value is not None:
-                    data[f"{formset.formset.prefix}-{index}-{name}"] = str(getattr(value, "pk", value))
-    data.update(changes)
-    return data
 
 
 def test_an_admin_deletion_is_recorded_without_the_objects_text(
@@ -144,3 +124,25 @@ def test_inline_changes_keep_the_kind_of_object_not_its_text() -> None:
 
     assert changed_fields(message) == {"changed": ["Name", "E-Mail"], "added": ["appointment"]}
     assert changed_fields("not json") == {}
+
+
+def test_deleting_several_objects_at_once_records_each(
+    org: Organization, office: Office, org_admin: User
+) -> None:
+    doomed = [
+        factories.make_office(org, f"weg{number}", name=f"Amt Quellenberg {number}") for number in (1, 2)
+    ]
+
+    response = verified(org_admin).post(
+        reverse("admin:offices_office_changelist"),
+        {"action": "delete_selected", "_selected_action": [str(o.pk) for o in doomed], "post": "yes"},
+    )
+
+    assert response.status_code == 302
+    assert not Office.objects.filter(pk__in=[o.pk for o in doomed]).exists()
+    entries = AuditEntry.objects.filter(action=Action.ADMIN_DELETED).order_by("target")
+    assert [(e.target, e.actor, e.organization) for e in entries] == [
+        (f"offices.office:{o.pk}", org_admin, org)
+        for o in sorted(doomed, key=lambda o: f"offices.office:{o.pk}")
+    ]
+    assert "Quellenberg" not in everything_recorded()

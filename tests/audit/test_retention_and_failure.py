@@ -42,8 +42,9 @@ def test_entries_older_than_the_retention_are_pruned(settings: Any) -> None:
 def test_the_default_retention_is_the_longer_of_consultations_and_appointments() -> None:
     from django.conf import settings
 
-    assert settings.AUDIT_RETENTION_DAYS == max(
-        settings.CONSULTATION_RETENTION_DAYS, settings.APPOINTMENT_RETENTION_DAYS
+    assert (
+        max(settings.CONSULTATION_RETENTION_DAYS, settings.APPOINTMENT_RETENTION_DAYS)
+        == settings.AUDIT_RETENTION_DAYS
     )
 
 
@@ -80,7 +81,9 @@ def test_a_failing_audit_write_does_not_fail_a_console_action(
 def test_a_failing_audit_write_does_not_fail_a_login(agent: User) -> None:
     from django.test import Client
 
-    response = Client().post(reverse("staff:login"), {"username": "agent", "password": "correct-horse-battery-staple"})
+    response = Client().post(
+        reverse("staff:login"), {"username": "agent", "password": "correct-horse-battery-staple"}
+    )
 
     assert response.status_code == 302
     assert "_auth_user_id" in response.client.session

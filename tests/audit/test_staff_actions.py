@@ -25,7 +25,7 @@ from buergerbuero.offices.models import AdmissionMode, Office
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.waiting import services as waiting
-from buergerbuero.waiting.models import PresenceState, Ticket, TicketStatus
+from buergerbuero.waiting.models import PresenceState, Ticket
 from tests import factories
 from tests.audit.conftest import OPEN, logged_in, the_entry, verified
 from tests.booking.conftest import make_appointment
@@ -181,11 +181,14 @@ def test_inviting_claiming_and_removing_an_interpreter_are_recorded(
     claimed = the_entry(Action.INVITE_CLAIMED)
     assert_by(claimed, None, org, target)
     assert claimed.actor_name == ""
-    assert claimed.client and claimed.client != the_entry(Action.INTERPRETER_INVITED).client
+    assert claimed.client
+    assert claimed.client != the_entry(Action.INTERPRETER_INVITED).client
     assert_by(the_entry(Action.INTERPRETER_REMOVED), agent, org, target)
 
 
-def test_ending_a_consultation_is_recorded_once(consultation: Consultation, agent: User, org: Organization) -> None:
+def test_ending_a_consultation_is_recorded_once(
+    consultation: Consultation, agent: User, org: Organization
+) -> None:
     staff = logged_in(agent)
 
     staff.post(reverse("consult:end", args=[consultation.pk]))
@@ -225,7 +228,9 @@ def test_documents_shared_by_staff_and_downloads_by_staff_or_interpreter_are_rec
 
 
 # --- appointments and the outbox ----------------------------------------------------------------
-def test_marking_an_appointment_as_no_show_is_recorded(office: Office, agent: User, org: Organization) -> None:
+def test_marking_an_appointment_as_no_show_is_recorded(
+    office: Office, agent: User, org: Organization
+) -> None:
     service = factories.make_service(office, "Ausweis", bookable=True, slot_minutes=20)
     appointment = make_appointment(service, member(agent), OPEN - dt.timedelta(hours=1))
 
@@ -256,7 +261,11 @@ def test_sending_messages_again_from_the_admin_is_recorded_with_their_ids(
 ) -> None:
     service = factories.make_service(office, "Ausweis", bookable=True, slot_minutes=20, lead_minutes=0)
     contact = booking.Contact(
-        name="Zofia Quellenberg", email="zofia@example.org", phone="0151 23456789", language="de", consent=True
+        name="Zofia Quellenberg",
+        email="zofia@example.org",
+        phone="0151 23456789",
+        language="de",
+        consent=True,
     )
     friday = dt.datetime(2026, 11, 27, 8, 0, tzinfo=OPEN.tzinfo)
     booking.book(office, service, start=friday, contact=contact, agent=member(agent))

@@ -75,18 +75,24 @@ def test_nobody_adds_changes_or_deletes_entries(entries: dict[str, AuditEntry], 
     entry = entries["own"]
 
     assert admin.get(reverse("admin:audit_auditentry_add")).status_code == 403
-    assert admin.post(reverse("admin:audit_auditentry_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        admin.post(reverse("admin:audit_auditentry_delete", args=[entry.pk]), {"post": "yes"}).status_code
+        == 403
+    )
     admin.post(reverse("admin:audit_auditentry_change", args=[entry.pk]), {"target": "ticket:1"})
     entry.refresh_from_db()
     assert entry.target == "ticket:7001"
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
 
 
-def test_filters_and_search_work_in_german(entries: dict[str, AuditEntry], org_admin: User, agent: User) -> None:
+def test_filters_and_search_work_in_german(
+    entries: dict[str, AuditEntry], org_admin: User, agent: User
+) -> None:
     admin = verified(org_admin)
 
     page = admin.get(LIST).content.decode()
-    assert "Aktionsprotokoll" in page and "Nächste Person aufgerufen" in page
+    assert "Aktionsprotokoll" in page
+    assert "Nächste Person aufgerufen" in page
     assert shown_for(admin, f"?action={Action.QUEUE_CALL_NEXT}") == ["ticket:7001"]
     assert shown_for(admin, f"?action={Action.LOGIN}") == []
     assert shown_for(admin, "?q=7001") == ["ticket:7001"]
