@@ -36,6 +36,8 @@ class Command(BaseCommand):
             "ws_per_message_deflate": False,
             # Larger frames are refused (close 1009) before a consumer sees them.
             "ws_max_size": settings.WS_MAX_BYTES,
+            # Larger frames are refused (close 1009) before a consumer sees them.
+            "ws_max_size": settings.WS_MAX_BYTES,
             "proxy_headers": True,
             # X-Forwarded-For/-Proto count only from these (the reverse proxy): anyone else who
             # reaches the server directly cannot choose the address the rate limits see.
