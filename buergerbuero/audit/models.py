@@ -35,6 +35,12 @@ class Action(models.TextChoices):
     LOGIN_FAILED = "account.login_failed", _("login failed")
     LOGOUT = "account.logout", _("logged out")
     LOCKED_OUT = "account.locked_out", _("locked out after failed logins")
+    # recorded by the account pages (staff.account_views)
+    PASSWORD_CHANGED = "account.password_changed", _("password changed")
+    SECOND_FACTOR_ENABLED = "account.2fa_enabled", _("second factor set up")
+    SECOND_FACTOR_DISABLED = "account.2fa_disabled", _("second factor removed")
+    RECOVERY_CODES_RENEWED = "account.2fa_codes_renewed", _("recovery codes renewed")
+    SECOND_FACTOR_FAILED = "account.2fa_failed", _("wrong second-factor code")
     # the admin site
     ADMIN_ADDED = "admin.added", _("added in the admin")
     ADMIN_CHANGED = "admin.changed", _("changed in the admin")

@@ -113,3 +113,14 @@ def shown_for(client: Client, query: str) -> list[str]:
     response = client.get(LIST + query)
     assert response.status_code == 200
     return sorted(entry.target for entry in response.context["cl"].result_list if entry.target)
+
+
+def test_every_action_has_a_german_label() -> None:
+    from django.utils import translation
+
+    with translation.override("de"):
+        german = {value: str(label) for value, label in Action.choices}
+    with translation.override("en"):
+        english = {value: str(label) for value, label in Action.choices}
+
+    assert [value for value in german if german[value] == english[value]] == []
