@@ -248,4 +248,3 @@ def test_moves_and_cancellations_from_one_address_stop_after_ten(office: Office,
     assert Appointment.objects.filter(status="cancelled").count() == 4
     assert Appointment.objects.filter(moves=1).count() == 6
     assert browser("198.51.100.99").post(f"/a/{appointments[11].token}/cancel/").status_code == 302
-
