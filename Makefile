@@ -45,7 +45,7 @@ install-dev: $(VENV)/.installed-dev
 
 # Debian's packages the tests drive for real: Chromium for the browser tests (never a browser
 # download by Playwright) and coturn as the TURN relay.
-SYSTEM_PACKAGES := chromium:/usr/bin/chromium coturn:/usr/bin/turnserver
+SYSTEM_PACKAGES := chromium:/usr/bin/chromium coturn:/usr/bin/turnserver nginx:/usr/sbin/nginx
 system-deps:
 	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
 		[ -x "$${entry#*:}" ] || missing="$$missing $${entry%%:*}"; \

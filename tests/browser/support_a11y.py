@@ -3,11 +3,12 @@ mirroring, sideways scrolling, reduced motion, and the town whose pages are chec
 
 **axe-core** comes from the npm registry, pinned in ``tests/browser/package-lock.json`` and
 installed by ``make axe`` (a prerequisite of ``make test-embedded`` and ``make test-scaled``)
-into ``tests/browser/node_modules``. It is injected into each page from that file
-(``page.add_script_tag(path=…)``), never from a CDN: the pages make no third-party request and
-the test machines have no internet. Without the file the test is skipped locally and fails in
-CI (``CI=true``). axe's contrast rules are widened to Arabic text, which axe-core (4.14) takes
-for an icon font's ligatures and would skip (see ``CONTRAST_FOR_EVERY_SCRIPT_JS``).
+into ``tests/browser/node_modules``. It is evaluated in each page from that file (through the
+DevTools protocol: the page's CSP refuses inline scripts), never from a CDN: the pages make no
+third-party request and the test machines have no internet. Without the file the test is skipped
+locally and fails in CI (``CI=true``). axe's contrast rules are widened to Arabic text, which
+axe-core (4.14) takes for an icon font's ligatures and would skip (see
+``CONTRAST_FOR_EVERY_SCRIPT_JS``).
 
 **Visible focus.** One real Tab press puts the browser in keyboard mode (the skip link gets the
 focus, and must then be visible); from there every focusable element of the page is focused in
@@ -111,7 +112,9 @@ CONTRAST_FOR_EVERY_SCRIPT_JS = """
 def axe_violations(page: Page) -> list[dict[str, Any]]:
     """What axe-core finds against WCAG 2.1 A/AA in the page as it is now."""
     if not page.evaluate("typeof window.axe === 'object'"):
-        page.add_script_tag(path=str(axe_script()))
+        # Evaluated through the DevTools protocol, not as a <script> element: the page's
+        # Content-Security-Policy (rightly) refuses inline scripts without its nonce.
+        page.evaluate(axe_script().read_text(encoding="utf-8"))
     page.evaluate(CONTRAST_FOR_EVERY_SCRIPT_JS)
     violations: list[dict[str, Any]] = page.evaluate(RUN_AXE_JS, WCAG_TAGS)
     return violations

@@ -195,7 +195,7 @@ def test_only_the_consultation_page_may_use_camera_microphone_and_screen(
         expected = "(self)" if path in consultation_pages else "()"
         for feature in DEVICES:
             assert allowed[feature] == expected, (path, feature)
-        for feature in ("geolocation", "payment", "usb", "serial", "hid", "bluetooth", "midi"):
+        for feature in ("geolocation", "payment", "usb", "serial", "hid", "midi"):
             assert allowed[feature] == "()", (path, feature)
 
 

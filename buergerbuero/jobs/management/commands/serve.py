@@ -42,6 +42,9 @@ class Command(BaseCommand):
             # X-Forwarded-For/-Proto count only from these (the reverse proxy): anyone else who
             # reaches the server directly cannot choose the address the rate limits see.
             "forwarded_allow_ips": settings.FORWARDED_ALLOW_IPS,
+            # X-Forwarded-For/-Proto count only from these (the reverse proxy): anyone else who
+            # reaches the server directly cannot choose the address the rate limits see.
+            "forwarded_allow_ips": settings.FORWARDED_ALLOW_IPS,
             "log_level": "info",
             "lifespan": "off",  # Django's ASGI handler has no lifespan events
             # uvicorn's loggers go through Django's LOGGING (its handler redacts link secrets)

@@ -1,0 +1,65 @@
+"""The Content-Security-Policy as Chromium applies it.
+
+Every browser test runs under the real policy and fails on any refusal (``conftest.py``); these
+tests show that the watch sees a refusal at all, that the nonce'd brand colour applies, and that
+a script an attacker slipped into a page (without the nonce) does not run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests import factories
+from tests.browser.conftest import csp_violations
+from tests.support.server import AsgiServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def town() -> None:
+    organization = factories.make_org("cspstadt", state="BY", name="Stadt CSP")
+    organization.primary_colour = "#1B5E20"
+    organization.save()
+    factories.make_office(organization, "meldeamt", name="Meldeamt")
+
+
+def test_the_brand_colour_applies_through_the_nonce(page: Any, asgi_server: AsgiServer, town: None) -> None:
+    page.goto(f"{asgi_server.url}/cspstadt/")
+
+    brand = page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--brand')")
+    assert brand.strip() == "#1B5E20"
+
+
+@pytest.mark.csp_expected(
+    # Our page's report and Chromium's own console line, for each.
+    "CSP violation: script-src-elem refused inline",
+    "Executing inline script violates",
+    "CSP violation: style-src-attr",
+    "Applying inline style violates",
+)
+def test_an_injected_inline_script_or_style_attribute_is_refused_and_reported(
+    page: Any, asgi_server: AsgiServer, town: None
+) -> None:
+    page.goto(f"{asgi_server.url}/cspstadt/")
+
+    # What a stored HTML injection would put into the page: no nonce.
+    page.evaluate(
+        """() => {
+          const script = document.createElement("script");
+          script.textContent = "window.injected = true";
+          document.body.append(script);
+          const box = document.createElement("div");
+          box.id = "styled";
+          box.setAttribute("style", "color: rgb(255, 0, 0)");
+          document.body.append(box);
+        }"""
+    )
+
+    assert page.evaluate("window.injected === undefined")
+    assert page.evaluate("getComputedStyle(document.getElementById('styled')).color") != "rgb(255, 0, 0)"
+    page.wait_for_timeout(200)
+    assert any("script-src-elem refused inline" in line for line in csp_violations), csp_violations
+    assert any("style-src-attr" in line for line in csp_violations), csp_violations
