@@ -13,7 +13,6 @@ import os
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
-from urllib.parse import urlsplit
 
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF
@@ -282,72 +281,6 @@ if SESSION_COOKIE_SECURE:
     CSRF_COOKIE_SAMESITE = "None"
     LANGUAGE_COOKIE_SAMESITE = "None"
     LANGUAGE_COOKIE_SECURE = True
-# HSTS behind HTTPS: a year unless HSTS_SECONDS says otherwise (SecurityMiddleware sends it on
-# HTTPS responses only). The scheme comes from uvicorn, which believes X-Forwarded-Proto only
-# from FORWARDED_ALLOW_IPS; SECURE_PROXY_SSL_HEADER stays unset because Django would believe
-# that header from anyone who reaches the server directly.
-SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 3600 if SESSION_COOKIE_SECURE else 0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", False)
-if SECURE_HSTS_SECONDS and not SESSION_COOKIE_SECURE:
-    raise ConfigError("HSTS_SECONDS needs SECURE_COOKIES=true (the site behind HTTPS)")
-# The proxies whose X-Forwarded-For/-Proto uvicorn believes (comma-separated addresses or
-# networks, "*" for any): the client address of rate limits and the https scheme come from them.
-FORWARDED_ALLOW_IPS = env_list("FORWARDED_ALLOW_IPS", ["127.0.0.1"])
-
-# Content-Security-Policy (django-csp, buergerbuero.lib.browser_policy): scripts and styles
-# only from our origin or with the response's nonce (base.html's brand colour), never
-# 'unsafe-inline'. Django's admin needs no inline style either: its one inline <style>
-# (change_list.html) appears only when a list has no actions at the top or bottom, which none
-# of ours does, and its scripts set styles through the CSSOM, which CSP does not govern.
-# WebSockets: 'self' covers ws:/wss: to our own host (CSP Level 3, Chromium since 2017).
-# frame-ancestors: 'self' here; citizen pages name their organisation's websites
-# (buergerbuero.embed.framing).
-_MEDIA_ORIGIN = [
-    f"{_media.scheme}://{_media.netloc}" for _media in [urlsplit(MEDIA_URL)] if _media.scheme and _media.netloc
-]
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": [SELF],
-        "script-src": [SELF, NONCE],
-        "style-src": [SELF, NONCE],
-        # data: for QR codes (the second factor's setup) and nothing executable.
-        "img-src": [SELF, "data:", *_MEDIA_ORIGIN],
-        "media-src": [SELF, *_MEDIA_ORIGIN],
-        "connect-src": [SELF],
-        "font-src": [SELF],
-        "object-src": [NONE],
-        "base-uri": [NONE],
-        "form-action": [SELF],
-        "frame-ancestors": [SELF],
-    }
-}
-# Permissions-Policy (django-permissions-policy): every powerful feature off; the consultation
-# page turns camera, microphone and screen capture on for itself (browser_policy.allow_devices).
-# Only features Chromium knows (it warns about others). Not here: autoplay (the call's videos,
-# the waiting room's and console's chimes) and publickey-credentials-get (passkeys).
-PERMISSIONS_POLICY: dict[str, list[str]] = {
-    feature: []
-    for feature in (
-        "accelerometer",
-        "browsing-topics",
-        "camera",
-        "display-capture",
-        "encrypted-media",
-        "geolocation",
-        "gyroscope",
-        "hid",
-        "idle-detection",
-        "local-fonts",
-        "magnetometer",
-        "microphone",
-        "midi",
-        "payment",
-        "screen-wake-lock",
-        "serial",
-        "usb",
-        "xr-spatial-tracking",
-    )
-}
 # HSTS behind HTTPS: a year unless HSTS_SECONDS says otherwise (SecurityMiddleware sends it on
 # HTTPS responses only). The scheme comes from uvicorn, which believes X-Forwarded-Proto only
 # from FORWARDED_ALLOW_IPS; SECURE_PROXY_SSL_HEADER stays unset because Django would believe
