@@ -253,7 +253,9 @@ def share_document(request: HttpRequest, consultation_id: int) -> JsonResponse:
     return JsonResponse(services.document_json(document), status=201)
 
 
-def download_document(request: HttpRequest, consultation_id: int, document_id: int) -> HttpResponse:
+def download_document(
+    request: HttpRequest, consultation_id: int, document_id: int
+) -> HttpResponse | FileResponse:
     # Who may still download after the end is decided in services.participant.
     try:
         who = _member_of(request, consultation_id)

@@ -66,7 +66,7 @@ def test_the_day_strip_at_the_ends_of_time_shows_the_bookable_days(
 ) -> None:
     url = reverse("booking:book", args=[office.organization.slug, office.slug])
 
-    response = client_for().get(url, {"service": service.pk, "day": day})
+    response = client_for().get(url, {"service": str(service.pk), "day": day})
 
     assert response.status_code == 200
     assert response.context is not None
@@ -80,7 +80,7 @@ def test_the_details_page_with_a_time_at_the_ends_of_time_sends_back_to_the_choi
     url = reverse("booking:details", args=[office.organization.slug, office.slug])
     client = client_for()
 
-    shown = client.get(url, {"service": service.pk, "start": start})
+    shown = client.get(url, {"service": str(service.pk), "start": start})
     posted = client.post(
         f"{url}?service={service.pk}&start={start.replace('+', '%2B')}",
         {"name": "Erika", "email": "erika@example.org", "language": "de", "consent": "on"},
