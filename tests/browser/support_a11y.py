@@ -332,10 +332,12 @@ def mirroring_problems(page: Page, rtl: bool) -> list[str]:
 # site's reduced-motion rule must switch both off.
 MOTION_PROBE_JS = """
 () => {
-  const style = document.createElement("style");
-  style.textContent = "@keyframes a11y-probe-spin { to { transform: rotate(1turn); } }"
-    + " .a11y-probe { transition: background-color 2s ease; animation: a11y-probe-spin 2s linear infinite; }";
-  document.head.append(style);
+  // A constructed style sheet: the page's Content-Security-Policy refuses a <style> element.
+  const style = new CSSStyleSheet();
+  style.replaceSync("@keyframes a11y-probe-spin { to { transform: rotate(1turn); } }"
+    + " .a11y-probe { transition: background-color 2s ease;"
+    + " animation: a11y-probe-spin 2s linear infinite; }");
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, style];
   const probe = document.createElement("button");
   probe.className = "button a11y-probe";
   probe.textContent = "probe";
@@ -348,7 +350,7 @@ MOTION_PROBE_JS = """
     running: document.getAnimations().length,
   };
   probe.remove();
-  style.remove();
+  document.adoptedStyleSheets = document.adoptedStyleSheets.filter((sheet) => sheet !== style);
   const everywhere = [...document.querySelectorAll("*")].filter((element) => {
     const s = getComputedStyle(element);
     return s.animationName !== "none" || s.transitionDuration.split(",").some((d) => parseFloat(d) > 0);

@@ -2,7 +2,8 @@
 
 Every browser test runs under the real policy and fails on any refusal (``conftest.py``); these
 tests show that the watch sees a refusal at all, that the nonce'd brand colour applies, and that
-a script an attacker slipped into a page (without the nonce) does not run.
+a script an attacker slipped into a page (without the nonce) does not run, and that the office
+lead's admin page with its live preview works under it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+from playwright.sync_api import expect
 
+from buergerbuero.offices.models import Office
+from buergerbuero.staff.models import Role
 from tests import factories
 from tests.browser.conftest import csp_violations
 from tests.support.server import AsgiServer
@@ -63,3 +70,22 @@ def test_an_injected_inline_script_or_style_attribute_is_refused_and_reported(
     page.wait_for_timeout(200)
     assert any("script-src-elem refused inline" in line for line in csp_violations), csp_violations
     assert any("style-src-attr" in line for line in csp_violations), csp_violations
+
+
+def test_the_admins_live_preview_of_the_waiting_area_works_under_the_policy(
+    page: Any, asgi_server: AsgiServer, town: None
+) -> None:
+    """The office lead's admin page: Django's admin, our stylesheet and the preview script."""
+    office = Office.objects.get(slug="meldeamt")
+    lead = factories.make_staff(office.organization, "csp.lead", Role.OFFICE_LEAD, [office])
+    client = Client()
+    client.force_login(lead)
+    name = settings.SESSION_COOKIE_NAME
+    page.context.add_cookies([{"name": name, "value": client.cookies[name].value, "url": asgi_server.url}])
+
+    page.goto(f"{asgi_server.url}{reverse('admin:offices_office_change', args=[office.pk])}")
+    page.locator("textarea[name=waiting_area_text]").fill("**Willkommen** im Meldeamt")
+
+    preview = page.locator("[data-waiting-preview]")
+    expect(preview.locator("strong")).to_have_text("Willkommen")
+    assert preview.evaluate("(box) => getComputedStyle(box).borderTopStyle") == "solid"  # the stylesheet
