@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -187,6 +188,15 @@ class TestLogo:
 
 
 # --- served by our own view -------------------------------------------------------------------------
+def content_of(response: Any) -> bytes:
+    """The body of a media response (an async stream, as Django serves it under ASGI)."""
+
+    async def collect() -> bytes:
+        return b"".join([part async for part in response.streaming_content])
+
+    return async_to_sync(collect)()
+
+
 def put(media_root: Path, name: str, content: bytes) -> None:
     path = media_root / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -217,7 +227,7 @@ class TestServing:
         assert response["X-Content-Type-Options"] == "nosniff"
         assert response["Content-Security-Policy"] == SANDBOX
         assert "max-age=" in response["Cache-Control"]
-        assert response.getvalue() == POLYGLOT_MP4
+        assert content_of(response) == POLYGLOT_MP4
 
     @pytest.mark.parametrize(
         ("name", "content_type"),
@@ -269,6 +279,46 @@ class TestServing:
         again = Client().get("/media/waiting/a.png", HTTP_IF_MODIFIED_SINCE=first["Last-Modified"])
 
         assert again.status_code == 304
+
+    @pytest.mark.parametrize(
+        ("wanted", "content_range", "part"),
+        [
+            ("bytes=2-5", "bytes 2-5/10", b"2345"),
+            ("bytes=7-", "bytes 7-9/10", b"789"),
+            ("bytes=-3", "bytes 7-9/10", b"789"),
+            ("bytes=8-100", "bytes 8-9/10", b"89"),
+        ],
+    )
+    def test_a_byte_range_is_answered_for_video_players(
+        self, media_root: Path, wanted: str, content_range: str, part: bytes
+    ) -> None:
+        put(media_root, "waiting/film.mp4", b"0123456789")
+
+        response = Client().get("/media/waiting/film.mp4", HTTP_RANGE=wanted)
+
+        assert response.status_code == 206
+        assert response["Content-Range"] == content_range
+        assert content_of(response) == part
+        assert response["Content-Type"] == "video/mp4"
+        assert response["Content-Security-Policy"] == SANDBOX
+
+    def test_a_range_beyond_the_file_is_416(self, media_root: Path) -> None:
+        put(media_root, "waiting/film.mp4", b"0123456789")
+
+        response = Client().get("/media/waiting/film.mp4", HTTP_RANGE="bytes=10-")
+
+        assert response.status_code == 416
+        assert response["Content-Range"] == "bytes */10"
+
+    @pytest.mark.parametrize("wanted", ["bytes=0-1,4-5", "bytes=5-2", "items=0-1", "bytes=-"])
+    def test_other_ranges_get_the_whole_file(self, media_root: Path, wanted: str) -> None:
+        put(media_root, "waiting/film.mp4", b"0123456789")
+
+        response = Client().get("/media/waiting/film.mp4", HTTP_RANGE=wanted)
+
+        assert response.status_code == 200
+        assert response["Accept-Ranges"] == "bytes"
+        assert content_of(response) == b"0123456789"
 
     def test_only_reading_is_allowed(self, media_root: Path) -> None:
         put(media_root, "waiting/a.png", image_bytes("PNG"))
