@@ -269,6 +269,13 @@ class TestServing:
 
         assert response.status_code == 404
 
+    def test_a_link_out_of_the_folder_is_not_followed(self, media_root: Path) -> None:
+        put(media_root.parent, "secret.png", b"secret")
+        (media_root / "waiting").mkdir(parents=True, exist_ok=True)
+        (media_root / "waiting" / "link.png").symlink_to(media_root.parent / "secret.png")
+
+        assert Client().get("/media/waiting/link.png").status_code == 404
+
     def test_missing_file_is_404(self) -> None:
         assert Client().get("/media/waiting/nothing.png").status_code == 404
 
