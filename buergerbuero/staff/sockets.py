@@ -10,6 +10,7 @@ so it also stops when that event was missed.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ from django_otp.models import Device
 from buergerbuero.staff import second_factor, sessions
 
 CHECK_SECONDS = 30.0
+logger = logging.getLogger(__name__)
 
 
 def login_group(scope: dict[str, Any]) -> str | None:
@@ -75,7 +77,12 @@ def watch(
     async def loop() -> None:
         while True:
             await asyncio.sleep(CHECK_SECONDS)
-            if not await login_is_valid(scope, activity=activity):
+            try:
+                valid = await login_is_valid(scope, activity=activity)
+            except Exception:  # e.g. the database restarting: try again next round
+                logger.warning("could not re-check a staff socket's login", exc_info=True)
+                continue
+            if not valid:
                 await on_end()
                 return
 
