@@ -61,9 +61,8 @@ def _looks_like_svg(name: str, head: bytes) -> bool:
     return extension_of(name) in {"svg", "svgz"} or text.startswith((b"<svg", b"<?xml")) or b"<svg" in text
 
 
-def _check(upload: File[Any], kinds: Mapping[str, tuple[str, ...]], limit: int, refusal: str) -> str:
-    """Refuse the upload unless it is of an allowed kind, named like it, within the limit;
-    return the detected kind."""
+def _check(upload: File[Any], kinds: Mapping[str, tuple[str, ...]], limit: int, refusal: str) -> None:
+    """Refuse the upload unless it is of an allowed kind, named like it, within the limit."""
     if upload.size is not None and upload.size > limit:
         raise ValidationError(
             _("The file is too large (at most %(limit)s).") % {"limit": filesizeformat(limit)}
@@ -82,7 +81,6 @@ def _check(upload: File[Any], kinds: Mapping[str, tuple[str, ...]], limit: int, 
         raise ValidationError(refusal)
     if extension_of(name) not in kinds[kind.extension]:
         raise ValidationError(_("The file's name does not match its content. Please check the file."))
-    return str(kind.extension)
 
 
 def _check_image(upload: File[Any], limit: int) -> None:
@@ -97,16 +95,25 @@ def _check_image(upload: File[Any], limit: int) -> None:
         upload.seek(0)
 
 
+def _is_new(upload: File[Any]) -> bool:
+    """Only a new upload is judged: a stored file was judged when it came (and re-reading it
+    on every save would fail for a file that has gone missing from the disk)."""
+    return not getattr(upload, "_committed", False)
+
+
 def validate_logo(upload: File[Any]) -> None:
-    _check_image(upload, LOGO_MAX_BYTES)
+    if _is_new(upload):
+        _check_image(upload, LOGO_MAX_BYTES)
 
 
 def validate_waiting_image(upload: File[Any]) -> None:
-    _check_image(upload, IMAGE_MAX_BYTES)
+    if _is_new(upload):
+        _check_image(upload, IMAGE_MAX_BYTES)
 
 
 def validate_waiting_video(upload: File[Any]) -> None:
-    _check(upload, VIDEO_KINDS, VIDEO_MAX_BYTES, _("Please upload an MP4 or WebM video."))
+    if _is_new(upload):
+        _check(upload, VIDEO_KINDS, VIDEO_MAX_BYTES, _("Please upload an MP4 or WebM video."))
 
 
 def stored_extension(name: str) -> str:

@@ -139,6 +139,20 @@ class TestUploadsInTheAdmin:
         office.refresh_from_db()
         assert re.fullmatch(r"waiting/[A-Za-z0-9_-]{20,}\.jpg", office.waiting_image.name)
 
+    def test_office_whose_stored_video_went_missing_still_saves(
+        self, lead_client: Client, office: Office
+    ) -> None:
+        Office.objects.filter(pk=office.pk).update(waiting_video="waiting/verschwunden.mp4")
+        data = change_form_data(lead_client, office)
+        del data["waiting_video"]  # a browser sends no file for a field left alone
+        data["waiting_area_text"] = "Neu"
+
+        response = lead_client.post(change_url(office), data)
+
+        assert response.status_code == 302
+        office.refresh_from_db()
+        assert (office.waiting_area_text, office.waiting_video.name) == ("Neu", "waiting/verschwunden.mp4")
+
     def test_two_uploads_of_the_same_name_get_different_names(
         self, lead_client: Client, office: Office
     ) -> None:
