@@ -844,6 +844,7 @@ class Bench:
         from buergerbuero.offices.models import MIDNIGHT, Office, SpecialOpening
         from buergerbuero.offices.services import OpeningCalendar, offices_with_hours
         from buergerbuero.orgs.models import Organization
+        from buergerbuero.staff import sessions as staff_sessions
         from buergerbuero.staff.models import Role, StaffMember
         from buergerbuero.waiting import services
         from buergerbuero.waiting.models import AgentPresence, PresenceState, QueueState, Ticket, TicketStatus
@@ -891,6 +892,7 @@ class Bench:
             session[SESSION_KEY] = str(user.pk)
             session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
             session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+            staff_sessions.start(session)  # the login's clocks (idle/absolute timeouts)
             session.create()
             assert session.session_key is not None  # noqa: S101
             agents.append(Agent(member.pk, session.session_key, get_random_string(32)))

@@ -421,6 +421,10 @@ JOIN_LIMIT_PER_ADDRESS = env_int("JOIN_LIMIT_PER_ADDRESS", 10)
 # In the embedded mode the job loop runs inside the web process (`manage.py serve`); in the
 # scaled mode `manage.py worker` runs it as a process of its own.
 JOBS_IN_WEB_PROCESS = env_bool("JOBS_IN_WEB_PROCESS", not REDIS_URL)
+# /readyz fails when a job lane's heartbeat is older than this (seconds).
+JOBS_HEARTBEAT_MAX_AGE = env_int("JOBS_HEARTBEAT_MAX_AGE", 30)
+# /metrics: with a token only for `Authorization: Bearer <token>`, without one only from loopback.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
 
 # Every record goes through one handler whose filter removes the secrets of links (tickets,
 # appointments, invites, calendar feeds: lib.logs); uvicorn's loggers propagate to it (`serve`

@@ -8,6 +8,7 @@ from buergerbuero.config.api import api
 from buergerbuero.embed import views as embed_views
 from buergerbuero.offices import media_views
 from buergerbuero.offices import views as office_views
+from buergerbuero.ops import views as ops_views
 from buergerbuero.orgs import views as org_views
 from buergerbuero.waiting import views as waiting_views
 
@@ -18,6 +19,8 @@ admin.site.index_title = _("Your organisation")
 urlpatterns = [
     path("", org_views.home, name="home"),
     path("healthz", org_views.healthz, name="healthz"),
+    path("readyz", ops_views.readyz, name="readyz"),
+    path("metrics", ops_views.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("buergerbuero.waiting.urls")),

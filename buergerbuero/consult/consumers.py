@@ -39,6 +39,7 @@ class ConsultationConsumer(HubConsumer):
     # The staff member's socket lives only as long as their login (logout, timeout).
     login_group: str | None = None
     _login_watch: asyncio.Task[None] | None = None
+    kind = "consultation"  # size and rate limits: the base's (signalling needs them generous)
 
     async def connect(self) -> None:
         consultation_id = int(self.scope["url_route"]["kwargs"]["consultation_id"])

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 import phonenumbers
 from django.conf import settings
@@ -183,8 +184,9 @@ def _claim(notification: Notification, now: dt.datetime) -> bool:
     )
 
 
-def deliver_due(now: dt.datetime | None = None) -> int:
-    """Send the messages that are due; returns how many were sent."""
+def deliver_due(now: dt.datetime | None = None, keep_going: Callable[[], bool] | None = None) -> int:
+    """Send the messages that are due; returns how many were sent. ``keep_going`` is asked
+    before each message (the job loop stops between two messages, never during one)."""
     now = now or timezone.now()
     due = (
         Notification.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
@@ -194,6 +196,8 @@ def deliver_due(now: dt.datetime | None = None) -> int:
     )
     sent = 0
     for notification in due:
+        if keep_going is not None and not keep_going():
+            break
         if not _claim(notification, now):
             continue  # another worker has it
         sent += deliver(notification, now)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import random
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -13,6 +15,8 @@ from buergerbuero.realtime.messages import parse
 from buergerbuero.realtime.publish import encode
 from buergerbuero.waiting.services import directory_group, office_live
 
+RESYNC_SPREAD_SECONDS = 5.0
+
 
 class DirectoryStatusConsumer(HubConsumer):
     """Live status of an organisation's offices: opening status, free seats, people waiting.
@@ -21,6 +25,11 @@ class DirectoryStatusConsumer(HubConsumer):
     the snapshot names, so “closes in 10 minutes” stays true without polling); queue changes
     arrive as they happen through the hub.
     """
+
+    max_message_bytes = 1024
+    messages_per_second = 2.0
+    message_burst = 10.0
+    kind = "directory"
 
     async def connect(self) -> None:
         self.org_slug: str = self.scope["url_route"]["kwargs"]["org_slug"]
@@ -48,6 +57,11 @@ class DirectoryStatusConsumer(HubConsumer):
                     for item in services.overviews(offices, now)
                 ],
             }
+
+    async def resync(self) -> None:
+        # Directory pages are many and their snapshot costs the most: spread them out.
+        await asyncio.sleep(random.uniform(0, RESYNC_SPREAD_SECONDS))  # noqa: S311
+        await self._send_snapshot()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if parse(text_data).get("type") == "refresh":

@@ -1,18 +1,60 @@
-"""Carries events between processes over Redis pub/sub: one subscription per process."""
+"""Carries events between processes over Redis pub/sub: one subscription per process.
+
+Redis is a messenger here, never the record: every change is in the database before its
+event is published. So when Redis fails, nothing is lost that a snapshot cannot restore:
+
+- Publishing never fails the request that committed the change: a refused or timed-out
+  publish is logged and counted, and the event still reaches this process's own sockets.
+  After a failure, Redis is not asked again for ``PUBLISH_PAUSE`` seconds (a dead host must
+  not add a timeout to every request).
+- Each process's subscription reconnects with a short backoff (at most ``MAX_BACKOFF``
+  seconds), and after every re-subscription tells its local sockets to resync: each sends
+  its page a fresh snapshot, so the events published while the subscription was down reach
+  everyone as their effect.
+- While the subscription is down, ``while_down`` callbacks run every ``DOWN_POLL`` seconds
+  (the waiting room uses one to find called citizens in one query, so that a call made
+  during an outage reaches its citizen within seconds, not when Redis returns).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Awaitable, Callable
 from functools import lru_cache
 
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 logger = logging.getLogger(__name__)
 SEPARATOR = "\n"
+TIMEOUT = 2.0
+PUBLISH_PAUSE = 1.0
+MAX_BACKOFF = 2.0
+DOWN_POLL = 2.0
+
+
+class State:
+    """This process's view of the event path (for ``/readyz`` and ``/metrics``)."""
+
+    def __init__(self) -> None:
+        self.subscribed = False
+        self.publish_paused_until = 0.0
+        self.lock = threading.Lock()
+
+
+state = State()
+_while_down: list[Callable[[], Awaitable[None]]] = []
+
+
+def while_down(callback: Callable[[], Awaitable[None]]) -> None:
+    """Run ``callback`` every ``DOWN_POLL`` seconds while this process hears no events."""
+    _while_down.append(callback)
 
 
 def channel() -> str:
@@ -21,29 +63,61 @@ def channel() -> str:
 
 @lru_cache(maxsize=1)
 def _publisher() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+    # No retries and short timeouts: the caller is a request that has already committed.
+    return redis.Redis.from_url(
+        settings.REDIS_URL,
+        socket_timeout=TIMEOUT,
+        socket_connect_timeout=TIMEOUT,
+        retry=Retry(NoBackoff(), 0),
+    )
 
 
-def publish(group: str, text: str) -> None:
-    _publisher().publish(channel(), f"{group}{SEPARATOR}{text}")
+def publish(group: str, text: str) -> bool:
+    """Publish to every process; False (logged) when Redis could not take it."""
+    if time.monotonic() < state.publish_paused_until:
+        return False
+    try:
+        _publisher().publish(channel(), f"{group}{SEPARATOR}{text}")
+    except (redis.RedisError, OSError):
+        state.publish_paused_until = time.monotonic() + PUBLISH_PAUSE
+        logger.warning("could not publish an event to Redis; the sockets resync when it is back")
+        return False
+    return True
+
+
+def ping() -> None:
+    """Raise when Redis does not answer (``/readyz``)."""
+    _publisher().ping()
 
 
 def start_listening(
-    loop: asyncio.AbstractEventLoop, deliver: Callable[[str, str], None]
+    loop: asyncio.AbstractEventLoop,
+    deliver: Callable[[str, str], None],
+    resync: Callable[[], object],
 ) -> list[asyncio.Task[None]]:
     if not settings.REDIS_URL:
+        state.subscribed = True  # one process: nothing to subscribe to, nothing to miss
         return []
-    return [loop.create_task(_listen(deliver), name="hub-redis")]
+    return [
+        loop.create_task(_listen(deliver, resync), name="hub-redis"),
+        loop.create_task(_poll_while_down(), name="hub-redis-down"),
+    ]
 
 
-async def _listen(deliver: Callable[[str, str], None]) -> None:
-    backoff = 0.5
+async def _listen(deliver: Callable[[str, str], None], resync: Callable[[], object]) -> None:
+    backoff = 0.25
+    first = True
     while True:
-        client = aioredis.Redis.from_url(settings.REDIS_URL)
+        client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=TIMEOUT)
         try:
             async with client.pubsub() as pubsub:
                 await pubsub.subscribe(channel())
-                backoff = 0.5
+                state.subscribed = True
+                backoff = 0.25
+                if not first:  # events may have been published while we were away
+                    logger.warning("Redis event subscription is back; local sockets resync")
+                    resync()
+                first = False
                 async for message in pubsub.listen():
                     if message.get("type") != "message":
                         continue
@@ -52,8 +126,23 @@ async def _listen(deliver: Callable[[str, str], None]) -> None:
         except asyncio.CancelledError:
             raise
         except Exception:
-            logger.warning("lost the Redis event subscription; reconnecting", exc_info=True)
+            if state.subscribed:
+                logger.warning("lost the Redis event subscription; reconnecting", exc_info=True)
+            state.subscribed = False
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 10)
+            backoff = min(backoff * 2, MAX_BACKOFF)
         finally:
+            state.subscribed = False
             await client.aclose()
+
+
+async def _poll_while_down() -> None:
+    while True:
+        await asyncio.sleep(DOWN_POLL)
+        if state.subscribed:
+            continue
+        for callback in _while_down:
+            try:
+                await callback()
+            except Exception:
+                logger.warning("a check while Redis is down failed", exc_info=True)

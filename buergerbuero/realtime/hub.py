@@ -8,27 +8,79 @@ Redis pub/sub subscription per process (not per socket) carries the events; with
 
 Stock Channels ``group_send`` costs one task, one copy and a thread hop per member and was
 measured ~400× slower at 1,000 sockets; that is why this exists.
+
+Slow clients are isolated (one socket must never hold up the others):
+
+- A healthy socket's send completes without waiting (uvicorn writes into the transport's
+  buffer), so the delivery task steps each subscriber's ``deliver`` coroutine itself and
+  only when it would wait — the socket's buffer is full because its client stopped reading —
+  hands the rest to a task of its own. Messages for that socket queue behind it (at most
+  ``MAX_BACKLOG``); a socket whose backlog overflows or whose send does not finish within
+  ``SEND_TIMEOUT`` seconds is evicted: closed, so that its page reconnects and starts from a
+  fresh snapshot.
+- The delivery task yields to the event loop every ``YIELD_EVERY`` sockets, so that requests
+  and handshakes are served during a large fan-out.
+
+Resync: after the event path was interrupted (the process (re)subscribed to Redis, see
+``bridge``), :meth:`Hub.resync_all` asks every local socket to send its page a fresh state
+(``resync()``): events published in between are not replayed, but their effect is in the
+database, and the snapshot carries it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
-from typing import Protocol
+import time
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
+
+YIELD_EVERY = 256
+MAX_BACKLOG = 64
+SEND_TIMEOUT = 10.0
 
 
 class Subscriber(Protocol):
     async def deliver(self, group: str, text: str) -> None: ...
 
 
+class Stats:
+    """Figures for ``/metrics``: this process's fan-outs and evictions."""
+
+    # Upper bounds (seconds) of the fan-out latency histogram: event queued → last local write.
+    BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+    def __init__(self) -> None:
+        self.fanout_counts = [0] * (len(self.BUCKETS) + 1)
+        self.fanout_sum = 0.0
+        self.fanouts = 0
+        self.evicted = 0
+        self.resyncs = 0
+        self.publish_failures = 0
+
+    def observe_fanout(self, seconds: float) -> None:
+        self.fanouts += 1
+        self.fanout_sum += seconds
+        for index, bound in enumerate(self.BUCKETS):
+            if seconds <= bound:
+                self.fanout_counts[index] += 1
+                return
+        self.fanout_counts[-1] += 1
+
+
 class Hub:
     def __init__(self) -> None:
         self._groups: dict[str, set[Subscriber]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[tuple[str, str]] | None = None
+        self._queue: asyncio.Queue[tuple[str, str, float]] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        # Subscribers whose send is waiting, with the messages queued behind it.
+        self._backlog: dict[Subscriber, collections.deque[tuple[str, str]]] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self.stats = Stats()
 
     # --- membership (called from consumers, on the event loop) ---------------------------
     def join(self, group: str, subscriber: Subscriber) -> None:
@@ -45,6 +97,13 @@ class Hub:
     def size(self, group: str) -> int:
         return len(self._groups.get(group, ()))
 
+    def members(self, group: str) -> tuple[Subscriber, ...]:
+        return tuple(self._groups.get(group, ()))
+
+    def subscribers(self) -> set[Subscriber]:
+        """Every local subscriber, once."""
+        return set().union(*self._groups.values()) if self._groups else set()
+
     # --- delivery -----------------------------------------------------------------------
     def deliver_from_any_thread(self, group: str, text: str) -> None:
         """Queue an event for local delivery; a no-op in a process without sockets."""
@@ -55,21 +114,104 @@ class Hub:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
+        item = (group, text, time.monotonic())
         if running is loop:
-            queue.put_nowait((group, text))
+            queue.put_nowait(item)
         else:
-            loop.call_soon_threadsafe(queue.put_nowait, (group, text))
+            loop.call_soon_threadsafe(queue.put_nowait, item)
 
     async def _deliver_forever(self) -> None:
         assert self._queue is not None  # noqa: S101  (set together with this task)
         while True:
-            group, text = await self._queue.get()
-            for subscriber in tuple(self._groups.get(group, ())):
-                try:
+            group, text, queued_at = await self._queue.get()
+            await self.fan_out(group, text)
+            self.stats.observe_fanout(time.monotonic() - queued_at)
+
+    async def fan_out(self, group: str, text: str) -> None:
+        """Write ``text`` to every local member of ``group`` without waiting for any one."""
+        for count, subscriber in enumerate(tuple(self._groups.get(group, ())), start=1):
+            backlog = self._backlog.get(subscriber)
+            if backlog is not None:  # its earlier send still waits: keep the order
+                if len(backlog) >= MAX_BACKLOG:
+                    self.evict(subscriber, "its backlog overflowed")
+                else:
+                    backlog.append((group, text))
+            else:
+                self._step(subscriber, group, text)
+            if count % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+
+    def _step(self, subscriber: Subscriber, group: str, text: str) -> None:
+        """Run ``deliver`` up to its first wait; only a waiting send gets a task of its own."""
+        coroutine = subscriber.deliver(group, text)
+        try:
+            waits_for = coroutine.send(None)
+        except StopIteration:
+            return  # the common case: written at once
+        except Exception:  # a dead socket must not stop the others
+            logger.debug("dropping subscriber of %s", group, exc_info=True)
+            self._drop(subscriber)
+            return
+        self._backlog[subscriber] = collections.deque()
+        self._spawn(self._finish(subscriber, coroutine, waits_for))
+
+    async def _finish(
+        self, subscriber: Subscriber, coroutine: Coroutine[Any, Any, None], waits_for: Any
+    ) -> None:
+        """Complete a waiting send, then the messages queued behind it, within the timeout."""
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await _resume(coroutine, waits_for)
+                backlog = self._backlog.get(subscriber)
+                while backlog:
+                    group, text = backlog.popleft()
                     await subscriber.deliver(group, text)
-                except Exception:  # a dead socket must not stop the others
-                    logger.debug("dropping subscriber of %s", group, exc_info=True)
-                    self.leave(group, subscriber)
+        except TimeoutError:
+            coroutine.close()
+            self.evict(subscriber, f"a send waited more than {SEND_TIMEOUT:.0f} s")
+        except Exception:
+            coroutine.close()
+            logger.debug("dropping a subscriber after a failed send", exc_info=True)
+            self._drop(subscriber)
+        finally:
+            self._backlog.pop(subscriber, None)
+
+    def _drop(self, subscriber: Subscriber) -> None:
+        for group in [group for group, members in self._groups.items() if subscriber in members]:
+            self.leave(group, subscriber)
+
+    def evict(self, subscriber: Subscriber, why: str) -> None:
+        """A socket that cannot keep up is closed (its page reconnects and resyncs)."""
+        logger.info("closing a socket that falls behind: %s", why)
+        self.stats.evicted += 1
+        self._drop(subscriber)
+        self._backlog.pop(subscriber, None)
+        evict: Callable[[], None] | None = getattr(subscriber, "evict", None)
+        if evict is not None:
+            evict()
+
+    # --- resync ---------------------------------------------------------------------------
+    def resync_all(self) -> int:
+        """Ask every local socket for a fresh state (the event path was interrupted)."""
+        count = 0
+        for subscriber in self.subscribers():
+            resync: Callable[[], Coroutine[Any, Any, None]] | None = getattr(subscriber, "resync", None)
+            if resync is not None:
+                self._spawn(_quietly(resync()))
+                count += 1
+        self.stats.resyncs += 1
+        logger.info("asked %d local sockets to resync", count)
+        return count
+
+    def resync_from_any_thread(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.resync_all)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -78,10 +220,43 @@ class Hub:
         # First socket of this process (or a new loop, as in tests): start the machinery.
         self._loop = loop
         self._queue = asyncio.Queue()
+        self._backlog = {}
         self._tasks = [loop.create_task(self._deliver_forever(), name="hub-deliver")]
         from buergerbuero.realtime import bridge
 
-        self._tasks += bridge.start_listening(loop, self.deliver_from_any_thread)
+        self._tasks += bridge.start_listening(loop, self.deliver_from_any_thread, self.resync_all)
+
+
+async def _resume(coroutine: Coroutine[Any, Any, None], waits_for: Any) -> None:
+    """Drive a coroutine that another task started and that now waits for ``waits_for`` (what
+    it yielded: an asyncio future, or None for a bare yield) until it returns."""
+    while True:
+        if waits_for is None:
+            await asyncio.sleep(0)
+        else:
+            await _Awaiting(waits_for)
+        try:
+            waits_for = coroutine.send(None)
+        except StopIteration:
+            return
+
+
+class _Awaiting:
+    """Await a future that a coroutine yielded (the coroutine resumes once it is done)."""
+
+    def __init__(self, future: Any) -> None:
+        self.future = future
+
+    def __await__(self) -> Generator[Any, None, None]:
+        if not self.future.done():
+            yield from self.future.__await__()
+
+
+async def _quietly(coroutine: Coroutine[Any, Any, None]) -> None:
+    try:
+        await coroutine
+    except Exception:
+        logger.debug("a socket's resync failed", exc_info=True)
 
 
 hub = Hub()

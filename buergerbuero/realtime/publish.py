@@ -2,11 +2,17 @@
 
 Events leave after the surrounding transaction commits (never for a rolled-back change),
 serialised once; every subscriber of the group receives the same text.
+
+Publishing never raises: the change is committed, and a request must not fail because the
+messenger did (see ``bridge``). Without Redis the event goes to this process's sockets; with
+Redis down it goes to them too, and every other process resyncs its sockets when its
+subscription comes back.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -14,6 +20,8 @@ from django.db import transaction
 
 from buergerbuero.realtime import bridge
 from buergerbuero.realtime.hub import hub
+
+logger = logging.getLogger(__name__)
 
 
 def encode(payload: dict[str, Any]) -> str:
@@ -31,7 +39,13 @@ def publish_now(group: str, payload: dict[str, Any]) -> None:
 
 
 def _send(group: str, text: str) -> None:
-    if settings.REDIS_URL:
-        bridge.publish(group, text)
-    else:
+    try:
+        if settings.REDIS_URL and bridge.publish(group, text):
+            return
         hub.deliver_from_any_thread(group, text)
+    except Exception:  # never fail the caller: its change is committed
+        hub.stats.publish_failures += 1
+        logger.exception("could not deliver an event of %s", group.split(":", 1)[0])
+        return
+    if settings.REDIS_URL:
+        hub.stats.publish_failures += 1

@@ -26,6 +26,12 @@ class WaitingRoomConsumer(HubConsumer):
     """``/ws/tickets/<token>/``: the queue of the ticket's office and the ticket's own events."""
 
     ticket: Ticket | None = None
+    known_status = ""  # the ticket's status as the page last heard it
+    # A page sends a "resync" now and then, nothing else.
+    max_message_bytes = 1024
+    messages_per_second = 2.0
+    message_burst = 10.0
+    kind = "waiting_room"
 
     async def connect(self) -> None:
         token = self.scope["url_route"]["kwargs"]["token"]
@@ -36,7 +42,7 @@ class WaitingRoomConsumer(HubConsumer):
         self.ticket = ticket
         await self.accept()
         self._join_groups()
-        await liveness.connected(ticket_id=ticket.pk)
+        self.at_end(await liveness.connected(ticket_id=ticket.pk))
         await self._send_snapshot()
 
     def _join_groups(self) -> None:
@@ -46,16 +52,24 @@ class WaitingRoomConsumer(HubConsumer):
     async def _send_snapshot(self) -> None:
         assert self.ticket is not None  # noqa: S101
         payload = await database_sync_to_async(services.snapshot)(self.ticket)
+        self.known_status = payload["status"]
         await self.send(text_data=encode(payload))
+
+    async def resync(self) -> None:
+        if self.ticket is not None:
+            await self._send_snapshot()
+
+    async def ticket_status_is(self, status: str) -> None:
+        """Events may be lost (Redis down): a ticket that changed meanwhile resyncs."""
+        if self.ticket is not None and status != self.known_status:
+            await self._send_snapshot()
 
     async def deliver(self, group: str, text: str) -> None:
         await super().deliver(group, text)
-        if (
-            self.ticket is not None
-            and group == services.ticket_group(self.ticket.pk)
-            and '"transferred"' in text
-        ):
-            self._follow = asyncio.create_task(self._follow_transfer())
+        if self.ticket is not None and group == services.ticket_group(self.ticket.pk):
+            self.known_status = services.status_after_event(text, self.known_status)
+            if '"transferred"' in text:
+                self._follow = asyncio.create_task(self._follow_transfer())
 
     async def _follow_transfer(self) -> None:
         """Now in another office's queue: listen to it and start from a fresh snapshot."""
@@ -71,9 +85,7 @@ class WaitingRoomConsumer(HubConsumer):
             await self._send_snapshot()
 
     async def disconnect(self, code: int) -> None:
-        self.stop_listening()
-        if self.ticket is not None:
-            await liveness.disconnected(ticket_id=self.ticket.pk)
+        self.stop_listening()  # the liveness count is released by the base, however it ends
 
 
 class ConsoleConsumer(HubConsumer):
@@ -84,6 +96,10 @@ class ConsoleConsumer(HubConsumer):
     _dirty = False
     _refresher: asyncio.Task[None] | None = None
     _login_watch: asyncio.Task[None] | None = None
+    max_message_bytes = 1024
+    messages_per_second = 5.0
+    message_burst = 20.0
+    kind = "console"
 
     async def connect(self) -> None:
         member = await database_sync_to_async(staff_member_of)(self.scope["user"])
@@ -99,7 +115,7 @@ class ConsoleConsumer(HubConsumer):
         await self.accept()
         self.listen(*(services.staff_group(pk) for pk in office_ids), f"member:{member.pk}", self.login_group)
         self._login_watch = sockets.watch(self.scope, self._login_ended)
-        await liveness.connected(member_id=member.pk)
+        self.at_end(await liveness.connected(member_id=member.pk))
         await self._send_state()
 
     async def _login_ended(self) -> None:
@@ -132,6 +148,9 @@ class ConsoleConsumer(HubConsumer):
         if self._refresher is None or self._refresher.done():
             self._refresher = asyncio.create_task(self._refresh_while_dirty())
 
+    async def resync(self) -> None:
+        await self.deliver("", "")  # a fresh list, as after any change
+
     async def _refresh_while_dirty(self) -> None:
         while self._dirty:
             self._dirty = False
@@ -145,5 +164,3 @@ class ConsoleConsumer(HubConsumer):
     async def disconnect(self, code: int) -> None:
         self.stop_listening()
         sockets.stop(self._login_watch)
-        if self.member_id is not None:
-            await liveness.disconnected(member_id=self.member_id)

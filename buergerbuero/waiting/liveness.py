@@ -4,6 +4,15 @@ Every ``TOUCH_EVERY`` seconds one task per process writes "still here" for all o
 queries (``services.touch``); the jobs give up places and seats whose last sign of life is
 older than their grace period. This survives crashes and restarts, unlike counting
 disconnects: a process that dies simply stops touching.
+
+The count cannot leak: :meth:`Liveness.connected` returns the release, which the consumer
+registers with ``HubConsumer.at_end`` and which runs once however the consumer ends (a
+consumer killed by an exception would otherwise keep its ticket alive for good).
+
+While this process hears no events (Redis is down), :func:`recheck_tickets` looks up the
+status of every ticket connected here in one query every few seconds and lets a socket whose
+ticket changed (called, requeued, ended) resync: a call made during an outage still reaches
+its citizen within seconds.
 """
 
 from __future__ import annotations
@@ -11,10 +20,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 from channels.db import database_sync_to_async
 
+from buergerbuero.realtime import bridge
+from buergerbuero.realtime.hub import hub
 from buergerbuero.waiting import services
+from buergerbuero.waiting.models import Ticket
 
 logger = logging.getLogger(__name__)
 TOUCH_EVERY = 20.0
@@ -26,6 +40,7 @@ class Liveness:
         self.members: Counter[int] = Counter()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     def _ensure_task(self) -> None:
         loop = asyncio.get_running_loop()
@@ -41,22 +56,54 @@ class Liveness:
             except Exception:
                 logger.warning("could not record which sockets are connected", exc_info=True)
 
-    async def connected(self, *, ticket_id: int | None = None, member_id: int | None = None) -> None:
+    async def connected(
+        self, *, ticket_id: int | None = None, member_id: int | None = None
+    ) -> Callable[[], None]:
+        """Count a socket as connected; returns its release (idempotent)."""
         self._ensure_task()
         if ticket_id is not None:
             self.tickets[ticket_id] += 1
         if member_id is not None:
             self.members[member_id] += 1
-        await self._touch_one(ticket_id, member_id)
+        released = False
 
-    async def disconnected(self, *, ticket_id: int | None = None, member_id: int | None = None) -> None:
+        def release() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
+            self._uncount(ticket_id, member_id)
+            # The grace period counts from the moment the last connection ended.
+            self._touch_later(ticket_id, member_id)
+
+        try:
+            await self._touch_one(ticket_id, member_id)
+        except BaseException:
+            release()
+            raise
+        return release
+
+    def _uncount(self, ticket_id: int | None, member_id: int | None) -> None:
         for counter, key in ((self.tickets, ticket_id), (self.members, member_id)):
             if key is not None:
                 counter[key] -= 1
                 if counter[key] <= 0:
                     del counter[key]
-        # The grace period counts from the moment the last connection ended.
-        await self._touch_one(ticket_id, member_id)
+
+    def _touch_later(self, ticket_id: int | None, member_id: int | None) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self._touch_quietly(ticket_id, member_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _touch_quietly(self, ticket_id: int | None, member_id: int | None) -> None:
+        try:
+            await self._touch_one(ticket_id, member_id)
+        except Exception:
+            logger.warning("could not record a socket's end", exc_info=True)
 
     async def _touch_one(self, ticket_id: int | None, member_id: int | None) -> None:
         await database_sync_to_async(services.touch)(
@@ -65,3 +112,23 @@ class Liveness:
 
 
 liveness = Liveness()
+
+
+def _statuses(ticket_ids: list[int]) -> dict[int, str]:
+    return dict(Ticket.objects.filter(pk__in=ticket_ids).values_list("pk", "status"))
+
+
+async def recheck_tickets() -> None:
+    """One query for the tickets connected here; sockets whose ticket changed resync."""
+    ticket_ids = list(liveness.tickets)
+    if not ticket_ids:
+        return
+    statuses = await database_sync_to_async(_statuses)(ticket_ids)
+    for ticket_id, status in statuses.items():
+        for subscriber in hub.members(services.ticket_group(ticket_id)):
+            check: Callable[[str], Any] | None = getattr(subscriber, "ticket_status_is", None)
+            if check is not None:
+                await check(status)
+
+
+bridge.while_down(recheck_tickets)

@@ -14,6 +14,7 @@ compare-and-set on ``status = waiting``.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -173,6 +174,23 @@ def _queue_event(office: Office, op: str, ticket: Ticket) -> None:
 
 def _ticket_event(ticket: Ticket, payload: dict[str, Any]) -> None:
     publish(ticket_group(ticket.pk), payload)
+
+
+_STATUS_AFTER = {'"type":"called"': TicketStatus.CALLED, '"type":"admitted"': TicketStatus.ADMITTED}
+
+
+def status_after_event(text: str, status: str) -> str:
+    """The ticket's status once its page has received the ticket event ``text`` (as
+    published by ``_ticket_event``); what the waiting room compares with the database."""
+    for marker, after in _STATUS_AFTER.items():
+        if marker in text:
+            return str(after)
+    if '"type":"requeued"' in text:
+        return str(TicketStatus.WAITING)
+    if '"type":"ended"' in text:
+        reason = json.loads(text).get("reason")
+        return str(reason) if isinstance(reason, str) else status
+    return status
 
 
 # --- joining --------------------------------------------------------------------------------

@@ -2,12 +2,17 @@
 // figures (free seats, people waiting, estimated wait) current. The server sends every
 // office's status and when it next changes; we ask again then (and every few minutes, in
 // case staff changed the hours). Queue changes arrive as they happen.
+//
+// Every open directory page would otherwise ask at the same instant (at 16:00 for "closed"):
+// each asks at a random moment within JITTER_MS after the change instead, which spreads the
+// snapshots the server computes over 20 seconds; the status line is at most that late.
 
 import { liveSocket } from "../realtime/socket.js";
 import { estimateSeconds, estimateText } from "../waiting/estimate.js";
 
 const container = document.querySelector("[data-live-status]");
 const REFRESH_EVERY_MS = 5 * 60 * 1000;
+const JITTER_MS = 20000;
 let timer = null;
 
 function each(selector, slug, update) {
@@ -41,7 +46,7 @@ function nextDelay(offices) {
       delay = Math.min(delay, Math.max(1000, Date.parse(office.next_change_at) - now + 500));
     }
   }
-  return delay;
+  return delay + Math.random() * JITTER_MS;
 }
 
 if (container && "WebSocket" in window) {

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from buergerbuero.demo.data import DEMO_PASSWORD, DEMO_TOTP_SECRET
 from buergerbuero.demo.services import demo_logins
-from buergerbuero.jobs.registry import run_jobs
+from buergerbuero.jobs.registry import join_lanes, start_lanes
 from buergerbuero.orgs.models import Organization
 
 APP = "buergerbuero.config.asgi:application"
@@ -36,12 +36,7 @@ class Command(BaseCommand):
             "ws_per_message_deflate": False,
             # Larger frames are refused (close 1009) before a consumer sees them.
             "ws_max_size": settings.WS_MAX_BYTES,
-            # Larger frames are refused (close 1009) before a consumer sees them.
-            "ws_max_size": settings.WS_MAX_BYTES,
             "proxy_headers": True,
-            # X-Forwarded-For/-Proto count only from these (the reverse proxy): anyone else who
-            # reaches the server directly cannot choose the address the rate limits see.
-            "forwarded_allow_ips": settings.FORWARDED_ALLOW_IPS,
             # X-Forwarded-For/-Proto count only from these (the reverse proxy): anyone else who
             # reaches the server directly cannot choose the address the rate limits see.
             "forwarded_allow_ips": settings.FORWARDED_ALLOW_IPS,
@@ -55,15 +50,12 @@ class Command(BaseCommand):
             uvicorn.run(APP, workers=workers, **common)
             return
         stop = threading.Event()
-        jobs = threading.Thread(target=run_jobs, args=(stop,), name="jobs", daemon=True)
-        if settings.JOBS_IN_WEB_PROCESS:
-            jobs.start()
+        lanes = start_lanes(stop) if settings.JOBS_IN_WEB_PROCESS else []
         try:
             uvicorn.Server(uvicorn.Config(APP, **common)).run()  # returns on Ctrl-C / SIGTERM
         finally:
             stop.set()
-            if jobs.is_alive():
-                jobs.join(timeout=10)
+            join_lanes(lanes, timeout=10)
 
     def _print_banner(self, host: str, port: int) -> None:
         shown_host = "localhost" if host in {"127.0.0.1", "0.0.0.0", "::"} else host  # noqa: S104

@@ -5,7 +5,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from buergerbuero.jobs.registry import run_jobs
+from buergerbuero.jobs.registry import join_lanes, start_lanes
+
+STOP_TIMEOUT = 30.0
 
 
 class Command(BaseCommand):
@@ -20,5 +22,11 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
+        lanes = start_lanes(stop)
         self.stdout.write("Background jobs running.")
-        run_jobs(stop)
+        while not stop.is_set() and all(lane.is_alive() for lane in lanes):
+            stop.wait(1.0)
+        stop.set()
+        # A message being sent finishes first (its SMTP or gateway timeout bounds the wait).
+        join_lanes(lanes, timeout=STOP_TIMEOUT)
+        self.stdout.write("Background jobs stopped.")
