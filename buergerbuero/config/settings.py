@@ -18,7 +18,7 @@ import dj_database_url
 from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
-from buergerbuero.lib.env import ConfigError, env_bool, env_int, env_list, env_str
+from buergerbuero.lib.env import ConfigError, env_bool, env_int, env_list, env_str, served_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -373,8 +373,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 INTERPRETER_INVITE_HOURS = env_int("INTERPRETER_INVITE_HOURS", 4)
 
 # --- Appointments and notifications --------------------------------------------------------
-# The address of this site as citizens reach it: links in e-mails and SMS point here.
-PUBLIC_URL = env_str("PUBLIC_URL", "http://localhost:8000").rstrip("/")
+# The address of this site as citizens reach it: links in e-mails, SMS and calendar files point
+# here. Without it: where `serve` listens (HOST, PORT), see lib.env.served_url.
+PUBLIC_URL = env_str("PUBLIC_URL", served_url()).rstrip("/")
 # Minutes before the start at which a reminder goes out (e-mail and SMS).
 APPOINTMENT_REMINDERS = [int(minutes) for minutes in env_list("APPOINTMENT_REMINDERS", ["1440", "15"])]
 APPOINTMENT_JOIN_EARLY_MINUTES = env_int("APPOINTMENT_JOIN_EARLY_MINUTES", 10)

@@ -52,3 +52,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def served_url() -> str:
+    """The address ``manage.py serve`` listens on, as a browser on this machine reaches it.
+
+    ``serve`` takes its host and port from ``HOST`` and ``PORT`` (``make run`` sets both), so
+    a link built without a request (e-mails, SMS, calendar files sent by the background jobs)
+    points where the server actually runs unless ``PUBLIC_URL`` says otherwise. Links built
+    while answering a request use the request's own address (``build_absolute_uri``).
+    """
+    host = os.environ.get("HOST", "127.0.0.1").strip() or "127.0.0.1"
+    port = env_int("PORT", 8000)
+    if host in {"127.0.0.1", "0.0.0.0", "::", "::1"}:  # noqa: S104 - only the shown name
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
