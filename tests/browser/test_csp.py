@@ -3,7 +3,8 @@
 Every browser test runs under the real policy and fails on any refusal (``conftest.py``); these
 tests show that the watch sees a refusal at all, that the nonce'd brand colour applies, and that
 a script an attacker slipped into a page (without the nonce) does not run, and that the office
-lead's admin page with its live preview works under it.
+lead's admin page with its live preview works under it; and that Chromium keeps the camera
+from every page but the consultation (``Permissions-Policy``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from buergerbuero.offices.models import Office
-from buergerbuero.staff.models import Role
+from buergerbuero.staff.models import Role, StaffMember
+from buergerbuero.waiting import services as waiting
+from buergerbuero.waiting.models import Mode, PresenceState
 from tests import factories
 from tests.browser.conftest import csp_violations
+from tests.support.live import ALWAYS_OPEN
 from tests.support.server import AsgiServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -30,7 +34,7 @@ def town() -> None:
     organization = factories.make_org("cspstadt", state="BY", name="Stadt CSP")
     organization.primary_colour = "#1B5E20"
     organization.save()
-    factories.make_office(organization, "meldeamt", name="Meldeamt")
+    factories.make_office(organization, "meldeamt", name="Meldeamt", hours=ALWAYS_OPEN)
 
 
 def test_the_brand_colour_applies_through_the_nonce(page: Any, asgi_server: AsgiServer, town: None) -> None:
@@ -89,3 +93,23 @@ def test_the_admins_live_preview_of_the_waiting_area_works_under_the_policy(
     preview = page.locator("[data-waiting-preview]")
     expect(preview.locator("strong")).to_have_text("Willkommen")
     assert preview.evaluate("(box) => getComputedStyle(box).borderTopStyle") == "solid"  # the stylesheet
+
+
+def test_only_the_consultation_page_may_use_the_camera(
+    page: Any, asgi_server: AsgiServer, town: None
+) -> None:
+    """``Permissions-Policy`` as Chromium applies it: the directory cannot even ask."""
+    office = Office.objects.get(slug="meldeamt")
+    agent = factories.make_staff(office.organization, "csp.agent", Role.AGENT, [office])
+    waiting.set_presence(StaffMember.objects.get(user=agent), PresenceState.AVAILABLE)
+    ticket = waiting.join(office, service=None, display_name="Ben", language="de", mode=Mode.VIDEO)
+    ask = "navigator.mediaDevices.getUserMedia({video: true}).then(() => 'granted', (error) => error.name)"
+    allows = "['camera', 'microphone', 'display-capture'].map((f) => document.featurePolicy.allowsFeature(f))"
+
+    page.goto(f"{asgi_server.url}/cspstadt/")
+    assert page.evaluate(allows) == [False, False, False]
+    assert page.evaluate(ask) == "NotAllowedError"
+
+    page.goto(f"{asgi_server.url}/w/{ticket.token}/consultation/")
+    assert page.evaluate(allows) == [True, True, True]
+    assert page.evaluate(ask) == "granted"
