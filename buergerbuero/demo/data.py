@@ -11,7 +11,16 @@ DEMO_PASSWORD = "demo-buergerbuero"
 # add it to an authenticator app, or print the current code with `manage.py demo_code`.
 # Demo only — never a fixed key on a real installation.
 DEMO_TOTP_SECRET = "BUERGERBUERODEMO"
-MON, TUE, WED, THU, FRI, SAT = range(6)
+MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
+# One office is open around the clock (also on public holidays), so that a newcomer can try the
+# walk-in flow on any day and at any hour.
+ROUND_THE_CLOCK = [
+    (day, opens, closes) for day in range(7) for opens, closes in (("00:00", "12:00"), ("12:00", "00:00"))
+]
+# Finished consultations per office in the demo's history (so that live figures and the wait
+# estimate show measured handling times on the first visit), and their spread.
+HISTORY_CONSULTATIONS = 40
+HISTORY_DAYS = 14
 
 
 def hours(days: list[int], opens: str, closes: str) -> list[tuple[int, str, str]]:
@@ -78,6 +87,20 @@ ORGANIZATIONS: list[dict[str, Any]] = [
                 ],
             },
             {
+                "slug": "buergerservice-online",
+                "name": "Bürgerservice online — rund um die Uhr",
+                "description": (
+                    "Allgemeine Auskünfte und Hilfe bei Online-Anträgen, jeden Tag rund um die Uhr "
+                    "(Demo: hier lässt sich das Eintreten an jedem Tag und zu jeder Stunde ausprobieren)."
+                ),
+                "seats": 3,
+                "waiting_room_limit": 30,
+                "observes_public_holidays": False,
+                "services": ["Allgemeine Auskunft", "Hilfe bei Online-Anträgen"],
+                "hours": ROUND_THE_CLOCK,
+                "checklist": "Personalausweis oder Reisepass",
+            },
+            {
                 "slug": "schwangerschaftsberatung",
                 "name": "Schwangerschaftsberatung",
                 "description": "Vertrauliche Beratung rund um Schwangerschaft und Geburt — auch anonym.",
@@ -94,8 +117,8 @@ ORGANIZATIONS: list[dict[str, Any]] = [
         "staff": [
             ("admin.musterstadt", "Verwaltung Musterstadt", "org_admin", []),
             ("lead.buergerbuero", "Frau Hoffmann", "office_lead", ["buergerbuero", "bauamt"]),
-            ("weber", "Frau Weber", "agent", ["buergerbuero"]),
-            ("schmidt", "Herr Schmidt", "agent", ["buergerbuero"]),
+            ("weber", "Frau Weber", "agent", ["buergerbuero", "buergerservice-online"]),
+            ("schmidt", "Herr Schmidt", "agent", ["buergerbuero", "buergerservice-online"]),
             ("yilmaz", "Frau Yılmaz", "agent", ["buergerbuero", "auslaenderbehoerde"]),
             ("nowak", "Herr Nowak", "agent", ["bauamt"]),
             ("fischer", "Frau Fischer", "agent", ["auslaenderbehoerde"]),
