@@ -301,9 +301,8 @@ FORWARDED_ALLOW_IPS = env_list("FORWARDED_ALLOW_IPS", ["127.0.0.1"])
 # WebSockets: 'self' covers ws:/wss: to our own host (CSP Level 3, Chromium since 2017).
 # frame-ancestors: 'self' here; citizen pages name their organisation's websites
 # (buergerbuero.embed.framing).
-_MEDIA_ORIGIN = [
-    f"{_media.scheme}://{_media.netloc}" for _media in [urlsplit(MEDIA_URL)] if _media.scheme and _media.netloc
-]
+_MEDIA = urlsplit(MEDIA_URL)
+_MEDIA_ORIGIN = [f"{_MEDIA.scheme}://{_MEDIA.netloc}"] if _MEDIA.scheme and _MEDIA.netloc else []
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
