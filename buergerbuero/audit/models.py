@@ -19,6 +19,10 @@ class Action(models.TextChoices):
     QUEUE_REMOVE = "queue.remove", _("citizen removed from the queue")
     QUEUE_NO_SHOW = "queue.no_show", _("citizen marked as no-show")
     QUEUE_ANNOUNCE = "queue.announce", _("message sent to everyone waiting")
+    QUEUE_REMOVE_UNDONE = "queue.remove_undone", _("removal from the queue undone")
+    QUEUE_ANNOUNCE_CLEARED = "queue.announce_cleared", _("message to everyone waiting cleared")
+    OFFICE_OPENED_NOW = "office.opened_now", _("office opened now")
+    OFFICE_CLOSED_NOW = "office.closed_now", _("office closed now")
     # consultations
     CONSULT_ENDED = "consult.ended", _("consultation ended")
     INTERPRETER_INVITED = "consult.interpreter_invited", _("interpreter invited")

@@ -30,6 +30,7 @@ class DirectoryStatusConsumer(HubConsumer):
     messages_per_second = 2.0
     message_burst = 10.0
     kind = "directory"
+    _hours: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         self.org_slug: str = self.scope["url_route"]["kwargs"]["org_slug"]
@@ -57,6 +58,14 @@ class DirectoryStatusConsumer(HubConsumer):
                     for item in services.overviews(offices, now)
                 ],
             }
+
+    async def deliver(self, group: str, text: str) -> None:
+        if '"hours_changed"' in text:
+            # Opened or closed on the spot: a fresh status in the page's language (in a task,
+            # spread like a resync: the hub's delivery must not wait for queries).
+            self._hours = asyncio.create_task(self.resync())
+            return
+        await super().deliver(group, text)
 
     async def resync(self) -> None:
         # Directory pages are many and their snapshot costs the most: spread them out.

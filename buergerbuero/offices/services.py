@@ -17,17 +17,32 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+import re
 import zoneinfo
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import holidays
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Prefetch, QuerySet
-from django.utils import formats
+from django.utils import formats, timezone
 from django.utils.translation import get_language, gettext, ngettext, pgettext
+from django.utils.translation import gettext as _
 
-from buergerbuero.offices.models import MIDNIGHT, Closure, Office, OpeningInterval, SpecialOpening, Weekday
+from buergerbuero.offices.models import (
+    MIDNIGHT,
+    Closure,
+    Office,
+    OpeningInterval,
+    SpecialOpening,
+    Weekday,
+)
+
+if TYPE_CHECKING:
+    from buergerbuero.staff.models import StaffMember
 
 CLOSING_SOON = dt.timedelta(minutes=15)
 # How far ahead we look for the next opening before calling an office "closed" without a date.
@@ -362,3 +377,121 @@ def upcoming_table(calendar: OpeningCalendar, today: dt.date) -> list[tuple[str,
             dates = f"{dates} – {_day_text(change.last_day)}"
         rows.append((dates, format_spans(change.spans), change.reason))
     return rows
+
+
+# --- today's hours changed on the spot (the console's "open now" / "close now") ---------------
+class HoursError(Exception):
+    """A change of today's hours that is refused; ``message`` is for the user, translated."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+_TIME_OF_DAY = re.compile(r"([01]?[0-9]|2[0-4]):([0-5][0-9])", re.ASCII)
+
+
+def time_of_day(text: str) -> dt.time:
+    """``HH:MM`` as a time field sends it (24:00 or 00:00: midnight); anything else is refused."""
+    match = _TIME_OF_DAY.fullmatch(text.strip())
+    if match is None or (match.group(1) == "24" and match.group(2) != "00"):
+        raise HoursError(_("Please give a time such as 18:00."), "bad_until")
+    return dt.time(int(match.group(1)) % 24, int(match.group(2)))
+
+
+def _merged(spans: Iterable[TimeSpan]) -> list[TimeSpan]:
+    """Spans of one day in order, overlapping or touching ones joined (00:00 closing = midnight)."""
+    result: list[TimeSpan] = []
+    for span in sorted(spans, key=lambda span: _minutes(span.opens, is_end=False)):
+        if result and _minutes(span.opens, is_end=False) <= _minutes(result[-1].closes, is_end=True):
+            last = result[-1]
+            longer = _minutes(span.closes, is_end=True) > _minutes(last.closes, is_end=True)
+            result[-1] = TimeSpan(last.opens, span.closes if longer else last.closes)
+        else:
+            result.append(span)
+    return result
+
+
+def _served_office(member: StaffMember, office: Office) -> Office:
+    """The office with its hours, if the staff member serves it (else PermissionDenied)."""
+    from buergerbuero.staff.services import offices_served
+
+    served = offices_served(member).filter(pk=office.pk).select_related("organization")
+    found = offices_with_hours(served).first()
+    if found is None:
+        raise PermissionDenied
+    return found
+
+
+def _replace_today(office: Office, today: dt.date, spans: Sequence[TimeSpan], note: str) -> None:
+    """Today's hours become ``spans``: extra openings for the date (they take precedence over
+    everything), or a one-day closure when nothing is left (an empty day of extra openings
+    would fall back to the regular hours)."""
+    SpecialOpening.objects.filter(office=office, date=today).delete()
+    if spans:
+        SpecialOpening.objects.bulk_create(
+            SpecialOpening(office=office, date=today, opens=span.opens, closes=span.closes, note=note)
+            for span in spans
+        )
+    else:
+        Closure.objects.create(office=office, starts_on=today, ends_on=today, reason=note)
+
+
+def _publish_hours_changed(office: Office) -> None:
+    """Like every other change: the waiting rooms, the directory and the consoles of the
+    office hear it (after commit) and fetch the new status."""
+    from buergerbuero.realtime.publish import publish
+    from buergerbuero.waiting import services as waiting
+
+    publish(waiting.waiting_group(office.pk), {"type": "hours_changed"})
+    publish(waiting.directory_group(office.organization_id), {"type": "hours_changed", "office": office.slug})
+    publish(waiting.staff_group(office.pk), {"type": "changed"})
+
+
+def open_now(
+    member: StaffMember, office: Office, until: dt.time, now: dt.datetime | None = None
+) -> OfficeStatus:
+    """Open the office from this minute until ``until`` today (local time; 00:00 = midnight),
+    on top of today's other hours: they become today's extra openings. Refused unless
+    ``until`` is later than now. Staff who serve the office (agents, office leads, org admins)."""
+    office = _served_office(member, office)
+    now = (now or timezone.now()).astimezone(office.organization.zone)
+    start = now.time().replace(second=0, microsecond=0)
+    if _minutes(until, is_end=True) <= _minutes(start, is_end=False):
+        raise HoursError(_("Please choose a time later than now."), "bad_until")
+    calendar = OpeningCalendar(office)
+    today = calendar.day(now.date())
+    spans = _merged([*today.spans, TimeSpan(start, until)])
+    with transaction.atomic():
+        _replace_today(office, now.date(), spans, today.closed_reason if today.is_special else "")
+        transaction.on_commit(lambda: _publish_hours_changed(office))
+    return _status_of(office, now)
+
+
+def close_now(member: StaffMember, office: Office, now: dt.datetime | None = None) -> OfficeStatus:
+    """Close the office from this minute for the rest of today: earlier hours of today stay
+    as they were (as extra openings), later ones are dropped; a day with nothing left is a
+    one-day closure. Citizens already waiting keep their place (staff end the queue)."""
+    office = _served_office(member, office)
+    now = (now or timezone.now()).astimezone(office.organization.zone)
+    stop = _minutes(now.time().replace(second=0, microsecond=0), is_end=False)
+    calendar = OpeningCalendar(office)
+    today = calendar.day(now.date())
+    spans: list[TimeSpan] = []
+    for span in today.spans:
+        if _minutes(span.opens, is_end=False) >= stop:
+            continue
+        if _minutes(span.closes, is_end=True) <= stop:
+            spans.append(span)
+        else:
+            spans.append(TimeSpan(span.opens, now.time().replace(second=0, microsecond=0)))
+    with transaction.atomic():
+        _replace_today(office, now.date(), spans, gettext("Closed at short notice"))
+        transaction.on_commit(lambda: _publish_hours_changed(office))
+    return _status_of(office, now)
+
+
+def _status_of(office: Office, now: dt.datetime) -> OfficeStatus:
+    fresh = offices_with_hours(Office.objects.filter(pk=office.pk).select_related("organization")).get()
+    return OpeningCalendar(fresh).status(now)

@@ -8,10 +8,11 @@ from django.utils import timezone
 
 from buergerbuero.consult.models import Consultation
 from buergerbuero.offices.models import Office
+from buergerbuero.offices.services import OfficeOverview, offices_with_hours, overview
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.staff.services import offices_served
 from buergerbuero.waiting import services
-from buergerbuero.waiting.models import AgentPresence, PresenceState, Ticket, TicketStatus
+from buergerbuero.waiting.models import AgentPresence, PresenceState, QueueState, Ticket, TicketStatus
 
 LIST_LIMIT = 200
 
@@ -22,7 +23,10 @@ def office_ids(member: StaffMember) -> list[int]:
 
 def state(member: StaffMember) -> dict[str, Any]:
     now = timezone.now()
-    offices = list(offices_served(member).select_related("organization"))
+    offices = list(offices_with_hours(offices_served(member)).select_related("organization"))
+    announcements = dict(
+        QueueState.objects.filter(office__in=offices).values_list("office_id", "announcement")
+    )
     presence = AgentPresence.objects.filter(member=member).values_list("state", flat=True).first()
     waiting = (
         Ticket.objects.filter(office__in=offices, status=TicketStatus.WAITING)
@@ -42,7 +46,10 @@ def state(member: StaffMember) -> dict[str, Any]:
     return {
         "type": "state",
         "presence": presence or PresenceState.OFFLINE,
-        "offices": [_office_json(office, counts[office.pk]) for office in offices],
+        "offices": [
+            _office_json(office, counts[office.pk], overview(office, now), announcements.get(office.pk, ""))
+            for office in offices
+        ],
         "waiting": [
             {
                 "id": ticket.pk,
@@ -75,5 +82,19 @@ def state(member: StaffMember) -> dict[str, Any]:
     }
 
 
-def _office_json(office: Office, live: dict[str, Any]) -> dict[str, Any]:
-    return {"id": office.pk, "name": office.name, "knock": office.admission_mode == "knock", **live}
+def _office_json(
+    office: Office, live: dict[str, Any], hours: OfficeOverview, announcement: str
+) -> dict[str, Any]:
+    """An office card: live figures, the opening status (for "open now" / "close now") and
+    the message shown to everyone waiting (for "clear")."""
+    next_change = hours.status.next_change_at
+    return {
+        "id": office.pk,
+        "name": office.name,
+        "knock": office.admission_mode == "knock",
+        "open": hours.status.is_open,
+        "status": hours.label,
+        "next_change_at": next_change.isoformat() if next_change else None,
+        "announcement": announcement,
+        **live,
+    }

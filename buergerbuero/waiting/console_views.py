@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from buergerbuero.audit.models import Action as Audit
 from buergerbuero.audit.services import record
+from buergerbuero.offices import services as office_services
 from buergerbuero.offices.models import Office
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.staff.services import offices_served, staff_member_of
@@ -65,7 +66,7 @@ def staff_action(action: Action) -> Callable[..., HttpResponse]:
             return JsonResponse({"error": "forbidden"}, status=403)
         try:
             done = action(request, member, **kwargs)
-        except services.QueueError as refused:
+        except (services.QueueError, office_services.HoursError) as refused:
             return JsonResponse({"error": refused.message, "code": refused.code}, status=409)
         except (PermissionDenied, Ticket.DoesNotExist, Office.DoesNotExist):
             return JsonResponse({"error": "not found"}, status=404)
@@ -119,6 +120,12 @@ def remove(request: HttpRequest, member: StaffMember, ticket_id: int) -> Done:
 
 
 @staff_action
+def undo_remove(request: HttpRequest, member: StaffMember, ticket_id: int) -> Done:
+    ticket = services.undo_remove(member, ticket_id)
+    return Done(_ticket_json(ticket), Audit.QUEUE_REMOVE_UNDONE, _ticket(ticket_id))
+
+
+@staff_action
 def transfer(request: HttpRequest, member: StaffMember, ticket_id: int) -> Done:
     office_id = request.POST.get("office", "")
     if not office_id.isdigit():
@@ -134,3 +141,27 @@ def announce(request: HttpRequest, member: StaffMember, office_id: int) -> Done:
     services.announce(member, office, request.POST.get("text", ""))
     # That a message went out, not its text.
     return Done({"ok": True}, Audit.QUEUE_ANNOUNCE, f"office:{office.pk}")
+
+
+@staff_action
+def clear_announcement(request: HttpRequest, member: StaffMember, office_id: int) -> Done:
+    office = offices_served(member).get(pk=office_id)
+    services.clear_announcement(member, office)
+    return Done({"ok": True}, Audit.QUEUE_ANNOUNCE_CLEARED, f"office:{office.pk}")
+
+
+@staff_action
+def open_now(request: HttpRequest, member: StaffMember, office_id: int) -> Done:
+    office = offices_served(member).get(pk=office_id)
+    until = office_services.time_of_day(request.POST.get("until", ""))
+    status = office_services.open_now(member, office, until)
+    return Done(
+        {"open": status.is_open}, Audit.OFFICE_OPENED_NOW, f"office:{office.pk}", {"until": str(until)}
+    )
+
+
+@staff_action
+def close_now(request: HttpRequest, member: StaffMember, office_id: int) -> Done:
+    office = offices_served(member).get(pk=office_id)
+    status = office_services.close_now(member, office)
+    return Done({"open": status.is_open}, Audit.OFFICE_CLOSED_NOW, f"office:{office.pk}")

@@ -27,6 +27,7 @@ class WaitingRoomConsumer(HubConsumer):
 
     ticket: Ticket | None = None
     known_status = ""  # the ticket's status as the page last heard it
+    _hours: asyncio.Task[None] | None = None
     # A page sends a "resync" now and then, nothing else.
     max_message_bytes = 1024
     messages_per_second = 2.0
@@ -65,6 +66,11 @@ class WaitingRoomConsumer(HubConsumer):
             await self._send_snapshot()
 
     async def deliver(self, group: str, text: str) -> None:
+        if '"hours_changed"' in text and self.ticket is not None:
+            # Opened or closed on the spot: the closing time comes with a fresh snapshot (in a
+            # task: the hub's delivery must not wait for a query).
+            self._hours = asyncio.create_task(self._send_snapshot())
+            return
         await super().deliver(group, text)
         if self.ticket is not None and group == services.ticket_group(self.ticket.pk):
             self.known_status = services.status_after_event(text, self.known_status)

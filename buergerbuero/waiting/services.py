@@ -468,6 +468,35 @@ def remove(
         raise QueueError(_("This citizen is no longer waiting."), "gone")
 
 
+# A removal (or no-show) by staff can be taken back this long after it happened.
+UNDO_SECONDS = 10
+_UNDOABLE = (TicketStatus.REMOVED, TicketStatus.NO_SHOW)
+
+
+def undo_remove(member: StaffMember, ticket_id: int, now: dt.datetime | None = None) -> Ticket:
+    """Take back a removal or no-show of a waiting citizen: within ``UNDO_SECONDS`` of it, by
+    staff of the ticket's office, the citizen gets their old place back (the same arrival time
+    and queue key, so everyone behind moves down again). Later, or for a ticket that ended
+    otherwise (left, expired, consultation), the removal stands."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        ticket: Ticket = locked(Ticket.objects.filter(pk=ticket_id)).select_related("office").get()
+        _require_office(member, ticket.office)
+        if (
+            ticket.status not in _UNDOABLE
+            or ticket.ended_at is None
+            or now - ticket.ended_at > dt.timedelta(seconds=UNDO_SECONDS)
+        ):
+            raise QueueError(_("This removal can no longer be undone."), "too_late")
+        # Liveness counts from now: the page was told it ended and needs a moment to come back.
+        Ticket.objects.filter(pk=ticket.pk).update(
+            status=TicketStatus.WAITING, ended_at=None, last_seen_at=now
+        )
+        _queue_event(ticket.office, "join", ticket)
+        _ticket_event(ticket, {"type": "requeued"})
+    return ticket
+
+
 def _end_ticket(ticket: Ticket, status: str, now: dt.datetime) -> bool:
     with transaction.atomic():
         current = locked(Ticket.objects.filter(pk=ticket.pk)).select_related("office").get()
@@ -519,6 +548,17 @@ def announce(member: StaffMember, office: Office, text: str, now: dt.datetime | 
         seq = _bump(office)
         QueueState.objects.filter(office=office).update(announcement=text, announced_at=now)
         publish(waiting_group(office.pk), {"type": "announcement", "seq": seq, "text": text})
+        publish(staff_group(office.pk), {"type": "changed", "seq": seq})
+
+
+def clear_announcement(member: StaffMember, office: Office, now: dt.datetime | None = None) -> None:
+    """Take the message to everyone waiting down: every waiting room hides it at once."""
+    _require_office(member, office)
+    now = now or timezone.now()
+    with transaction.atomic():
+        seq = _bump(office)
+        QueueState.objects.filter(office=office).update(announcement="", announced_at=now)
+        publish(waiting_group(office.pk), {"type": "announcement", "seq": seq, "text": ""})
         publish(staff_group(office.pk), {"type": "changed", "seq": seq})
 
 

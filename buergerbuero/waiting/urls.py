@@ -14,4 +14,12 @@ urlpatterns = [
     path("staff/console/tickets/<int:ticket_id>/remove/", console_views.remove, name="remove"),
     path("staff/console/tickets/<int:ticket_id>/transfer/", console_views.transfer, name="transfer"),
     path("staff/console/offices/<int:office_id>/announce/", console_views.announce, name="announce"),
+    path(
+        "staff/console/offices/<int:office_id>/announce/clear/",
+        console_views.clear_announcement,
+        name="clear_announcement",
+    ),
+    path("staff/console/offices/<int:office_id>/open-now/", console_views.open_now, name="open_now"),
+    path("staff/console/offices/<int:office_id>/close-now/", console_views.close_now, name="close_now"),
+    path("staff/console/tickets/<int:ticket_id>/undo-remove/", console_views.undo_remove, name="undo_remove"),
 ]

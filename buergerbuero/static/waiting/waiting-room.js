@@ -142,15 +142,27 @@ function onSequenced(message) {
   }
 }
 
+const STAFF_ENDED = new Set(["removed", "no_show"]);
+const UNDO_WAIT_MS = 11_000; // the console's undo window (waiting.services.UNDO_SECONDS) and a second
+let endedTimer = null;
+
 function onTicketEvent(message) {
   switch (message.type) {
     case "called": return called(message.deadline);
     case "admitted": return location.assign(`/w/${token}/consultation/`);
     case "requeued":
+      clearTimeout(endedTimer); // staff took a removal back: the place is ours again
       status = "waiting";
       document.title = originalTitle;
       return socket.send({ type: "resync" });
-    case "ended": return location.reload();
+    case "ended":
+      // Staff may take a removal back for a few seconds: only then does the page change.
+      if (STAFF_ENDED.has(message.reason)) {
+        clearTimeout(endedTimer);
+        endedTimer = setTimeout(() => location.reload(), UNDO_WAIT_MS);
+        return;
+      }
+      return location.reload();
     case "transferred": return; // the server follows with a fresh snapshot
   }
 }
