@@ -26,7 +26,8 @@ from buergerbuero.offices import services
 from buergerbuero.offices.models import Office
 from buergerbuero.offices.shortcuts import office_or_404
 from buergerbuero.orgs.models import Organization
-from buergerbuero.waiting.services import office_live
+from buergerbuero.waiting.estimate import shown_range, wait_at
+from buergerbuero.waiting.services import OfficeLive, office_live
 
 router = Router(tags=["offices"])
 
@@ -50,6 +51,14 @@ class LiveOut(Schema):
     seats: int
     staffed: int = Field(description="Seats with a staff member present.")
     free: int = Field(description="Staff members free right now.")
+    wait_minutes_min: int | None = Field(
+        None,
+        description="The wait of a citizen arriving now, lower end of the range the pages show "
+        "(minutes); null while nobody is staffed.",
+    )
+    wait_minutes_max: int | None = Field(
+        None, description="Upper end of that range (minutes); null while nobody is staffed."
+    )
 
 
 class StatusOut(Schema):
@@ -146,6 +155,19 @@ def _offices(organization: Organization) -> QuerySet[Office]:
     )
 
 
+def _live_out(live: OfficeLive) -> LiveOut:
+    wait = wait_at(live.waiting + 1, live.estimate)
+    low, high = shown_range(wait.low, wait.high) if wait is not None else (None, None)
+    return LiveOut(
+        waiting=live.waiting,
+        seats=live.seats,
+        staffed=live.staffed,
+        free=live.free,
+        wait_minutes_min=low,
+        wait_minutes_max=high,
+    )
+
+
 def _office_out(request: HttpRequest, office: Office, now: dt.datetime) -> OfficeOut:
     overview = services.overview(office, now)
     live = office_live(office, now)
@@ -166,7 +188,7 @@ def _office_out(request: HttpRequest, office: Office, now: dt.datetime) -> Offic
             closes_at=status.closes_at.astimezone(zone) if status.closes_at else None,
             closed_reason=status.closed_reason,
         ),
-        live=LiveOut(waiting=live.waiting, seats=live.seats, staffed=live.staffed, free=live.free),
+        live=_live_out(live),
         services=[
             ServiceOut(
                 id=service.pk,

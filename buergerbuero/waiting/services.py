@@ -102,39 +102,54 @@ def _agents_of(office: Office) -> QuerySet[StaffMember]:
 
 
 def office_live(office: Office, now: dt.datetime | None = None) -> OfficeLive:
-    """Waiting count, seats and the estimate inputs: a fixed number of queries."""
+    """Waiting count, seats and the estimate inputs: a fixed number of queries (the services
+    of the people ahead, of the running consultations and of the recent ones come joined)."""
     now = now or timezone.now()
-    waiting = Ticket.objects.filter(office=office, status=TicketStatus.WAITING).count()
-    staffed = list(
-        AgentPresence.objects.filter(member__in=_agents_of(office), state__in=STAFFED).values_list(
-            "member_id", "state"
-        )
+    queue = list(
+        Ticket.objects.filter(office=office, status=TicketStatus.WAITING)
+        .order_by("-priority", "queue_key", "pk")
+        .values_list("service_id", "service__slot_minutes")
     )
-    busy_since = dict(
-        Consultation.objects.filter(
+    present = list(
+        AgentPresence.objects.filter(
+            member__in=_agents_of(office), state__in=[*STAFFED, PresenceState.PAUSE]
+        ).values_list("member_id", "state", "changed_at")
+    )
+    staffed = [(m, state) for m, state, _ in present if state in STAFFED]
+    running = {
+        agent: (started, service, minutes)
+        for agent, started, service, minutes in Consultation.objects.filter(
             office=office, ended_at__isnull=True, agent_id__in=[m for m, _ in staffed]
-        ).values_list("agent_id", "started_at")
-    )
+        ).values_list("agent_id", "started_at", "ticket__service_id", "ticket__service__slot_minutes")
+    }
     recent = Consultation.objects.filter(office=office, ended_at__isnull=False).order_by("-ended_at")[
-        : estimate.WINDOW_SIZE
+        : estimate.HISTORY_ROWS
     ]
-    durations = [
-        (ended - started).total_seconds()
-        for started, ended in recent.values_list("started_at", "ended_at")
+    history = [
+        (service, (ended - started).total_seconds())
+        for started, ended, service in recent.values_list("started_at", "ended_at", "ticket__service_id")
         if ended is not None
     ]
-    handling = estimate.typical_handling_seconds(list(reversed(durations)))
     seats = office.seats
-    staffed_count = min(len(staffed), seats)
-    busy = [estimate.elapsed_seconds(busy_since[m], now) for m, state in staffed if m in busy_since]
-    idle = sum(1 for m, state in staffed if state == PresenceState.AVAILABLE and m not in busy_since)
-    free_in = estimate.seat_free_in(handling, busy, idle)[:seats]
+    idle = sum(1 for m, state in staffed if state == PresenceState.AVAILABLE and m not in running)
+    busy: list[tuple[float | None, int | None, int | None]] = [
+        (estimate.elapsed_seconds(running[m][0], now), running[m][1], running[m][2])
+        if m in running
+        else (None, None, None)  # called, not yet answered: a consultation about to start
+        for m, state in staffed
+        if m in running or state == PresenceState.BUSY
+    ]
+    paused = [
+        estimate.elapsed_seconds(since, now) for _, state, since in present if state == PresenceState.PAUSE
+    ]
     return OfficeLive(
-        waiting=waiting,
+        waiting=len(queue),
         seats=seats,
-        staffed=staffed_count,
+        staffed=min(len(staffed), seats),
         free=min(idle, seats),
-        estimate=estimate.EstimateInputs(handling, free_in),
+        estimate=estimate.office_inputs(
+            queue=queue, busy=busy, idle=idle, paused=paused, history=history, seats=seats
+        ),
     )
 
 
@@ -212,11 +227,12 @@ def join_refusal(office: Office, now: dt.datetime) -> Refusal | None:
     live = office_live(office, now)
     if live.waiting >= office.waiting_room_limit:
         return Refusal("full", _("The waiting room is full right now."), None, office.full_message)
-    wait = estimate.estimate_seconds(live.waiting + 1, live.estimate)
+    # Refused only if even the short end of the range runs past closing (then it almost surely does).
+    wait = estimate.wait_at(live.waiting + 1, live.estimate)
     if (
         wait is not None
         and status.closes_at is not None
-        and now + dt.timedelta(seconds=wait) > status.closes_at
+        and now + dt.timedelta(seconds=wait.low) > status.closes_at
     ):
         return Refusal("past_closing", _("The expected wait runs past today's closing time."), None)
     return None

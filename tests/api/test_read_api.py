@@ -122,7 +122,14 @@ def test_organisation_lists_its_offices_with_status_live_figures_and_services(
         "closes_at": "2026-11-26T16:00:00+01:00",
         "closed_reason": "",
     }
-    assert bureau["live"] == {"waiting": 0, "seats": 2, "staffed": 0, "free": 0}
+    assert bureau["live"] == {
+        "waiting": 0,
+        "seats": 2,
+        "staffed": 0,
+        "free": 0,
+        "wait_minutes_min": None,
+        "wait_minutes_max": None,
+    }
     ausweis, auskunft = bureau["services"]
     assert ausweis == {
         "id": ausweis["id"],
@@ -227,20 +234,40 @@ def test_live_figures_follow_staff_presence_and_waiting_citizens(
     bureau = offices[0]
     colleague = factories.make_staff(bureau.organization, "kollegin", Role.AGENT, [bureau])
 
-    def live() -> dict[str, int]:
-        figures: dict[str, int] = get(client, OFFICE_API).json()["live"]
+    def live() -> dict[str, int | None]:
+        figures: dict[str, int | None] = get(client, OFFICE_API).json()["live"]
         return figures
 
-    assert live() == {"waiting": 0, "seats": 2, "staffed": 0, "free": 0}
+    def figures(waiting: int, staffed: int, free: int, wait: tuple[int, int] | None) -> dict[str, int | None]:
+        low, high = wait or (None, None)
+        return {
+            "waiting": waiting,
+            "seats": 2,
+            "staffed": staffed,
+            "free": free,
+            "wait_minutes_min": low,
+            "wait_minutes_max": high,
+        }
+
+    assert live() == figures(0, 0, 0, None)  # nobody staffed: no wait can be told
     waiting.set_presence(member(agent), PresenceState.AVAILABLE)
-    assert live() == {"waiting": 0, "seats": 2, "staffed": 1, "free": 1}
+    assert live() == figures(0, 1, 1, (0, 1))  # someone free: a citizen arriving now goes straight in
     # A citizen enters: the free staff member takes them at once.
     waiting.join(bureau, service=None, display_name="Erste", language="de", mode=Mode.CHAT)
-    assert live() == {"waiting": 0, "seats": 2, "staffed": 1, "free": 0}
-    # The next one waits; a colleague on a break does not count as staffed.
+    first = live()
+    # No consultation has finished yet: the wait comes from the configured durations.
+    assert first["wait_minutes_min"] is not None
+    assert first["wait_minutes_max"] is not None
+    assert 0 < first["wait_minutes_min"] < 15 < first["wait_minutes_max"] <= 40
+    assert first == figures(0, 1, 0, (first["wait_minutes_min"], first["wait_minutes_max"]))
+    # The next one waits; a colleague on a break does not count as staffed (but will be back).
     waiting.set_presence(member(colleague), PresenceState.PAUSE)
     waiting.join(bureau, service=None, display_name="Zweiter", language="de", mode=Mode.CHAT)
-    assert live() == {"waiting": 1, "seats": 2, "staffed": 1, "free": 0}
+    second = live()
+    assert second["waiting"] == 1
+    assert second["staffed"] == 1
+    assert second["wait_minutes_max"] is not None
+    assert second["wait_minutes_max"] > first["wait_minutes_max"] - 5
     # The organisation's list shows the same figures.
     assert get(client, API).json()["offices"][0]["live"] == live()
 

@@ -8,7 +8,7 @@
 // snapshots the server computes over 20 seconds; the status line is at most that late.
 
 import { liveSocket } from "../realtime/socket.js";
-import { estimateSeconds, estimateText } from "../waiting/estimate.js";
+import { waitAt, waitText } from "../waiting/estimate.js";
 
 const container = document.querySelector("[data-live-status]");
 const REFRESH_EVERY_MS = 5 * 60 * 1000;
@@ -22,7 +22,7 @@ function each(selector, slug, update) {
 function applyLive(office) {
   each("data-live-for", office.office, (element) => {
     element.hidden = false;
-    const wait = estimateText(estimateSeconds(office.waiting + 1, office.estimate));
+    const wait = waitText(waitAt(office.waiting + 1, office.estimate));
     element.textContent = interpolate(
       gettext("%(free)s of %(seats)s seats free · %(waiting)s waiting · wait: %(wait)s"),
       { ...office, wait }, true);

@@ -5,7 +5,7 @@
 // sequence number; a gap that does not fill within a moment makes us ask for a snapshot.
 
 import { liveSocket, showConnection } from "../realtime/socket.js";
-import { estimateSeconds, estimateText } from "./estimate.js";
+import { waitAt, waitText } from "./estimate.js";
 
 const root = document.getElementById("waiting-room");
 const token = root.dataset.token;
@@ -32,9 +32,9 @@ function before(a, b) {
 
 function render() {
   root.querySelector("[data-position]").textContent = position ?? "–";
-  const estimate = live && position ? estimateSeconds(position, live.estimate) : null;
-  root.querySelector("[data-estimate]").textContent = estimateText(estimate);
-  const pastClosing = estimate !== null && closesAt !== null && Date.now() + estimate * 1000 > closesAt;
+  const wait = live && position ? waitAt(position, live.estimate) : null;
+  root.querySelector("[data-estimate]").textContent = waitText(wait);
+  const pastClosing = wait !== null && closesAt !== null && Date.now() + wait[1] * 1000 > closesAt;
   root.querySelector("[data-past-closing]").hidden = !pastClosing || status === "called";
   if (live) {
     root.querySelector("[data-seats]").textContent = interpolate(
@@ -49,13 +49,17 @@ function render() {
 // Offices may hide the queue position: then screen readers hear the estimate, like the page shows.
 const showPosition = root.dataset.showPosition !== "false";
 
+// Polite and at most every ANNOUNCE_EVERY_MS (not on every change); only while waiting: a called
+// citizen has no place in the queue (they hear "It's your turn!" instead).
 function announcePosition(force = false) {
   const now = Date.now();
+  if (status !== "waiting" || position === null) return;
   if (!force && now - lastAnnounced < ANNOUNCE_EVERY_MS) return;
   lastAnnounced = now;
+  const wait = `${gettext("Estimated wait:")} ${root.querySelector("[data-estimate]").textContent}`;
   root.querySelector("[data-polite]").textContent = showPosition
-    ? interpolate(gettext("Your place in the queue: %s"), [position])
-    : `${gettext("Estimated wait:")} ${root.querySelector("[data-estimate]").textContent}`;
+    ? `${interpolate(gettext("Your place in the queue: %s"), [position])}. ${wait}`
+    : wait;
 }
 
 function beep() {
