@@ -9,15 +9,20 @@ Rules:
   While a confirmed app exists, no second one can be set up: replacing one means removing
   it first, which needs the password (so a stolen password alone cannot swap the factor).
 - Setting up gives 10 recovery codes, shown once; each works once. New codes replace all
-  old ones.
+  old ones. Only a keyed hash of each code is stored (HMAC with SECRET_KEY, so a copy of the
+  database does not yield usable codes, and the codes' 40 bits cannot be searched offline
+  without the key); a new SECRET_KEY therefore invalidates the codes, not the app.
 - Wrong codes are throttled by django-otp (growing delays per device).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 import segno
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -89,8 +94,14 @@ def new_recovery_codes(user: AbstractBaseUser) -> list[str]:
     )
     device.token_set.all().delete()
     codes = [StaticToken.random_token() for _ in range(RECOVERY_CODE_COUNT)]
-    StaticToken.objects.bulk_create([StaticToken(device=device, token=code) for code in codes])
+    StaticToken.objects.bulk_create([StaticToken(device=device, token=stored_code(code)) for code in codes])
     return codes
+
+
+def stored_code(code: str) -> str:
+    """What is kept of a recovery code: 16 hex digits of its HMAC (django-otp's token column)."""
+    digest = hmac.new(settings.SECRET_KEY.encode(), code.lower().encode(), hashlib.sha256)
+    return digest.hexdigest()[:16]
 
 
 def remaining_recovery_codes(user: AnyUser) -> int:
@@ -108,7 +119,7 @@ def verify(user: AbstractBaseUser, token: str) -> TOTPDevice | StaticDevice | No
         if app is not None and token.isdigit() and app.verify_token(token):
             return app
         codes = StaticDevice.objects.select_for_update().filter(user_id=user.pk, confirmed=True).first()
-        if codes is not None and codes.verify_token(token):
+        if codes is not None and codes.verify_token(stored_code(token)):
             return codes
     return None
 

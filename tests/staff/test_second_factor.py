@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 from django_otp.oath import totp
+from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from buergerbuero.audit.models import AuditEntry
@@ -185,6 +186,15 @@ def test_a_recovery_code_works_once(org_admin: User) -> None:
     assert redirected_to(second.get(reverse("admin:index")), VERIFY)
     wait_out_the_throttle()
     assert second.post(VERIFY, {"token": codes[1]}).status_code == 302
+
+
+def test_recovery_codes_are_stored_only_as_keyed_hashes(org_admin: User) -> None:
+    _, codes = set_up_app(password_only(org_admin), org_admin)
+
+    stored = set(StaticToken.objects.filter(device__user=org_admin).values_list("token", flat=True))
+    assert len(stored) == 10
+    assert not stored & {code.lower() for code in codes}
+    assert not stored & {code.upper() for code in codes}
 
 
 # --- managing it --------------------------------------------------------------------------------------
