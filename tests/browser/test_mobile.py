@@ -22,6 +22,7 @@ a test so marked still fails for any *other* problem, and fails once the known o
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,14 +32,30 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.utils import timezone
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from buergerbuero.booking.models import Appointment
+from buergerbuero.consult import services as consult
+from buergerbuero.consult.models import Consultation
 from buergerbuero.orgs.models import Organization
+from buergerbuero.staff.models import StaffMember
+from buergerbuero.waiting import services as waiting
+from buergerbuero.waiting.models import PresenceState
 from tests.browser.support_call import DESKTOP, TIMEOUT_MS, join_with_video, log_in, wait_for_remote_video
+from tests.browser.support_demo_mobile import (
+    LANGUAGES,
+    ROUND_THE_CLOCK,
+    Width,
+    demo_page_names,
+    load_demo_town,
+    measure_width,
+    remove_demo,
+)
 from tests.browser.support_mobile import (
     ORG_SLUG,
     PAGES,
+    PHONE_DE,
     SCREENS,
     TARGET_PX,
     KnownProblem,
@@ -345,3 +362,107 @@ def test_consultation_held_upright_shows_pictures_chat_and_controls_within_the_w
         remote, own = found["remote picture"], found["own picture"]
         assert remote["width"] >= own["width"], (remote, own)
         assert remote["width"] >= min(300, remote["innerWidth"] - 32), f"the staff member's picture: {remote}"
+
+
+# --- the real demo data in every language ----------------------------------------------------------
+@dataclass
+class DemoSurvey:
+    widths: dict[tuple[str, str], Width]  # (language, page name) -> measurement
+    logs: list[str]
+
+
+def _walk_in(page: Page, base: str, path: str, agent: StaffMember, found: dict[str, Width]) -> None:
+    """Enter the round-the-clock office through its form, wait, get called, confirm, end."""
+    waiting.set_presence(agent, PresenceState.PAUSE)
+    page.goto(base + path)
+    page.locator("input[name=service]").first.check()
+    page.locator("input[name=mode][value=chat]").check()
+    page.locator("form.form button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/w/[\w-]+/$"))
+    expect(page.locator("#waiting-room [data-connection]")).to_have_attribute("data-connection", "open")
+    found["walk-in-waiting"] = measure_width(page)
+    waiting.set_presence(agent, PresenceState.AVAILABLE)
+    ticket = waiting.call_next(agent)
+    assert ticket is not None
+    page.reload()  # the test process's events do not reach the server's in-memory channel layer
+    expect(page.locator("[data-called-panel]")).to_be_visible()
+    found["walk-in-called"] = measure_width(page)
+    page.locator("[data-confirm-button]").click()
+    expect(page).to_have_url(re.compile(r"/consultation/$"))
+    expect(page.locator("#consultation [data-connection]")).to_have_attribute("data-connection", "open")
+    found["walk-in-precheck"] = measure_width(page)
+    consultation = Consultation.objects.get(ticket=ticket)
+    assert consult.end_consultation(consultation, agent)
+    page.goto(f"{base}/w/{ticket.token}/done/")
+    found["walk-in-done"] = measure_width(page)
+    waiting.set_presence(agent, PresenceState.PAUSE)
+
+
+@pytest.fixture(scope="module")
+def demo_survey(
+    browser: Browser, asgi_server: AsgiServer, django_db_blocker: Any, artifacts_dir: Path
+) -> Iterator[DemoSurvey]:
+    """Every citizen page of the demo, in each language on a 360 px phone (see
+    ``support_demo_mobile``); a screenshot of each page that is too wide."""
+    expect.set_options(timeout=TIMEOUT_MS)
+    logs: list[str] = []
+    survey = DemoSurvey(widths={}, logs=logs)
+    with django_db_blocker.unblock():
+        reset_join_limit()
+        town = load_demo_town(timezone.now())
+        agent = StaffMember.objects.get(user__username="weber")
+    try:
+        for language in LANGUAGES:
+            context = browser.new_context(
+                timezone_id="Europe/Berlin",
+                viewport={"width": PHONE_DE.width, "height": PHONE_DE.height},
+                is_mobile=True,
+                has_touch=True,
+                locale=language,
+            )
+            context.set_default_timeout(TIMEOUT_MS)
+            context.add_cookies(
+                [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": asgi_server.url}]
+            )
+            page = context.new_page()
+            page.on("pageerror", lambda error, language=language: logs.append(f"[{language}] {error}"))
+            found: dict[str, Width] = {}
+            for name in demo_page_names():
+                if name in town.paths:
+                    page.goto(asgi_server.url + town.paths[name])
+                    found[name] = measure_width(page)
+            with django_db_blocker.unblock():
+                walk_in_path = town.paths["/".join(ROUND_THE_CLOCK) + "/enter/"]
+                _walk_in(page, asgi_server.url, walk_in_path, agent, found)
+            for name, width in found.items():
+                survey.widths[(language, name)] = width
+                if width.scroll_width > width.inner_width or width.inner_width != PHONE_DE.width:
+                    page.goto(width.url)
+                    shot = "demo-" + re.sub(r"[^\w-]+", "_", name).strip("_") + f"-360-{language}.png"
+                    page.screenshot(path=str(artifacts_dir / shot), full_page=True)
+            context.close()
+        yield survey
+    finally:
+        expect.set_options(timeout=5_000)
+        with django_db_blocker.unblock():
+            remove_demo()
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("name", demo_page_names())
+def test_demo_page_does_not_scroll_sideways_on_a_phone(
+    demo_survey: DemoSurvey, language: str, name: str
+) -> None:
+    """Long German compounds wrap, the closures table fits, in every language."""
+    width = demo_survey.widths[(language, name)]
+    assert width.lang == language, width.url
+    assert width.inner_width == PHONE_DE.width, (
+        f"{width.url} ({language}): zoomed out to {width.inner_width} px to fit: {width.overflowing}"
+    )
+    assert width.scroll_width <= width.inner_width, (
+        f"{width.url} ({language}) scrolls sideways ({width.scroll_width} px): {width.overflowing}"
+    )
+
+
+def test_demo_pages_run_without_script_errors(demo_survey: DemoSurvey) -> None:
+    assert demo_survey.logs == []
