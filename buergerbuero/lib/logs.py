@@ -9,11 +9,14 @@ replaces such path segments and ``token=``/``ticket=`` query values with ``…``
 (access lines, WebSocket handshakes, Django's “Not Found: …”).
 
 Contact data is shown masked where a log must name a recipient: ``b***@example.de``,
-``+49 *** 89``.
+``+49 *** 89``. Client addresses in uvicorn's access lines are shortened as German data
+protection authorities advise for web logs (IPv4 to its /24, IPv6 to its /48): enough to see
+a network misbehave, not enough to name a household.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 
@@ -45,6 +48,20 @@ def redact(text: str) -> str:
     return _TOKEN_LIKE.sub(MASK, text)
 
 
+_CLIENT = re.compile(r"^(?:[0-9.]+|\[[0-9a-fA-F:.]+\]):[0-9]+$")
+
+
+def shorten_address(client: str) -> str:
+    """``203.0.113.57:51234`` → ``203.0.113.0``; ``[2001:db8:1:2::5]:443`` → ``2001:db8:1::``."""
+    host = client.rsplit(":", 1)[0] if client.count(":") == 1 or client.startswith("[") else client
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return MASK
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
+
+
 class RedactSecrets(logging.Filter):
     """Rewrites each record's message and string arguments through ``redact``."""
 
@@ -55,6 +72,10 @@ class RedactSecrets(logging.Filter):
             record.msg = redact(record.msg)
         if isinstance(record.args, tuple):
             record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
+            # uvicorn's HTTP and WebSocket lines start with the client's "host:port".
+            first = record.args[0] if record.args else None
+            if record.name.startswith("uvicorn") and isinstance(first, str) and _CLIENT.match(first):
+                record.args = (shorten_address(first), *record.args[1:])
         elif isinstance(record.args, dict):
             record.args = {k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()}
         return True

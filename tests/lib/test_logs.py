@@ -13,7 +13,7 @@ import httpx
 import pytest
 import websockets
 
-from buergerbuero.lib.logs import mask_email, mask_phone, redact
+from buergerbuero.lib.logs import mask_email, mask_phone, redact, shorten_address
 from tests.support.server import AsgiServer
 
 TOKEN = secrets.token_urlsafe(32)
@@ -43,6 +43,19 @@ TOKEN = secrets.token_urlsafe(32)
 )
 def test_redact_hides_the_secrets_of_links_and_keeps_the_rest(line: str, shown: str) -> None:
     assert redact(line) == shown
+
+
+@pytest.mark.parametrize(
+    ("client", "shown"),
+    [
+        ("203.0.113.57:51234", "203.0.113.0"),
+        ("[2001:db8:1:2::5]:443", "2001:db8:1::"),
+        ("2001:db8:1:2::5", "2001:db8:1::"),
+        ("unix-socket", "…"),
+    ],
+)
+def test_client_addresses_are_shortened_to_their_network(client: str, shown: str) -> None:
+    assert shorten_address(client) == shown
 
 
 def test_recipients_are_masked() -> None:
@@ -79,5 +92,7 @@ def test_the_servers_log_holds_no_link_secrets(asgi_server: AsgiServer) -> None:
 
     assert '"GET /w/…/ HTTP/1.1" 404' in log
     assert "/calendar/….ics" in log
+    assert "127.0.0.0 - " in log  # the client address shortened to its network
+    assert "127.0.0.1:" not in log
     for name, secret in secrets_sent.items():
         assert secret not in log, name
