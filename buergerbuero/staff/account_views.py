@@ -17,8 +17,9 @@ from django.contrib import messages
 from django.contrib.auth import authenticate
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.validators import MaxLengthValidator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
@@ -83,8 +84,21 @@ class ThrottledPasswordChangeForm(PasswordChangeForm):
 
 
 # --- login, lockout, admin login --------------------------------------------------------------
+class StaffLoginForm(AuthenticationForm):
+    """Django's login form sets the name's maximum length on the widget only; a longer name
+    would reach ``authenticate`` and the failure records (axes' column holds 255 characters,
+    PostgreSQL refuses more with an error). Here it is refused as a field error first."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        username = self.fields["username"]
+        if username.max_length is not None:
+            username.validators.append(MaxLengthValidator(username.max_length))
+
+
 class StaffLoginView(auth_views.LoginView):
     template_name = "staff/login.html"
+    form_class = StaffLoginForm
 
 
 def admin_login(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:

@@ -155,3 +155,12 @@ def test_the_password_change_form_counts_wrong_old_passwords_as_failures(agent: 
         )
 
     assert attempt(client_from(OFFICE), agent.username, factories.PASSWORD).status_code == 429
+
+
+def test_an_overlong_name_is_a_field_error_not_a_server_error(agent: User) -> None:
+    client = client_from(ATTACKER)
+    response = attempt(client, "a" * 300, "wrong")
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["username"]
+    assert not is_logged_in(client)
