@@ -92,7 +92,7 @@ class StaffLoginForm(AuthenticationForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         username = self.fields["username"]
-        if username.max_length is not None:
+        if isinstance(username, forms.CharField) and username.max_length is not None:
             username.validators.append(MaxLengthValidator(username.max_length))
 
 
