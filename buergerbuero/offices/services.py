@@ -129,10 +129,19 @@ def _holiday_calendar(state: str, language: str) -> holidays.HolidayBase:
     return holidays.country_holidays("DE", subdiv=state, language=language)
 
 
+def holiday_language(language: str | None) -> str:
+    """The ``holidays`` package's language for a page in ``language``: the page's own where the
+    package has German holidays in it, otherwise German (the holidays' own language) — never
+    English on a page that is not English."""
+    code = (language or "de").split("-")[0].lower()
+    if code == "en":
+        return "en_US"
+    return code if code in holidays.Germany.supported_languages else "de"
+
+
 def holiday_name(state: str, day: dt.date) -> str:
-    """The public holiday's name in the active language, or an empty string."""
-    language = "de" if (get_language() or "de").startswith("de") else "en_US"
-    return _holiday_calendar(state, language).get(day) or ""
+    """The public holiday's name in the active language (see ``holiday_language``), or ""."""
+    return _holiday_calendar(state, holiday_language(get_language())).get(day) or ""
 
 
 def offices_with_hours(offices: QuerySet[Office]) -> QuerySet[Office]:

@@ -281,3 +281,23 @@ class TestWeeklyTable:
             hours = [text for _day, text in weekly_table(OpeningCalendar(office))]
 
         assert hours[:5] == ["08:00–16:00"] * 5
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "christmas"),
+    [
+        ("uk", "Перший день Різдва"),  # the holidays package has Ukrainian names
+        ("ar", "Erster Weihnachtstag"),  # no Arabic names: German, never English
+        ("tr", "Erster Weihnachtstag"),
+        ("ru", "Erster Weihnachtstag"),
+        ("en", "Christmas Day"),
+    ],
+)
+def test_holiday_names_are_the_languages_own_or_german(office: Office, language: str, christmas: str) -> None:
+    with override(language):
+        reasons = [
+            change.reason for change in OpeningCalendar(office).upcoming_changes(dt.date(2026, 12, 21))
+        ]
+
+    assert reasons[0] == christmas
