@@ -168,7 +168,8 @@ class Hub:
                     await subscriber.deliver(group, text)
         except TimeoutError:
             coroutine.close()
-            self.evict(subscriber, f"a send waited more than {SEND_TIMEOUT:.0f} s")
+            if subscriber in self._backlog:  # not evicted already (for its backlog)
+                self.evict(subscriber, f"a send waited more than {SEND_TIMEOUT:.0f} s")
         except Exception:
             coroutine.close()
             logger.debug("dropping a subscriber after a failed send", exc_info=True)
@@ -249,6 +250,9 @@ class _Awaiting:
 
     def __await__(self) -> Generator[Any, None, None]:
         if not self.future.done():
+            # It was yielded to us, not to a task: clear the mark the yield set (a task clears
+            # it on receipt), else awaiting it again raises "await wasn't used with future".
+            self.future._asyncio_future_blocking = False
             yield from self.future.__await__()
 
 
