@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from buergerbuero.offices.models import Closure, Office, OpeningInterval, Service, SpecialOpening
 from buergerbuero.offices.services import TimeSpan, find_overlap, format_spans
@@ -43,16 +48,17 @@ class SpecialOpeningFormSet(NoOverlapFormSet):
 
 
 class ServiceInline(TenantScopedInline):
+    """Stacked, with the booking rules on one line: eight columns side by side made the
+    office's page wider than a 1280 px screen, with the booking rules out of sight."""
+
     model = Service
-    fields = [
-        "name",
-        "description",
-        "position",
-        "bookable",
-        "slot_minutes",
-        "buffer_minutes",
-        "lead_minutes",
-        "horizon_days",
+    template = "admin/edit_inline/stacked.html"
+    fieldsets = [
+        (None, {"fields": ["name", "description", ("position", "bookable")]}),
+        (
+            _lazy("Booking rules"),
+            {"fields": [("slot_minutes", "buffer_minutes"), ("lead_minutes", "horizon_days")]},
+        ),
     ]
 
 
@@ -88,6 +94,39 @@ class OfficeForm(forms.ModelForm):  # type: ignore[type-arg]
         return data
 
 
+@dataclass(frozen=True)
+class ErrorLink:
+    """One entry of the error summary at the top of the office's page: where, what."""
+
+    anchor: str
+    label: str
+    message: str
+
+
+def error_summary(form: forms.BaseForm, formsets: Iterable[forms.BaseInlineFormSet]) -> list[ErrorLink]:  # type: ignore[type-arg]
+    """Every error of the office form and its inlines, each linking to its field (or to the
+    row or inline group it belongs to): inline errors otherwise sit far below the banner."""
+    links = [ErrorLink("content-main", "", str(message)) for message in form.non_field_errors()]
+    links += _field_links(form, "", "content-main")
+    for formset in formsets:
+        title = str(capfirst(formset.model._meta.verbose_name_plural))
+        group = f"{formset.prefix}-group"
+        links += [ErrorLink(group, title, str(message)) for message in formset.non_form_errors()]
+        for index, row in enumerate(formset.forms):
+            links += _field_links(row, f"{title} {index + 1}", f"{formset.prefix}-{index}")
+    return links
+
+
+def _field_links(form: forms.BaseForm, prefix: str, fallback: str) -> list[ErrorLink]:
+    links = []
+    for name, errors in form.errors.items():
+        field = form[name] if name in form.fields else None
+        label = ": ".join(part for part in (prefix, str(field.label) if field else "") if part)
+        anchor = (field.id_for_label if field is not None else "") or fallback
+        links += [ErrorLink(anchor, label, str(message)) for message in errors]
+    return links
+
+
 @admin.register(Office)
 class OfficeAdmin(TenantScopedAdmin):
     form = OfficeForm
@@ -101,7 +140,16 @@ class OfficeAdmin(TenantScopedAdmin):
     change_form_template = "admin/offices/office/change_form.html"
 
     class Media:
-        js = ["offices/waiting-preview.js"]
+        js = ["offices/waiting-preview.js", "offices/admin-errors.js"]
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        adminform = context.get("adminform")
+        if adminform is not None:
+            formsets = [inline.formset for inline in context.get("inline_admin_formsets", [])]
+            context["error_summary"] = error_summary(adminform.form, formsets)
+        return super().render_change_form(request, context, *args, **kwargs)
 
     def get_fields(self, request: Any, obj: Office | None = None) -> Any:
         fields = [
