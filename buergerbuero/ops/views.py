@@ -10,9 +10,10 @@ must see). Otherwise 503, with which check failed (no details that help an attac
 needs ``Authorization: Bearer <token>``; without, it answers only requests from a loopback
 address (behind a reverse proxy that forwards ``X-Forwarded-For`` from ``FORWARDED_ALLOW_IPS``
 the address is the real client's, so a public request is refused). Socket and fan-out
-figures are those of the process that answers (in the scaled mode each web process has its
-own sockets: scrape each process's port, or sum what a load balancer hands out); queue,
-outbox and job figures come from the database and are the same from every process.
+figures are those of the process that answers, labelled with its ``pid`` (in the scaled mode
+each web process has its own sockets; workers sharing one port answer in turn, so sum the
+latest sample per ``pid``, or run one ``serve`` per port); queue, outbox and job figures
+come from the database and are the same from every process.
 """
 
 from __future__ import annotations

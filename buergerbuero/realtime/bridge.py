@@ -14,6 +14,15 @@ event is published. So when Redis fails, nothing is lost that a snapshot cannot 
 - While the subscription is down, ``while_down`` callbacks run every ``DOWN_POLL`` seconds
   (the waiting room uses one to find called citizens in one query, so that a call made
   during an outage reaches its citizen within seconds, not when Redis returns).
+
+Why resync-on-reconnect and not an outbox table or Redis Streams with a replay window: the
+state is already in the database and every page already knows how to start from a snapshot
+(sequence numbers tell it when it missed something), so a resync restores exactly what a
+replay would, with no second copy of each event. An outbox table would add a write and a
+poller to every queue change (the hot path of a busy office) to protect messages whose
+effect is in the database anyway; a Streams replay window is lost with Redis itself when it
+restarts without persistence (the outage we guard against) and needs a cursor per process.
+The price is a snapshot per socket after an outage, which is what a reconnect costs anyway.
 """
 
 from __future__ import annotations
