@@ -53,7 +53,7 @@ from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import Role, StaffMember
 from buergerbuero.staff.services import offices_served
 from buergerbuero.waiting import services as waiting
-from buergerbuero.waiting.models import ACTIVE_STATUSES, Ticket
+from buergerbuero.waiting.models import ACTIVE_STATUSES, Ticket, TicketStatus
 
 SUGGESTIONS = 5
 TOKEN_BYTES = 16  # 128 bits: unguessable, and short enough for an SMS
@@ -466,11 +466,22 @@ def link_expires_at(appointment: Appointment) -> dt.datetime:
     return appointment.ends_at + dt.timedelta(minutes=settings.APPOINTMENT_GRACE_MINUTES)
 
 
+def was_held(appointment: Appointment) -> bool:
+    """The consultation of this appointment has taken place (its ticket ended as done): the
+    link no longer leads into the waiting area, so the citizen is not queued a second time."""
+    ticket = appointment.ticket
+    return ticket is not None and ticket.status == TicketStatus.DONE
+
+
 def can_join(appointment: Appointment, now: dt.datetime | None = None) -> bool:
+    """From ``join_opens_at`` until the link expires, while booked, or attended and not yet
+    held (a reload or a lost connection leads back to the same place)."""
     now = now or timezone.now()
-    return appointment.status in (AppointmentStatus.BOOKED, AppointmentStatus.ATTENDED) and join_opens_at(
-        appointment
-    ) <= now <= link_expires_at(appointment)
+    return (
+        appointment.status in (AppointmentStatus.BOOKED, AppointmentStatus.ATTENDED)
+        and not was_held(appointment)
+        and join_opens_at(appointment) <= now <= link_expires_at(appointment)
+    )
 
 
 def join(appointment: Appointment, now: dt.datetime | None = None) -> Ticket:
@@ -483,6 +494,10 @@ def join(appointment: Appointment, now: dt.datetime | None = None) -> Ticket:
             raise BookingError(_("This appointment has been cancelled."), "cancelled")
         if now > link_expires_at(appointment) or appointment.status == AppointmentStatus.NO_SHOW:
             raise BookingError(_("This appointment is over. Please book a new one."), "expired")
+        if was_held(appointment):
+            raise BookingError(
+                _("Your appointment has taken place. Please book a new one if needed."), "held"
+            )
         if now < join_opens_at(appointment):
             raise BookingError(
                 _("You can enter from %(minutes)d minutes before your appointment.")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -36,11 +37,35 @@ def _refusal_status(error: services.BookingError) -> int:
     return TOO_MANY_REQUESTS if error.code == "limited" else 409
 
 
+class InvalidAppointmentLink(Http404):
+    """An appointment link that leads to no appointment (mistyped, shortened, tampered with or
+    deleted after its retention): answered by ``invalid_link``, not by the generic 404 page."""
+
+
 def _appointment(token: str) -> Appointment:
     appointment = services.appointment_by_token(token)
     if appointment is None:
-        raise Http404
+        raise InvalidAppointmentLink
     return appointment
+
+
+def invalid_link(request: HttpRequest) -> HttpResponse:
+    """The page for an appointment link that is not valid (status 404)."""
+    return citizen_page(request, "booking/invalid_link.html", {}, status=404)
+
+
+def by_appointment_link(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A view reached by an appointment link answers a link that leads nowhere with
+    ``invalid_link`` (it says so) instead of the "office not found" page."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except InvalidAppointmentLink:
+            return invalid_link(request)
+
+    return wrapped
 
 
 def _int(value: str | None) -> int | None:
@@ -179,11 +204,13 @@ def details(request: HttpRequest, org_slug: str, office_slug: str) -> HttpRespon
     )
 
 
+@by_appointment_link
 def appointment(request: HttpRequest, token: str, status: int | None = None) -> HttpResponse:
     """The appointment's page (``status``: that of a refused change shown on it)."""
     booked = _appointment(token)
     now = timezone.now()
     expired = now > services.link_expires_at(booked)
+    held = services.was_held(booked)
     return citizen_page(
         request,
         "booking/appointment.html",
@@ -197,12 +224,14 @@ def appointment(request: HttpRequest, token: str, status: int | None = None) -> 
             "join_opens_at": services.join_opens_at(booked),
             "changeable": services.is_changeable(booked, now),
             "expired": expired,
+            "held": held,
             "moves_left": services.moves_left(booked),
         },
         status=410 if expired else status or 200,
     )
 
 
+@by_appointment_link
 def calendar_file(request: HttpRequest, token: str) -> HttpResponse:
     response = HttpResponse(
         ical.appointment_ics(_appointment(token)), content_type="text/calendar; charset=utf-8"
@@ -212,6 +241,7 @@ def calendar_file(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_POST
+@by_appointment_link
 def cancel(request: HttpRequest, token: str) -> HttpResponse:
     booked = _appointment(token)
     try:
@@ -225,6 +255,7 @@ def cancel(request: HttpRequest, token: str) -> HttpResponse:
     return redirect("booking:appointment", token=token)
 
 
+@by_appointment_link
 def reschedule(request: HttpRequest, token: str) -> HttpResponse:
     booked = _appointment(token)
     if request.method == "POST":
@@ -260,6 +291,7 @@ def reschedule(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_POST
+@by_appointment_link
 def join(request: HttpRequest, token: str) -> HttpResponse:
     booked = _appointment(token)
     try:
