@@ -39,9 +39,9 @@ open_sockets: Counter[str] = Counter()
 class HubConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = NO_CHANNEL_LAYER
     hub_groups: tuple[str, ...] = ()
-    # Limits of what a client may send (generous for the consultation's signalling; the
-    # citizen's sockets set tighter ones).
-    max_message_bytes = 128 * 1024
+    # Limits of what a client may send (generous for the consultation's signalling, which
+    # refuses large messages itself; the citizen's sockets set tighter ones).
+    max_message_bytes: int | None = None
     messages_per_second = 50.0
     message_burst = 200.0
     kind = "other"  # names the socket in the metrics
@@ -119,7 +119,7 @@ class HubConsumer(AsyncWebsocketConsumer):
             logger.info("closing a %s socket that sends too many messages", self.kind)
             await self.close(code=POLICY_VIOLATION)
             return
-        if size > self.max_message_bytes:
+        if self.max_message_bytes is not None and size > self.max_message_bytes:
             return  # none of ours is that large: ignored unread (it counted against the rate)
         await super().websocket_receive(message)
 
