@@ -26,12 +26,12 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from websockets.asyncio.client import connect
 from websockets.typing import Origin
 
 from buergerbuero.offices.models import Office
-from buergerbuero.waiting import services
-from buergerbuero.waiting.models import Ticket, TicketStatus
+from buergerbuero.waiting.models import QueueState, Ticket, TicketStatus
 from tests.support.server import ROOT, free_port, test_database_env
 
 MAX_BACKOFF = 15.0
@@ -144,7 +144,7 @@ class Worker:
 def waiting_tickets(office: Office, count: int) -> list[Ticket]:
     """``count`` citizens waiting in ``office`` in arrival order (written at once: entering
     through the form is tested elsewhere and would take minutes here)."""
-    now = services.timezone.now()
+    now = timezone.now()
     base = int(now.timestamp() * 1_000_000) * 1000
     tickets = [
         Ticket(
@@ -160,7 +160,7 @@ def waiting_tickets(office: Office, count: int) -> list[Ticket]:
         for number in range(count)
     ]
     Ticket.objects.bulk_create(tickets, batch_size=500)
-    services.QueueState.objects.get_or_create(office=office)
+    QueueState.objects.get_or_create(office=office)
     return list(Ticket.objects.filter(office=office, status=TicketStatus.WAITING).order_by("queue_key"))
 
 
