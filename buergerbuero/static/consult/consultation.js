@@ -56,11 +56,31 @@ function addMessage(message) {
   item.scrollIntoView({ block: "nearest" });
 }
 
+// Text sent while the socket reconnects stays in the box (with a notice) and goes out as soon
+// as the socket is back, unless the person has changed it meanwhile.
+let connected = false;
+let unsent = null;
+
+function sendUnsent() {
+  const input = chatForm.querySelector("textarea");
+  if (unsent !== null && input.value.trim() === unsent) {
+    socket.send({ type: "chat", text: unsent });
+    input.value = "";
+    chatError.textContent = "";
+  }
+  unsent = null;
+}
+
 chatForm.addEventListener("submit", (event) => {
   event.preventDefault();
   const input = chatForm.querySelector("textarea");
   const text = input.value.trim();
   if (!text) return;
+  if (!connected) {
+    unsent = text;
+    chatError.textContent = gettext("Not connected: your message stays here and is sent as soon as the connection is back.");
+    return;
+  }
   chatError.textContent = "";
   socket.send({ type: "chat", text });
   input.value = "";
@@ -461,9 +481,14 @@ function startCall(message) {
   if (screen) call.useScreen(screen);
 }
 
+const earlySocket = window.earlyConsultationSocket ?? null; // opened by early-socket.js as the page began
+window.earlyConsultationSocket = null; // taken (or too late: early-socket.js then opens none)
 const socket = liveSocket(`/ws/consultations/${root.dataset.consultation}/${ticketQuery()}`, {
+  first: earlySocket,
   onState(state) {
     showConnection(root, state);
+    connected = state === "open";
+    if (connected) sendUnsent();
     if (state === "closed") leavePage();
   },
   onMessage(message) {

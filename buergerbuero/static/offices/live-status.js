@@ -9,6 +9,7 @@
 
 import { liveSocket } from "../realtime/socket.js";
 import { waitAt, waitText } from "../waiting/estimate.js";
+import { recall } from "../lib/storage.js";
 
 const container = document.querySelector("[data-live-status]");
 const REFRESH_EVERY_MS = 5 * 60 * 1000;
@@ -65,7 +66,7 @@ if (container && "WebSocket" in window) {
 
 // On an office page: offer the way back to a place this browser holds in its waiting room.
 for (const link of document.querySelectorAll("[data-return-to-place]")) {
-  const token = localStorage.getItem(`bb-ticket-${link.dataset.returnToPlace}`);
+  const token = recall(`bb-ticket-${link.dataset.returnToPlace}`);
   if (token) {
     link.href = `/w/${encodeURIComponent(token)}/`;
     link.hidden = false;

@@ -6,6 +6,7 @@
 
 import { liveSocket, showConnection } from "../realtime/socket.js";
 import { waitAt, waitText } from "./estimate.js";
+import { remember } from "../lib/storage.js";
 
 const root = document.getElementById("waiting-room");
 const token = root.dataset.token;
@@ -24,7 +25,7 @@ let lastAnnounced = 0;
 let countdown = null;     // the interval that counts the call's deadline down
 const originalTitle = document.title;
 
-localStorage.setItem(`bb-ticket-${root.dataset.office}`, token);
+remember(`bb-ticket-${root.dataset.office}`, token);
 
 function before(a, b) {
   return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
