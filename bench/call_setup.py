@@ -73,7 +73,9 @@ if TYPE_CHECKING:
     from buergerbuero.staff.models import StaffMember
     from tests.support.server import AsgiServer
 
-TARGET_P95_MS = 1500.0
+# Issue #13: p95 of admit -> first frame at most 1.0 s direct and 1.5 s through TURN, no failures.
+TARGET_P95_MS = 1000.0
+TARGET_RELAY_P95_MS = 1500.0
 PASSWORD = "bench-" + secrets.token_urlsafe(12)
 AGENT_USERNAME = "bench-agent"
 ORG_SLUG, OFFICE_SLUG = "benchstadt", "buergerbuero"
@@ -462,7 +464,14 @@ class Bench:
             page.locator("[data-join=video]").click()
 
         # 5. The citizen's first decoded frame from the agent.
-        citizen.wait_for_function("Boolean(window.benchFirstFrame)", timeout=self.timeout_ms)
+        # Polled from here: Playwright's wait_for_function evaluates its predicate from a string
+        # inside the page, which the page's Content-Security-Policy (no 'unsafe-eval') refuses.
+        # The probe stamps t1 itself, so the polling interval does not enter the figure.
+        deadline = time.monotonic() + self.timeout_ms / 1000
+        while not citizen.evaluate("Boolean(window.benchFirstFrame)"):
+            if time.monotonic() > deadline:
+                raise CallFailed(f"no remote frame within {self.timeout_ms / 1000:.0f} s")
+            time.sleep(0.02)
         first: dict[str, Any] = citizen.evaluate("window.benchFirstFrame")
         admitted = citizen.evaluate("Number(sessionStorage.getItem('benchAdmitAt')) || null")
         t0 = float(admitted) if admitted else fallback_t0
@@ -552,7 +561,11 @@ class Bench:
             "relay_p95_first_frame_ms": relay["p95_first_frame_ms"],
             "failures": failures,
             "target_p95_first_frame_ms": TARGET_P95_MS,
-            "target_met": p95 is not None and p95 <= TARGET_P95_MS and failures == 0,
+            "target_relay_p95_first_frame_ms": TARGET_RELAY_P95_MS,
+            "target_met": p95 is not None
+            and p95 <= TARGET_P95_MS
+            and (relay["p95_first_frame_ms"] or 0.0) <= TARGET_RELAY_P95_MS
+            and failures == 0,
             "direct": direct,
             "relay": relay if "relay" in results else None,
             "median_milestones_after_admit_ms": milestones,

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from buergerbuero.offices.models import Office, Service, SpecialOpening
 from buergerbuero.staff.models import Role
@@ -22,7 +22,7 @@ from tests import factories
 from tests.support.server import AsgiServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-DESKTOP = {"width": 1280, "height": 900}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 WEEKDAYS = [(day, "08:00", "16:00") for day in range(5)]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.urls import reverse
 from pytest_django import DjangoCaptureOnCommitCallbacks
@@ -157,9 +158,9 @@ def test_only_staff_serving_the_office_may_change_todays_hours(
     foreign = factories.make_staff(other_org, "fremd", Role.OFFICE_LEAD, [])
 
     for user in (elsewhere, foreign):
-        with pytest.raises(services.PermissionDenied):
+        with pytest.raises(PermissionDenied):
             services.open_now(member(user), office, dt.time(13, 0), now=local(SATURDAY, 10))
-        with pytest.raises(services.PermissionDenied):
+        with pytest.raises(PermissionDenied):
             services.close_now(member(user), office, now=local(THURSDAY, 10))
 
     assert not SpecialOpening.objects.exists()

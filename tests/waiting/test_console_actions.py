@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.urls import reverse
 
@@ -112,7 +113,7 @@ def test_undo_only_by_staff_of_the_office(office: Office, agent: User, foreign_a
     ticket = join(office, 0)
     services.remove(member(agent), ticket.pk, now=at(10))
 
-    with pytest.raises(services.PermissionDenied):
+    with pytest.raises(PermissionDenied):
         services.undo_remove(member(foreign_agent), ticket.pk, now=at(11))
 
     assert reload(ticket).status == TicketStatus.REMOVED
@@ -154,7 +155,7 @@ def test_clearing_the_message_removes_it_for_everyone_waiting(
 def test_clearing_is_only_for_staff_of_the_office(office: Office, agent: User, foreign_agent: User) -> None:
     services.announce(member(agent), office, "Pause bis 11 Uhr", now=at(5))
 
-    with pytest.raises(services.PermissionDenied):
+    with pytest.raises(PermissionDenied):
         services.clear_announcement(member(foreign_agent), office, now=at(10))
 
     assert QueueState.objects.get(office=office).announcement == "Pause bis 11 Uhr"

@@ -13,8 +13,10 @@
 // connection where none exists yet (ensurePeer): the agent–citizen connection is not touched
 // when the interpreter arrives.
 //
-// A new connection is opened by the impolite side's offer (with receive-only transceivers when
-// it has no camera); the polite side adds its media when it answers. Were both to offer at
+// A new connection is opened by the impolite side's offer; the polite side adds its media when
+// it answers. The camera's audio and video transceivers send from the first offer on, without a
+// track until the person joins: the connection comes up during the pre-call check, and joining,
+// switching cameras or going chat-only only swap tracks (replaceTrack), with no new negotiation. Were both to offer at
 // once, the polite side would roll back its first offer, and Chromium then sometimes gathers
 // no ICE candidates for its answer: a connection that never comes up.
 
@@ -41,6 +43,8 @@ export class Call {
     this.peers = new Map();
     this.camera = null;      // MediaStream of camera + microphone (or null: chat only)
     this.screen = null;      // MediaStream of a screen share
+    // The stream id under which the camera's tracks arrive at the others (whatever camera).
+    this.cameraStream = new MediaStream();
     this.qualityTimer = setInterval(() => this.measureQuality(), QUALITY_EVERY_MS);
   }
 
@@ -178,7 +182,8 @@ class Peer {
     this.settingRemoteAnswer = false;
     this.awaitingOffer = false; // polite side of a new connection, until the first offer
     this.offerTimer = null;
-    this.senders = new Map(); // track id -> RTCRtpSender
+    this.senders = new Map(); // track id -> RTCRtpSender (the screen's)
+    this.cameraSenders = null; // kind -> RTCRtpSender of the camera's transceivers
     this.restartTimer = null;
     this.lastStats = null;
     const pc = new RTCPeerConnection(call.config);
@@ -293,21 +298,40 @@ class Peer {
     this.addLocalMedia();
   }
 
-  // Our camera and screen; without them, receive-only transceivers, so that an offer is made
-  // and the other side's media arrive all the same (chat only, or still in the check).
+  // Our camera (its transceivers, see the top) and screen.
   addLocalMedia() {
-    if (this.call.camera) this.addStream(this.call.camera);
+    this.prepareCamera();
     if (this.call.screen) this.addStream(this.call.screen);
+  }
+
+  // The camera's audio and video transceivers, sending whatever camera track there is (none
+  // yet: nothing is sent until the person joins). The polite side takes the first of each kind
+  // the offer brought; the impolite side makes them, before any screen, so the first video
+  // m-line is the camera's on both sides.
+  prepareCamera() {
+    if (this.cameraSenders) return;
+    this.cameraSenders = {};
     for (const kind of ["audio", "video"]) {
-      const present = this.pc.getTransceivers().some((transceiver) => transceiver.receiver.track.kind === kind);
-      if (!present) this.pc.addTransceiver(kind, { direction: "recvonly" });
+      let transceiver = this.pc.getTransceivers().find((candidate) =>
+        candidate.receiver.track.kind === kind && !candidate.sender.track && candidate.currentDirection !== "stopped");
+      if (transceiver) {
+        transceiver.direction = "sendrecv";
+        transceiver.sender.setStreams?.(this.call.cameraStream);
+      } else {
+        transceiver = this.pc.addTransceiver(kind, { direction: "sendrecv", streams: [this.call.cameraStream] });
+      }
+      this.cameraSenders[kind] = transceiver.sender;
     }
+    this.replaceLocal(null, this.call.camera);
   }
 
   addStream(stream) {
     if (this.awaitingOffer) return; // added when answering
     for (const track of stream.getTracks()) {
-      if (!this.senders.has(track.id)) this.senders.set(track.id, this.pc.addTrack(track, stream));
+      // A transceiver of its own (addTrack could take the camera's while it has no track yet).
+      if (!this.senders.has(track.id)) {
+        this.senders.set(track.id, this.pc.addTransceiver(track, { direction: "sendrecv", streams: [stream] }).sender);
+      }
     }
   }
 
@@ -322,25 +346,12 @@ class Peer {
     }
   }
 
+  // The camera changed (joined, another camera, chat only): swap the tracks in place.
   replaceLocal(previous, next) {
-    if (this.awaitingOffer) return; // the current camera is added when answering
-    // Same kinds: swap tracks in place (no renegotiation); otherwise add/remove.
-    const previousTracks = previous ? previous.getTracks() : [];
-    const nextTracks = next ? next.getTracks() : [];
-    for (const old of previousTracks) {
-      const sender = this.senders.get(old.id);
-      if (!sender) continue;
-      const replacement = nextTracks.find((track) => track.kind === old.kind);
-      this.senders.delete(old.id);
-      if (replacement) {
-        sender.replaceTrack(replacement);
-        this.senders.set(replacement.id, sender);
-      } else {
-        this.pc.removeTrack(sender);
-      }
-    }
-    for (const track of nextTracks) {
-      if (!this.senders.has(track.id)) this.senders.set(track.id, this.pc.addTrack(track, next));
+    if (this.awaitingOffer || !this.cameraSenders) return; // the camera is added when answering
+    for (const [kind, sender] of Object.entries(this.cameraSenders)) {
+      const track = next?.getTracks().find((candidate) => candidate.kind === kind) ?? null;
+      if (sender.track !== track) sender.replaceTrack(track).catch((error) => console.warn("camera not swapped", error));
     }
   }
 

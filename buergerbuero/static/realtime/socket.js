@@ -3,34 +3,62 @@
 
 const MAX_BACKOFF_MS = 15000;
 
-export function liveSocket(path, { onMessage, onOpen, onState, stopCodes = [4403, 4404] }) {
+// `first`: a socket to the same path opened earlier by the page (e.g. consult/early-socket.js:
+// { socket, messages, closed, onMessage, onClose }), taken over for the first connection with
+// the messages it received meanwhile.
+export function liveSocket(path, { onMessage, onOpen, onState, stopCodes = [4403, 4404], first = null }) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   let backoff = 500;
   let socket = null;
   let stopped = false;
+  let early = first;
+
+  function opened() {
+    backoff = 500;
+    onState?.("open");
+    onOpen?.();
+  }
+
+  function received(event) {
+    let message;
+    try { message = JSON.parse(event.data); } catch { return; }
+    onMessage(message);
+  }
+
+  function closed(event) {
+    if (stopped || stopCodes.includes(event.code)) {
+      onState?.("closed");
+      return;
+    }
+    onState?.("reconnecting");
+    const jitter = Math.random() * 300;
+    setTimeout(connect, backoff + jitter);
+    backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+  }
 
   function connect() {
     onState?.(socket ? "reconnecting" : "connecting");
-    socket = new WebSocket(`${scheme}://${location.host}${path}`);
-    socket.addEventListener("open", () => {
-      backoff = 500;
-      onState?.("open");
-      onOpen?.();
-    });
-    socket.addEventListener("message", (event) => {
-      let message;
-      try { message = JSON.parse(event.data); } catch { return; }
-      onMessage(message);
-    });
-    socket.addEventListener("close", (event) => {
-      if (stopped || stopCodes.includes(event.code)) {
-        onState?.("closed");
-        return;
-      }
-      onState?.("reconnecting");
-      const jitter = Math.random() * 300;
-      setTimeout(connect, backoff + jitter);
-      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    const taken = early;
+    early = null;
+    socket = taken ? taken.socket : new WebSocket(`${scheme}://${location.host}${path}`);
+    if (!taken) {
+      socket.addEventListener("open", opened);
+      socket.addEventListener("message", received);
+      socket.addEventListener("close", closed);
+      return;
+    }
+    // Taken over: events from now on come here; what happened before is replayed once the
+    // caller has its socket in hand (a microtask: no socket event can come in between).
+    socket.removeEventListener("message", taken.onMessage);
+    socket.removeEventListener("close", taken.onClose);
+    const wasOpen = socket.readyState === WebSocket.OPEN;
+    if (!wasOpen && !taken.closed) socket.addEventListener("open", opened);
+    queueMicrotask(() => {
+      if (taken.closed) return closed(taken.closed);
+      if (wasOpen) opened();
+      taken.messages.forEach(received);
+      socket.addEventListener("message", received);
+      socket.addEventListener("close", closed);
     });
   }
 
