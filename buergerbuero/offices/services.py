@@ -136,7 +136,8 @@ def holiday_language(language: str | None) -> str:
     code = (language or "de").split("-")[0].lower()
     if code == "en":
         return "en_US"
-    return code if code in holidays.Germany.supported_languages else "de"
+    supported: tuple[str, ...] = holidays.country_holidays("DE").supported_languages
+    return code if code in supported else "de"
 
 
 def holiday_name(state: str, day: dt.date) -> str:

@@ -425,7 +425,7 @@ def demo_survey(
                 [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": asgi_server.url}]
             )
             page = context.new_page()
-            page.on("pageerror", lambda error, language=language: logs.append(f"[{language}] {error}"))
+            page.on("pageerror", lambda error: logs.append(str(error)))
             found: dict[str, Width] = {}
             for name in demo_page_names():
                 if name in town.paths:

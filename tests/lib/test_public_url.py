@@ -11,10 +11,7 @@ import pytest
 
 from buergerbuero.lib.env import served_url
 
-PRINT_LINK = (
-    "import django; django.setup();"
-    "from django.conf import settings; print(settings.PUBLIC_URL)"
-)
+PRINT_LINK = "import django; django.setup();from django.conf import settings; print(settings.PUBLIC_URL)"
 
 
 def _public_url(**env: str) -> str:
@@ -38,8 +35,10 @@ def test_an_explicit_public_url_wins() -> None:
     assert _public_url(PORT="8123", PUBLIC_URL="https://termine.example.de/") == "https://termine.example.de"
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0", "::"])
-def test_a_wildcard_or_loopback_host_is_shown_as_localhost(monkeypatch: pytest.MonkeyPatch, host: str) -> None:
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0", "::"])  # noqa: S104 - names, not a bind
+def test_a_wildcard_or_loopback_host_is_shown_as_localhost(
+    monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
     monkeypatch.setenv("HOST", host)
     monkeypatch.setenv("PORT", "8001")
     assert served_url() == "http://localhost:8001"
