@@ -562,10 +562,16 @@ class Bench:
             "failures": failures,
             "target_p95_first_frame_ms": TARGET_P95_MS,
             "target_relay_p95_first_frame_ms": TARGET_RELAY_P95_MS,
-            "target_met": p95 is not None
-            and p95 <= TARGET_P95_MS
-            and (relay["p95_first_frame_ms"] or 0.0) <= TARGET_RELAY_P95_MS
-            and failures == 0,
+            # Each mode that ran meets its own target.
+            "target_met": failures == 0
+            and all(
+                summary["p95_first_frame_ms"] is not None and summary["p95_first_frame_ms"] <= target
+                for mode, summary, target in (
+                    ("direct", direct, TARGET_P95_MS),
+                    ("relay", relay, TARGET_RELAY_P95_MS),
+                )
+                if mode in results
+            ),
             "direct": direct,
             "relay": relay if "relay" in results else None,
             "median_milestones_after_admit_ms": milestones,
