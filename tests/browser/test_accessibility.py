@@ -207,7 +207,9 @@ def _walk_through_waiting_and_consultation(audit: Audit, town: Town, people: Peo
     expect(page.locator(".waiting-text strong")).to_have_text("Willkommen!")
     expect(page.locator(".checklist input[type=checkbox]")).to_have_count(2)
     # The queue event (the snapshot on connecting) is spoken by the polite live region.
-    expect(polite).to_have_text(js_text(language, "Your place in the queue: %s").replace("%s", "1"))
+    # The place and the wait together (one polite announcement, not two).
+    expect(polite).to_contain_text(js_text(language, "Your place in the queue: %s").replace("%s", "1"))
+    expect(polite).to_contain_text(js_text(language, "Estimated wait:"))
 
     # The staff member, in the console of their own browser, sends a message to everyone
     # waiting, goes available and calls: the events reach the page live.
