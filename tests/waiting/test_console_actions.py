@@ -19,6 +19,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from buergerbuero.audit.models import Action, AuditEntry
 from buergerbuero.offices.models import Office
@@ -51,8 +52,13 @@ def reload(ticket: Ticket) -> Ticket:
 
 
 def position(ticket: Ticket) -> int | None:
-    value: int | None = services.snapshot(ticket)["position"]
-    return value
+    """The place in the queue order (read from the database: no snapshot cache in between)."""
+    order = list(
+        Ticket.objects.filter(office=ticket.office_id, status=TicketStatus.WAITING)
+        .order_by("-priority", "queue_key", "pk")
+        .values_list("pk", flat=True)
+    )
+    return order.index(ticket.pk) + 1 if ticket.pk in order else None
 
 
 @dataclass(frozen=True)
@@ -146,7 +152,8 @@ def test_clearing_the_message_removes_it_for_everyone_waiting(
 
     services.clear_announcement(member(agent), office, now=at(10))
 
-    assert services.snapshot(ticket)["announcement"] == ""
+    assert QueueState.objects.get(office=office).announcement == ""
+    assert reload(ticket).status == TicketStatus.WAITING
     sent = [m.payload for m in published if m.group == services.waiting_group(office.pk)]
     assert [(m["type"], m["text"]) for m in sent] == [("announcement", "")]
     assert QueueState.objects.get(office=office).announced_at == at(10)
@@ -166,7 +173,7 @@ def test_console_state_carries_the_message_and_the_opening_status(office: Office
     services.announce(member(agent), office, "Kurze Pause", now=at(5))
     join(office, 6)
 
-    with time_machine.travel(at(60), tick=False):
+    with time_machine.travel(at(60), tick=False), translation.override("de"):
         card = console.state(member(agent))["offices"][0]
 
     assert card["announcement"] == "Kurze Pause"
