@@ -14,9 +14,7 @@ DEMO_TOTP_SECRET = "BUERGERBUERODEMO"
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 # One office is open around the clock (also on public holidays), so that a newcomer can try the
 # walk-in flow on any day and at any hour.
-ROUND_THE_CLOCK = [
-    (day, opens, closes) for day in range(7) for opens, closes in (("00:00", "12:00"), ("12:00", "00:00"))
-]
+ROUND_THE_CLOCK = [(day, "00:00", "00:00") for day in range(7)]
 # Finished consultations per office in the demo's history (so that live figures and the wait
 # estimate show measured handling times on the first visit), and their spread.
 HISTORY_CONSULTATIONS = 40

@@ -177,11 +177,12 @@ class TimeRange(models.Model):
 
 
 def _is_forward(opens: dt.time, closes: dt.time) -> bool:
-    return (closes == MIDNIGHT and opens != MIDNIGHT) or closes > opens
+    return closes == MIDNIGHT or closes > opens
 
 
-# A TimeRange's closing time after its opening time (00:00 closing = midnight).
-FORWARD_RANGE = Q(closes__gt=models.F("opens")) | (Q(closes=MIDNIGHT) & ~Q(opens=MIDNIGHT))
+# A TimeRange's closing time after its opening time (00:00 closing = midnight, so 00:00–00:00
+# is the whole day: an office open round the clock needs one interval per day, not two that touch).
+FORWARD_RANGE = Q(closes__gt=models.F("opens")) | Q(closes=MIDNIGHT)
 
 
 class OpeningInterval(TimeRange):

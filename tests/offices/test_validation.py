@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils.translation import override
 
 from buergerbuero.offices.models import Closure, Office, OpeningInterval, SpecialOpening
+from buergerbuero.offices.services import OpeningCalendar
 from buergerbuero.orgs.models import GermanState, Organization
 from tests import factories
 
@@ -72,11 +73,17 @@ class TestIntervalModel:
 
         assert "closes" in caught.value.message_dict
 
-    def test_midnight_to_midnight_is_refused(self, office: Office) -> None:
-        with pytest.raises(ValidationError) as caught:
-            interval(office, 0, "00:00", "00:00").full_clean()
+    def test_midnight_to_midnight_is_the_whole_day(self, office: Office) -> None:
+        whole_day = interval(office, 6, "00:00", "00:00")
 
-        assert "closes" in caught.value.message_dict
+        whole_day.full_clean()
+        whole_day.save()  # the database's check agrees
+
+        sunday = dt.date(2026, 6, 21)
+        start = dt.datetime.combine(sunday, dt.time(0, 0), tzinfo=office.organization.zone)
+        calendar = OpeningCalendar(office)
+        assert calendar.status(start + dt.timedelta(hours=3)).is_open
+        assert calendar.status(start + dt.timedelta(hours=23, minutes=59)).is_open
 
     def test_closing_at_00_00_is_accepted_as_midnight(self, office: Office) -> None:
         late = interval(office, 5, "20:00", "00:00")
