@@ -112,6 +112,18 @@ class Connection:
         return status, received, content
 
 
+def _with_children(pids: list[int]) -> list[int]:
+    """The processes and all their descendants (uvicorn's workers)."""
+    found, todo = [], list(pids)
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        for task in Path(f"/proc/{pid}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo.extend(int(child) for child in task.read_text().split())
+    return found
+
+
 def _address(i: int) -> str:
     return f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
 
@@ -274,7 +286,7 @@ class Bench:
                 )
         _wait_healthy(self.procs[0], port, log)
         time.sleep(1.0)  # every worker up
-        return port, [p.pid for p in self.procs]
+        return port, _with_children([p.pid for p in self.procs])
 
     def run(self, path: str) -> dict[str, Any]:
         port, pids = self.start()

@@ -90,6 +90,20 @@ def _staff_logins_pass_the_second_factor(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 @pytest.fixture(autouse=True)
+def _no_cached_hours_or_snapshots() -> Iterator[None]:
+    """Each test's database starts afresh (ids may repeat): so do the per-process caches of
+    opening calendars and waiting-room snapshots."""
+    from buergerbuero.offices import services as offices
+    from buergerbuero.waiting import services as waiting
+
+    offices.forget_hours()
+    waiting.forget_snapshots()
+    yield
+    offices.forget_hours()
+    waiting.forget_snapshots()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: Any) -> None:
     """Real hashing costs ~0.3 s per login created; the tests create many."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

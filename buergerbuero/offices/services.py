@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import logging
 import math
 import re
 import zoneinfo
@@ -44,6 +45,7 @@ from buergerbuero.offices.models import (
 if TYPE_CHECKING:
     from buergerbuero.staff.models import StaffMember
 
+logger = logging.getLogger(__name__)
 CLOSING_SOON = dt.timedelta(minutes=15)
 # How far ahead we look for the next opening before calling an office "closed" without a date.
 SEARCH_HORIZON_DAYS = 60
@@ -355,10 +357,16 @@ class OfficeOverview:
         }
 
 
-def overview(office: Office, now: dt.datetime) -> OfficeOverview:
-    calendar = OpeningCalendar(office)
+def overview(office: Office, now: dt.datetime, *, cached: bool = False) -> OfficeOverview:
+    """The office's overview; ``cached``: from the process's calendar cache (``office`` then
+    needs no prefetched hours)."""
+    if cached:
+        calendar = cached_calendar(office.pk, now)
+        status = cached_status(office.pk, now)
+    else:
+        calendar = OpeningCalendar(office)
+        status = calendar.status(now)
     zone = calendar.zone
-    status = calendar.status(now)
     today = calendar.day(now.astimezone(zone).date())
     return OfficeOverview(
         office=office,
@@ -369,8 +377,11 @@ def overview(office: Office, now: dt.datetime) -> OfficeOverview:
     )
 
 
-def overviews(offices: Iterable[Office], now: dt.datetime) -> list[OfficeOverview]:
-    return [overview(office, now) for office in offices]
+def overviews(offices: Iterable[Office], now: dt.datetime, *, cached: bool = False) -> list[OfficeOverview]:
+    offices = list(offices)
+    if cached:
+        cached_calendars([office.pk for office in offices], now)  # one round trip for all
+    return [overview(office, now, cached=cached) for office in offices]
 
 
 def weekly_table(calendar: OpeningCalendar) -> list[tuple[str, str]]:
@@ -438,6 +449,7 @@ def _replace_today(office: Office, today: dt.date, spans: Sequence[TimeSpan], no
     """Today's hours become ``spans``: extra openings for the date (they take precedence over
     everything), or a one-day closure when nothing is left (an empty day of extra openings
     would fall back to the regular hours)."""
+    hours_changed_on_commit(office.pk)  # bulk_create sends no signal
     SpecialOpening.objects.filter(office=office, date=today).delete()
     if spans:
         SpecialOpening.objects.bulk_create(
@@ -505,3 +517,116 @@ def close_now(member: StaffMember, office: Office, now: dt.datetime | None = Non
 def _status_of(office: Office, now: dt.datetime) -> OfficeStatus:
     fresh = offices_with_hours(Office.objects.filter(pk=office.pk).select_related("organization")).get()
     return OpeningCalendar(fresh).status(now)
+
+
+# --- cached opening status ----------------------------------------------------------------------
+# An office's hours change rarely, but every page, join and waiting-room snapshot asks for its
+# status: the calendar (four queries) is kept per process under the office's *hours version*,
+# a token in the shared cache (Redis when scaled) that every change of hours replaces after
+# its commit (``hours_changed``: signals of the hour rows and of the office and organisation,
+# and "open now"/"close now"). The version is read before the rows are loaded, so a process
+# never keeps old rows under a new version. A status is reused until it changes by itself (the
+# next opening or closing, or the "closing soon" mark) and at most ``HOURS_MAX_AGE``: that
+# bounds what an edit outside the servers' shared cache (a management command in the embedded
+# mode, whose cache is per process) can leave stale.
+HOURS_MAX_AGE = dt.timedelta(seconds=60)
+
+
+@dataclass
+class _CachedHours:
+    version: str | None
+    loaded_at: dt.datetime
+    calendar: OpeningCalendar
+    status: OfficeStatus | None = None
+    status_until: dt.datetime | None = None
+
+
+_hours: dict[int, _CachedHours] = {}
+
+
+def _hours_key(office_id: int) -> str:
+    return f"offices:hours:{office_id}"
+
+
+def _hours_versions(office_ids: Sequence[int]) -> dict[int, str | None]:
+    """The current hours version of each office (None: never changed, or the cache is away)."""
+    from django.core.cache import cache
+
+    try:
+        found = cache.get_many([_hours_key(pk) for pk in office_ids])
+    except Exception:  # Redis away: no version means no reuse, never a failed page
+        return dict.fromkeys(office_ids, "unavailable")
+    return {pk: found.get(_hours_key(pk)) for pk in office_ids}
+
+
+def hours_changed(*office_ids: int) -> None:
+    """The hours of these offices changed (call after the commit): every process reloads them."""
+    import secrets
+
+    from django.core.cache import cache
+
+    for pk in office_ids:
+        _hours.pop(pk, None)
+    try:
+        cache.set_many({_hours_key(pk): secrets.token_hex(8) for pk in office_ids}, timeout=None)
+    except Exception:  # Redis away: the other processes' entries expire within HOURS_MAX_AGE
+        logger.warning("could not announce changed opening hours", exc_info=True)
+
+
+def hours_changed_on_commit(*office_ids: int) -> None:
+    transaction.on_commit(lambda: hours_changed(*office_ids))
+
+
+def _fresh(entry: _CachedHours | None, version: str | None, now: dt.datetime) -> bool:
+    return (
+        entry is not None
+        and version != "unavailable"
+        and entry.version == version
+        and entry.loaded_at <= now < entry.loaded_at + HOURS_MAX_AGE
+    )
+
+
+def cached_calendars(office_ids: Sequence[int], now: dt.datetime | None = None) -> dict[int, OpeningCalendar]:
+    """The calendars of these offices, loaded only where their hours changed (one query set for
+    all that need loading; one cache round trip for the versions)."""
+    now = now or timezone.now()
+    versions = _hours_versions(office_ids)
+    stale = [pk for pk in office_ids if not _fresh(_hours.get(pk), versions[pk], now)]
+    if stale:
+        for office in offices_with_hours(Office.objects.filter(pk__in=stale)):
+            _hours[office.pk] = _CachedHours(versions[office.pk], now, OpeningCalendar(office))
+    return {pk: _hours[pk].calendar for pk in office_ids if pk in _hours}
+
+
+def cached_calendar(office_id: int, now: dt.datetime | None = None) -> OpeningCalendar:
+    return cached_calendars([office_id], now)[office_id]
+
+
+def cached_status(office_id: int, now: dt.datetime | None = None) -> OfficeStatus:
+    """The office's status now, as ``OpeningCalendar.status`` computes it, reused until it
+    changes by itself or the hours change."""
+    now = now or timezone.now()
+    calendar = cached_calendar(office_id, now)
+    entry = _hours[office_id]
+    previous, until = entry.status, entry.status_until
+    if previous is not None and until is not None and previous.now <= now < until:
+        # The same status, seen from now (closing-soon minutes count from ``now``).
+        return OfficeStatus(
+            now=now.astimezone(dt.UTC),
+            is_open=previous.is_open,
+            closes_at=previous.closes_at,
+            opens_at=previous.opens_at,
+            closed_reason=previous.closed_reason,
+        )
+    status = calendar.status(now)
+    until = status.closes_at or status.opens_at
+    if status.closes_at is not None and not status.closing_soon:
+        until = status.closes_at - CLOSING_SOON
+    entry.status = status
+    entry.status_until = until or now + HOURS_MAX_AGE
+    return status
+
+
+def forget_hours() -> None:
+    """Drop this process's cached calendars (tests; a restored database)."""
+    _hours.clear()

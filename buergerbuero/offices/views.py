@@ -19,25 +19,26 @@ PREVIEW_FIELDS = ("waiting_area_text", "checklist", "waiting_image_alt", "full_m
 
 def directory(request: HttpRequest, org_slug: str) -> HttpResponse:
     organization = get_object_or_404(Organization, slug=org_slug)
-    offices = services.offices_with_hours(Office.objects.filter(organization=organization))
+    # The hours come from the process's calendar cache (see offices.services.cached_calendars).
+    offices = Office.objects.filter(organization=organization).select_related("organization")
     return citizen_page(
         request,
         "offices/directory.html",
         {
             "organization": organization,
-            "overviews": services.overviews(offices, timezone.now()),
+            "overviews": services.overviews(offices, timezone.now(), cached=True),
         },
     )
 
 
 def office_detail(request: HttpRequest, org_slug: str, office_slug: str) -> HttpResponse:
     office = get_object_or_404(
-        services.offices_with_hours(Office.objects.prefetch_related("services")),
+        Office.objects.select_related("organization").prefetch_related("services"),
         organization__slug=org_slug,
         slug=office_slug,
     )
     now = timezone.now()
-    calendar = services.OpeningCalendar(office)
+    calendar = services.cached_calendar(office.pk, now)
     today = timezone.localdate(now, calendar.zone)
     return citizen_page(
         request,
@@ -45,10 +46,10 @@ def office_detail(request: HttpRequest, org_slug: str, office_slug: str) -> Http
         {
             "organization": office.organization,
             "office": office,
-            "overview": services.overview(office, now),
+            "overview": services.overview(office, now, cached=True),
             "weekly": services.weekly_table(calendar),
             "upcoming": services.upcoming_table(calendar, today),
-            "bookable": office.services.filter(bookable=True).exists(),
+            "bookable": any(service.bookable for service in office.services.all()),
         },
     )
 

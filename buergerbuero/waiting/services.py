@@ -13,15 +13,18 @@ compare-and-set on ``status = waiting``.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 import secrets
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -30,7 +33,7 @@ from buergerbuero.lib.locking import locked
 from buergerbuero.lib.text import clean_text
 from buergerbuero.lib.tokens import looks_like_token
 from buergerbuero.offices.models import AdmissionMode, Office, Service
-from buergerbuero.offices.services import OpeningCalendar, offices_with_hours, status_label
+from buergerbuero.offices.services import cached_status, status_label
 from buergerbuero.realtime.publish import publish
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.staff.services import offices_served
@@ -97,19 +100,61 @@ class OfficeLive:
 
 def _agents_of(office: Office) -> QuerySet[StaffMember]:
     return StaffMember.objects.filter(
-        Q(offices=office) | Q(role="org_admin", organization=office.organization)
+        Q(offices=office) | Q(role="org_admin", organization_id=office.organization_id)
     )
+
+
+@dataclass(frozen=True)
+class _LiveRows:
+    """What ``office_live`` reads from the database (so that a join can add its newcomer
+    without reading it all again)."""
+
+    queue: Sequence[tuple[int | None, int | None]]  # (service, its minutes) in queue order
+    order: list[tuple[int, int, int]]  # (-priority, queue key, pk) of the same, sorted
+    busy: list[tuple[float | None, int | None, int | None]]
+    idle: int
+    paused: list[float]
+    history: Sequence[tuple[int | None, float]]
+    staffed: int
+    seats: int
+
+    def live(self, newcomer: Ticket | None = None) -> OfficeLive:
+        """The figures; with the waiting ticket ``newcomer`` added at its place in the queue."""
+        queue = self.queue
+        if newcomer is not None:
+            at = bisect.bisect_left(self.order, _order_of(newcomer))
+            minutes = newcomer.service.slot_minutes if newcomer.service else None
+            queue = [*queue[:at], (newcomer.service_id, minutes), *queue[at:]]
+        return OfficeLive(
+            waiting=len(queue),
+            seats=self.seats,
+            staffed=min(self.staffed, self.seats),
+            free=min(self.idle, self.seats),
+            estimate=estimate.office_inputs(
+                queue=queue,
+                busy=self.busy,
+                idle=self.idle,
+                paused=self.paused,
+                history=self.history,
+                seats=self.seats,
+            ),
+        )
 
 
 def office_live(office: Office, now: dt.datetime | None = None) -> OfficeLive:
     """Waiting count, seats and the estimate inputs: a fixed number of queries (the services
     of the people ahead, of the running consultations and of the recent ones come joined)."""
-    now = now or timezone.now()
-    queue = list(
+    return _live_rows(office, now or timezone.now()).live()
+
+
+def _live_rows(office: Office, now: dt.datetime) -> _LiveRows:
+    rows = list(
         Ticket.objects.filter(office=office, status=TicketStatus.WAITING)
         .order_by("-priority", "queue_key", "pk")
-        .values_list("service_id", "service__slot_minutes")
+        .values_list("service_id", "service__slot_minutes", "priority", "queue_key", "pk")
     )
+    queue = [(service, minutes) for service, minutes, *_ in rows]
+    order = [(-priority, key, pk) for *_, priority, key, pk in rows]
     present = list(
         AgentPresence.objects.filter(
             member__in=_agents_of(office), state__in=[*STAFFED, PresenceState.PAUSE]
@@ -142,15 +187,12 @@ def office_live(office: Office, now: dt.datetime | None = None) -> OfficeLive:
     paused = [
         estimate.elapsed_seconds(since, now) for _, state, since in present if state == PresenceState.PAUSE
     ]
-    return OfficeLive(
-        waiting=len(queue),
-        seats=seats,
-        staffed=min(len(staffed), seats),
-        free=min(idle, seats),
-        estimate=estimate.office_inputs(
-            queue=queue, busy=busy, idle=idle, paused=paused, history=history, seats=seats
-        ),
-    )
+    return _LiveRows(queue, order, busy, idle, paused, history, len(staffed), seats)
+
+
+def _order_of(ticket: Ticket) -> tuple[int, int, int]:
+    """The ticket's place in the queue order (as ``_queue_ahead`` compares them)."""
+    return (-ticket.priority, ticket.queue_key, ticket.pk)
 
 
 # --- sequence numbers and broadcasts ----------------------------------------------------------
@@ -171,11 +213,12 @@ def _bump(office: Office) -> int:
     return QueueState.objects.values_list("seq", flat=True).get(office=office)
 
 
-def _queue_event(office: Office, op: str, ticket: Ticket) -> None:
+def _queue_event(office: Office, op: str, ticket: Ticket, live: OfficeLive | None = None) -> None:
     """One message per queue change, the same text for every waiting citizen: each derives
-    its own position by comparing ``key`` with its own."""
+    its own position by comparing ``key`` with its own. ``live``: the figures after the
+    change, if the caller has them already."""
     seq = _bump(office)
-    live = office_live(office)
+    live = live or office_live(office)
     publish(
         waiting_group(office.pk),
         {"type": "queue", "seq": seq, "op": op, "key": ticket.order_key, "live": live.as_json()},
@@ -217,14 +260,14 @@ class Refusal:
     detail: str = ""  # e.g. “closed — opens Monday at 08:00”
 
 
-def join_refusal(office: Office, now: dt.datetime) -> Refusal | None:
-    """Why a citizen cannot enter right now, or None. Nobody already waiting is affected."""
-    office = offices_with_hours(Office.objects.filter(pk=office.pk)).get()
-    status = OpeningCalendar(office).status(now)
+def join_refusal(office: Office, now: dt.datetime, live: OfficeLive | None = None) -> Refusal | None:
+    """Why a citizen cannot enter right now, or None. Nobody already waiting is affected.
+    ``live``: the office's figures if the caller has them (else read now)."""
+    status = cached_status(office.pk, now)
     if not status.is_open:
         detail = status_label(status, office.organization.zone)
         return Refusal("closed", _("The office is closed right now."), status.opens_at, detail)
-    live = office_live(office, now)
+    live = live or office_live(office, now)
     if live.waiting >= office.waiting_room_limit:
         return Refusal("full", _("The waiting room is full right now."), None, office.full_message)
     # Refused only if even the short end of the range runs past closing (then it almost surely does).
@@ -287,12 +330,14 @@ def join(
         raise QueueError(_("Please choose video or chat."), "bad_mode")
     with transaction.atomic():
         # Joins of one office take turns: the limit holds when many enter at the same instant.
+        # Only what must be decided in turn happens under the lock (the hours come cached).
         _lock_office(office)
-        refusal = join_refusal(office, now)
+        rows = _live_rows(office, now)
+        refusal = join_refusal(office, now, rows.live())
         if refusal is not None:
             raise QueueError(refusal.message, refusal.code)
         ticket = _new_ticket(office, service, display_name, language, mode, now)
-        direct = office.admission_mode == AdmissionMode.QUEUE and _seat_free(office)
+        direct = office.admission_mode == AdmissionMode.QUEUE and _seat_free(office, locked_already=True)
         agent = _free_agent(office, service) if direct else None
         # Citizens waiting for another staff member (by appointment) are not ahead for this one.
         ahead = _queue_ahead(ticket).filter(Q(reserved_for__isnull=True) | Q(reserved_for=agent))
@@ -300,7 +345,8 @@ def join(
             _start_consultation(ticket, agent, now)
             _queue_event_live_only(office)
         else:
-            _queue_event(office, "join", ticket)
+            # The figures are those read above with the newcomer in its place.
+            _queue_event(office, "join", ticket, rows.live(ticket))
     return ticket
 
 
@@ -341,10 +387,11 @@ def _queue_ahead(ticket: Ticket) -> QuerySet[Ticket]:
     )
 
 
-def _seat_free(office: Office) -> bool:
+def _seat_free(office: Office, *, locked_already: bool = False) -> bool:
     """Fewer citizens called or in consultation than the office has seats. Locks the office's
     row first, so that two agents cannot both take the last seat."""
-    _lock_office(office)
+    if not locked_already:
+        _lock_office(office)
     taken = Ticket.objects.filter(office=office, status__in=[TicketStatus.CALLED, TicketStatus.ADMITTED])
     return taken.count() < office.seats
 
@@ -549,7 +596,16 @@ def transfer(member: StaffMember, ticket_id: int, target: Office, now: dt.dateti
         _queue_event(source, "leave", ticket)
         ticket.office = target
         _queue_event(target, "join", ticket)
-        _ticket_event(ticket, {"type": "transferred", "office": target.name})
+        # Typed fields: the page changes its heading and waiting area and tells the citizen.
+        _ticket_event(
+            ticket,
+            {
+                "type": "transferred",
+                "office": target.pk,
+                "office_name": target.name,
+                "show_position": target.show_position,
+            },
+        )
     return ticket
 
 
@@ -628,35 +684,134 @@ def ticket_by_token(token: str) -> Ticket | None:
     return Ticket.objects.select_related("office__organization", "service").filter(token=token).first()
 
 
+# A snapshot's office part (figures, queue order, announcement) is the same for every citizen
+# at one sequence number: each process keeps the latest per office and reuses it for every
+# connect and resync until the sequence number moves. It is built without the office's row
+# lock: the sequence number is read before and after, and a build that saw a change commit
+# meanwhile is not used (every change bumps it in its own transaction).
+SNAPSHOT_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class _OfficeView:
+    state_id: int | None
+    seq: int
+    announcement: str
+    live: dict[str, Any]
+    order: list[tuple[int, int, int]]  # (-priority, queue key, pk) of the waiting tickets
+    built_at: float  # time.monotonic()
+
+
+# An enter form shows the figures of at most this age (the join decides on fresh ones).
+RECENT_LIVE_SECONDS = 1.0
+
+_views: dict[int, _OfficeView] = {}
+
+
+def forget_snapshots() -> None:
+    """Drop this process's cached office views (tests; a restored database)."""
+    _views.clear()
+    _recent_live.clear()
+
+
+def _queue_state(office_id: int) -> tuple[int | None, int, str]:
+    row = QueueState.objects.filter(office=office_id).values_list("pk", "seq", "announcement").first()
+    return row if row is not None else (None, 0, "")
+
+
+def _office_view(office_id: int, state_id: int | None, seq: int) -> _OfficeView | None:
+    """The office's view at ``seq``: cached, or built now; None if the office has moved on."""
+    view = _views.get(office_id)
+    if view is not None and view.seq == seq and view.state_id == state_id:
+        return view
+    before = _queue_state(office_id)
+    office = Office.objects.get(pk=office_id)
+    rows = _live_rows(office, timezone.now())
+    after = _queue_state(office_id)
+    if before != after:
+        return None  # a change committed while we read: not consistent with any seq
+    view = _OfficeView(after[0], after[1], after[2], rows.live().as_json(), rows.order, time.monotonic())
+    current = _views.get(office_id)
+    if current is None or current.seq <= view.seq:
+        _views[office_id] = view
+    return view if view.seq == seq and view.state_id == state_id else None
+
+
+def recent_live(office: Office) -> OfficeLive | None:
+    """The office's figures as this process saw them within ``RECENT_LIVE_SECONDS``, or None
+    (for the enter form in a rush, when every join moves the sequence number)."""
+    recent = _recent_live.get(office.pk)
+    if recent is not None and time.monotonic() - recent[0] < RECENT_LIVE_SECONDS:
+        return recent[1]
+    live = office_live(office)
+    _recent_live[office.pk] = (time.monotonic(), live)
+    return live
+
+
+_recent_live: dict[int, tuple[float, OfficeLive]] = {}
+
+
 def snapshot(ticket: Ticket) -> dict[str, Any]:
-    """Everything a waiting-room page needs, consistent with the sequence number it names."""
-    closes_at = _closes_at(ticket.office_id)  # the opening hours need no lock: computed before it
+    """Everything a waiting-room page needs, consistent with the sequence number it names.
+    The ticket and its office's sequence number come from one statement; the rest from the
+    office's cached view at that number (one query per connect while nothing changes)."""
+    for _attempt in range(SNAPSHOT_ATTEMPTS):
+        row = (
+            Ticket.objects.filter(pk=ticket.pk)
+            .annotate(
+                state_id=Subquery(QueueState.objects.filter(office=OuterRef("office_id")).values("pk")[:1]),
+                seq=Subquery(QueueState.objects.filter(office=OuterRef("office_id")).values("seq")[:1]),
+            )
+            .values("office_id", "status", "priority", "queue_key", "call_deadline", "state_id", "seq")
+            .get()
+        )
+        view = _office_view(row["office_id"], row["state_id"], row["seq"] or 0)
+        if view is None:
+            continue  # the queue moved meanwhile: read again
+        for name in ("office_id", "status", "priority", "queue_key", "call_deadline"):
+            setattr(ticket, name, row[name])
+        position = None
+        if ticket.status == TicketStatus.WAITING:
+            position = bisect.bisect_left(view.order, _order_of(ticket)) + 1
+        return _snapshot_payload(ticket, view.seq, position, view.live, view.announcement)
+    return _locked_snapshot(ticket)
+
+
+def _locked_snapshot(ticket: Ticket) -> dict[str, Any]:
+    """The snapshot under the office's row lock (an office that changes faster than we read)."""
     with transaction.atomic():
-        # Holding the office's row lock means no change commits in between: position and seq agree.
         state = locked(QueueState.objects.filter(office=ticket.office_id)).first()
         ticket.refresh_from_db()
         position = _queue_ahead(ticket).count() + 1 if ticket.status == TicketStatus.WAITING else None
         live = office_live(ticket.office)
-        return {
-            "type": "snapshot",
-            "seq": state.seq if state else 0,
-            "status": ticket.status,
-            "key": ticket.order_key,
-            "position": position,
-            "live": live.as_json(),
-            "announcement": state.announcement if state else "",
-            "deadline": ticket.call_deadline.isoformat()
-            if ticket.status == TicketStatus.CALLED and ticket.call_deadline
-            else None,
-            "consultation": _consultation_id(ticket),
-            "closes_at": closes_at,
-        }
+        return _snapshot_payload(
+            ticket, state.seq if state else 0, position, live.as_json(), state.announcement if state else ""
+        )
+
+
+def _snapshot_payload(
+    ticket: Ticket, seq: int, position: int | None, live: dict[str, Any], announcement: str
+) -> dict[str, Any]:
+    return {
+        "type": "snapshot",
+        "seq": seq,
+        "status": ticket.status,
+        "key": ticket.order_key,
+        "position": position,
+        "live": live,
+        "announcement": announcement,
+        "deadline": ticket.call_deadline.isoformat()
+        if ticket.status == TicketStatus.CALLED and ticket.call_deadline
+        else None,
+        "consultation": _consultation_id(ticket),
+        "closes_at": _closes_at(ticket.office_id),
+        "office": ticket.office_id,  # which queue: a page that missed a transfer notices it here
+    }
 
 
 def _closes_at(office_id: int) -> str | None:
     """When the office closes today (for the “wait runs past closing” notice), if it is open."""
-    office = offices_with_hours(Office.objects.filter(pk=office_id)).get()
-    closes_at = OpeningCalendar(office).status(timezone.now()).closes_at
+    closes_at = cached_status(office_id).closes_at
     return closes_at.isoformat() if closes_at else None
 
 

@@ -60,7 +60,9 @@ def enter(request: HttpRequest, org_slug: str, office_slug: str) -> HttpResponse
             status = 400
     else:
         form = EnterForm(office, initial={"language": request.LANGUAGE_CODE})
-    refusal = services.join_refusal(office, timezone.now())
+    # The form shows figures up to a second old: in a rush every join changes them, and the
+    # join itself decides on fresh ones.
+    refusal = services.join_refusal(office, timezone.now(), services.recent_live(office))
     return citizen_page(
         request,
         "waiting/enter.html",

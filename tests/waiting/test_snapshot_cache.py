@@ -1,0 +1,187 @@
+"""The per-process caches of the hot paths (#12): a waiting-room snapshot reuses its office's
+view while the sequence number stands, the opening status is kept under the office's hours
+version. Neither may ever show a stale state: a queue change, an hours edit (in this process
+or announced by another through the shared cache) and a closure are seen at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from django.utils import timezone, translation
+from pytest_django import DjangoAssertNumQueries, DjangoCaptureOnCommitCallbacks
+
+from buergerbuero.offices import services as offices
+from buergerbuero.offices.models import Closure, Office, SpecialOpening
+from buergerbuero.orgs.models import Organization
+from buergerbuero.staff.models import Role
+from buergerbuero.waiting import services
+from buergerbuero.waiting.models import PresenceState, QueueState, Ticket
+from tests import factories
+from tests.waiting.conftest import always_open_office
+
+WARM_SNAPSHOT_QUERIES = 1  # the ticket with its office's sequence number, in one statement
+# the office's row locked, the live figures (queue, presence, consultations, history), the new
+# ticket, the seats taken, a free agent, anyone ahead, the sequence number bumped and read
+WARM_JOIN_QUERIES = 11
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def open_office(org: Organization) -> Office:
+    office = always_open_office(org, "rund-um-die-uhr")
+    QueueState.objects.create(office=office)
+    return office
+
+
+def enter(office: Office, name: str = "") -> Ticket:
+    return services.join(office, service=None, display_name=name, language="de", mode="video")
+
+
+def test_a_second_snapshot_is_one_query_and_the_same_as_under_the_lock(
+    open_office: Office, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    first, _second, third = (enter(open_office, name) for name in ("A", "B", "C"))
+    services.snapshot(first)  # builds the office's view
+
+    with django_assert_num_queries(WARM_SNAPSHOT_QUERIES):
+        cached = services.snapshot(third)
+
+    assert cached == services._locked_snapshot(third)
+    assert cached["position"] == 3
+
+
+def test_a_queue_change_invalidates_the_cached_snapshot(open_office: Office) -> None:
+    first, second = enter(open_office, "A"), enter(open_office, "B")
+    before = services.snapshot(second)
+    assert before["position"] == 2
+
+    services.leave(first)
+    after = services.snapshot(second)
+
+    assert after["position"] == 1
+    assert after["seq"] == before["seq"] + 1
+    assert after["live"]["waiting"] == 1
+
+
+def test_a_presence_change_reaches_the_cached_figures(open_office: Office, org: Organization) -> None:
+    ticket = enter(open_office)
+    assert services.snapshot(ticket)["live"]["staffed"] == 0
+    agent = factories.make_staff(org, "agent-x", Role.AGENT, [open_office])
+
+    services.set_presence(agent.staff_member, PresenceState.AVAILABLE)
+
+    assert services.snapshot(ticket)["live"]["staffed"] == 1
+
+
+def test_an_announcement_reaches_the_cached_snapshot(open_office: Office) -> None:
+    ticket = enter(open_office)
+    services.snapshot(ticket)
+    lead = factories.make_staff(open_office.organization, "lead-x", Role.OFFICE_LEAD, [open_office])
+
+    services.announce(lead.staff_member, open_office, "Kurze Pause bis 10 Uhr")
+
+    assert services.snapshot(ticket)["announcement"] == "Kurze Pause bis 10 Uhr"
+
+
+def test_a_warm_join_costs_a_fixed_number_of_queries(
+    open_office: Office, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    enter(open_office, "A")  # loads the opening calendar
+
+    with django_assert_num_queries(WARM_JOIN_QUERIES):
+        enter(open_office, "B")
+
+
+def test_the_joins_figures_are_those_of_a_fresh_read(open_office: Office, org: Organization) -> None:
+    """The join reuses the figures it read under the lock, with the newcomer in its place."""
+    for name in "ABC":
+        enter(open_office, name)
+    sent: list[dict[str, object]] = []
+    original = services._queue_event
+
+    def spy(office: Office, op: str, ticket: Ticket, live: services.OfficeLive | None = None) -> None:
+        sent.append({"live": (live or services.office_live(office)).as_json()})
+        original(office, op, ticket, live)
+
+    services._queue_event = spy  # type: ignore[assignment]
+    try:
+        enter(open_office, "D")
+    finally:
+        services._queue_event = original
+
+    assert sent[0]["live"] == services.office_live(open_office).as_json()
+
+
+def test_an_hours_edit_invalidates_the_cached_closing_time(
+    open_office: Office, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    zone = open_office.organization.zone
+    ticket = enter(open_office)
+    assert services.snapshot(ticket)["closes_at"] is not None  # open for weeks: cached now
+    tomorrow = timezone.localdate(timezone.now(), zone) + dt.timedelta(days=1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        SpecialOpening.objects.create(
+            office=open_office, date=tomorrow, opens=dt.time(9, 0), closes=dt.time(10, 0)
+        )
+
+    closes_at = services.snapshot(ticket)["closes_at"]
+    assert closes_at is not None
+    assert dt.datetime.fromisoformat(closes_at).astimezone(zone).date() == tomorrow  # open until 00:00
+
+
+def test_no_stale_status_after_a_closure_is_added(
+    client: Client,
+    open_office: Office,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    org = open_office.organization
+    assert services.join_refusal(open_office, timezone.now()) is None
+    assert "closed" not in client.get(f"/{org.slug}/{open_office.slug}/").content.decode()
+    client.get(f"/{org.slug}/")  # the directory's cache too
+    today = timezone.localdate(timezone.now(), org.zone)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        Closure.objects.create(office=open_office, starts_on=today, ends_on=today, reason="Betriebsausflug")
+
+    refusal = services.join_refusal(open_office, timezone.now())
+    assert refusal is not None
+    assert refusal.code == "closed"
+    with pytest.raises(services.QueueError):
+        enter(open_office)
+    assert "Betriebsausflug" in client.get(f"/{org.slug}/{open_office.slug}/").content.decode()
+    assert "Betriebsausflug" in client.get(f"/{org.slug}/").content.decode()
+
+
+def test_an_hours_change_announced_by_another_process_is_seen(open_office: Office) -> None:
+    """Another process changed the rows and replaced the version in the shared cache (its
+    signals ran there, not here): this process reloads the calendar."""
+    now = timezone.now()
+    assert offices.cached_status(open_office.pk, now).is_open
+    today = timezone.localdate(now, open_office.organization.zone)
+    # Written without signals, as if by the other process ...
+    Closure.objects.bulk_create([Closure(office=open_office, starts_on=today, ends_on=today, reason="Umzug")])
+    assert offices.cached_status(open_office.pk, now).is_open  # ... so this process still has the old one
+    cache.set(offices._hours_key(open_office.pk), "from-another-process", timeout=None)
+
+    assert not offices.cached_status(open_office.pk, now).is_open
+
+
+def test_the_cached_status_turns_closed_at_closing_time(org: Organization) -> None:
+    office = factories.make_office(org, "frueh", hours=[(day, "08:00", "12:00") for day in range(7)])
+    zone = org.zone
+    morning = dt.datetime.combine(timezone.localdate(timezone.now(), zone), dt.time(9, 0), tzinfo=zone)
+
+    assert offices.cached_status(office.pk, morning).is_open
+    assert offices.cached_status(office.pk, morning.replace(hour=11, minute=50)).closing_soon
+    assert not offices.cached_status(office.pk, morning.replace(hour=12, minute=0)).is_open
+    assert offices.cached_status(office.pk, morning + dt.timedelta(days=1)).is_open
