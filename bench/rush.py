@@ -88,7 +88,8 @@ class Connection:
     async def request(
         self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
     ) -> tuple[int, dict[str, str], bytes]:
-        assert self.reader is not None and self.writer is not None  # noqa: S101
+        assert self.reader is not None  # noqa: S101
+        assert self.writer is not None  # noqa: S101
         lines = [
             f"{method} {path} HTTP/1.1",
             f"Host: localhost:{self.port}",
@@ -201,7 +202,8 @@ class Bench:
         self.env: dict[str, str] = {}
 
     def say(self, line: str) -> None:
-        print(line, flush=True)
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
     def configure(self) -> None:
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SQLITE_PATH"}}
@@ -252,7 +254,8 @@ class Bench:
             seats=4,
             waiting_room_limit=self.args.citizens + 1000,
         )
-        for position, name in enumerate(("Aufenthaltstitel", "Verpflichtungserklärung", "Fiktionsbescheinigung")):
+        names = ("Aufenthaltstitel", "Verpflichtungserklärung", "Fiktionsbescheinigung")
+        for position, name in enumerate(names):
             Service.objects.create(office=office, name=name, position=position, slot_minutes=15)
         today = timezone.localdate(timezone.now(), org.zone)
         for day in (today, today + dt.timedelta(days=1)):
@@ -270,12 +273,17 @@ class Bench:
         with log.open("ab") as out:
             self.procs.append(
                 subprocess.Popen(  # noqa: S603  (our own interpreter and manage.py)
-                    command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                    command,
+                    cwd=ROOT,
+                    env=self.env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                 )
             )
             if self.args.mode == "scaled":
                 self.procs.append(
-                    subprocess.Popen(  # noqa: S603
+                    subprocess.Popen(
                         [sys.executable, "manage.py", "worker"],
                         cwd=ROOT,
                         env=self.env,
@@ -373,12 +381,14 @@ class Bench:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--mode", choices=["embedded", "scaled"], default="embedded")
     parser.add_argument("--citizens", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2, help="web workers in the scaled mode")
-    parser.add_argument("--database", default="bench_rush", help="PostgreSQL database (scaled; dropped after)")
+    parser.add_argument("--database", default="bench_rush", help="PostgreSQL database (dropped after)")
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
     parser.add_argument("--redis-prefix", default="bench-rush", help="Redis key prefix (scaled)")
     parser.add_argument("--keep-logs", action="store_true")
@@ -390,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = bench.run(path)
     finally:
         bench.cleanup()
-    print(json.dumps(result), flush=True)
+    bench.say(json.dumps(result))
     return 0
 
 

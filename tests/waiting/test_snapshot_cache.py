@@ -101,7 +101,9 @@ def test_a_warm_join_costs_a_fixed_number_of_queries(
         enter(open_office, "B")
 
 
-def test_the_joins_figures_are_those_of_a_fresh_read(open_office: Office, org: Organization) -> None:
+def test_the_joins_figures_are_those_of_a_fresh_read(
+    open_office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The join reuses the figures it read under the lock, with the newcomer in its place."""
     for name in "ABC":
         enter(open_office, name)
@@ -112,11 +114,8 @@ def test_the_joins_figures_are_those_of_a_fresh_read(open_office: Office, org: O
         sent.append({"live": (live or services.office_live(office)).as_json()})
         original(office, op, ticket, live)
 
-    services._queue_event = spy  # type: ignore[assignment]
-    try:
-        enter(open_office, "D")
-    finally:
-        services._queue_event = original
+    monkeypatch.setattr(services, "_queue_event", spy)
+    enter(open_office, "D")
 
     assert sent[0]["live"] == services.office_live(open_office).as_json()
 
