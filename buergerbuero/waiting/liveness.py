@@ -3,7 +3,9 @@
 Every ``TOUCH_EVERY`` seconds one task per process writes "still here" for all of them in two
 queries (``services.touch``); the jobs give up places and seats whose last sign of life is
 older than their grace period. This survives crashes and restarts, unlike counting
-disconnects: a process that dies simply stops touching.
+disconnects: a process that dies simply stops touching. A socket's arrival and end are
+written within ``FLUSH_AFTER`` seconds, batched with the others of that moment (a connect
+costs no query of its own).
 
 The count cannot leak: :meth:`Liveness.connected` returns the release, which the consumer
 registers with ``HubConsumer.at_end`` and which runs once however the consumer ends (a
@@ -32,6 +34,9 @@ from buergerbuero.waiting.models import Ticket
 
 logger = logging.getLogger(__name__)
 TOUCH_EVERY = 20.0
+# Connects and ends are written in batches: one query per FLUSH_AFTER seconds for all the
+# sockets that came or went meanwhile (a reconnect storm of thousands costs a few queries).
+FLUSH_AFTER = 0.5
 
 
 class Liveness:
@@ -40,7 +45,9 @@ class Liveness:
         self.members: Counter[int] = Counter()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._background: set[asyncio.Task[None]] = set()
+        self._pending_tickets: set[int] = set()
+        self._pending_members: set[int] = set()
+        self._flusher: asyncio.Task[None] | None = None
 
     def _ensure_task(self) -> None:
         loop = asyncio.get_running_loop()
@@ -74,13 +81,9 @@ class Liveness:
             released = True
             self._uncount(ticket_id, member_id)
             # The grace period counts from the moment the last connection ended.
-            self._touch_later(ticket_id, member_id)
+            self._touch_soon(ticket_id, member_id)
 
-        try:
-            await self._touch_one(ticket_id, member_id)
-        except BaseException:
-            release()
-            raise
+        self._touch_soon(ticket_id, member_id)
         return release
 
     def _uncount(self, ticket_id: int | None, member_id: int | None) -> None:
@@ -90,25 +93,38 @@ class Liveness:
                 if counter[key] <= 0:
                     del counter[key]
 
-    def _touch_later(self, ticket_id: int | None, member_id: int | None) -> None:
+    def _touch_soon(self, ticket_id: int | None, member_id: int | None) -> None:
+        """Record "seen now" for this socket within ``FLUSH_AFTER`` seconds, batched."""
+        if ticket_id is not None:
+            self._pending_tickets.add(ticket_id)
+        if member_id is not None:
+            self._pending_members.add(member_id)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        task = loop.create_task(self._touch_quietly(ticket_id, member_id))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush_soon(), name="liveness-flush")
 
-    async def _touch_quietly(self, ticket_id: int | None, member_id: int | None) -> None:
-        try:
-            await self._touch_one(ticket_id, member_id)
-        except Exception:
-            logger.warning("could not record a socket's end", exc_info=True)
+    async def _flush_soon(self) -> None:
+        await asyncio.sleep(FLUSH_AFTER)
+        while self._pending_tickets or self._pending_members:
+            tickets, self._pending_tickets = self._pending_tickets, set()
+            members, self._pending_members = self._pending_members, set()
+            try:
+                await database_sync_to_async(services.touch)(list(tickets), list(members))
+            except Exception:
+                logger.warning("could not record which sockets came or went", exc_info=True)
+                return
 
-    async def _touch_one(self, ticket_id: int | None, member_id: int | None) -> None:
-        await database_sync_to_async(services.touch)(
-            [ticket_id] if ticket_id is not None else [], [member_id] if member_id is not None else []
-        )
+    async def flush(self) -> None:
+        """Write what is pending now (tests, shutdown)."""
+        if self._flusher is not None and not self._flusher.done():
+            self._flusher.cancel()
+        tickets, self._pending_tickets = self._pending_tickets, set()
+        members, self._pending_members = self._pending_members, set()
+        if tickets or members:
+            await database_sync_to_async(services.touch)(list(tickets), list(members))
 
 
 liveness = Liveness()
