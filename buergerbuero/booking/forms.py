@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from buergerbuero.booking.services import Contact, check_contact
 from buergerbuero.orgs.models import Organization
@@ -30,13 +31,7 @@ class ContactForm(forms.Form):
         help_text=_("German numbers without +49 are fine, e.g. 0151 23456789."),
     )
     language = forms.ChoiceField(label=_("Language of the messages and the consultation"), choices=())
-    consent = forms.BooleanField(
-        label=_(
-            "I agree that my details are processed to arrange this appointment. They are deleted "
-            "at the latest %(days)s days after the appointment."
-        ),
-        required=False,
-    )
+    consent = forms.BooleanField(required=False)  # its label names the retention days: see __init__
 
     def __init__(self, organization: Organization, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -46,7 +41,14 @@ class ContactForm(forms.Form):
         assert isinstance(language, forms.ChoiceField)  # noqa: S101  (declared above)
         language.choices = [(code, name) for code, name in settings.LANGUAGES if code in offered]
         consent = self.fields["consent"]
-        consent.label = str(consent.label) % {"days": settings.APPOINTMENT_RETENTION_DAYS}
+        days = settings.APPOINTMENT_RETENTION_DAYS
+        consent.label = ngettext(
+            "I agree that my details are processed to arrange this appointment. They are deleted "
+            "at the latest %(days)s day after the appointment.",
+            "I agree that my details are processed to arrange this appointment. They are deleted "
+            "at the latest %(days)s days after the appointment.",
+            days,
+        ) % {"days": days}
         self.contact: Contact | None = None
 
     def clean(self) -> dict[str, Any]:

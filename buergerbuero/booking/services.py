@@ -39,6 +39,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from phonenumbers import geocoder
 
 from buergerbuero.booking.models import Appointment, AppointmentStatus, CalendarFeed
@@ -500,7 +501,11 @@ def join(appointment: Appointment, now: dt.datetime | None = None) -> Ticket:
             )
         if now < join_opens_at(appointment):
             raise BookingError(
-                _("You can enter from %(minutes)d minutes before your appointment.")
+                ngettext(
+                    "You can enter from %(minutes)d minute before your appointment.",
+                    "You can enter from %(minutes)d minutes before your appointment.",
+                    settings.APPOINTMENT_JOIN_EARLY_MINUTES,
+                )
                 % {"minutes": settings.APPOINTMENT_JOIN_EARLY_MINUTES},
                 "too_early",
             )

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from buergerbuero.offices.models import Closure, Office, OpeningInterval, Service, SpecialOpening
 from buergerbuero.offices.services import TimeSpan, find_overlap, format_spans
@@ -56,7 +56,7 @@ class ServiceInline(TenantScopedInline):
     fieldsets = [
         (None, {"fields": ["name", "description", ("position", "bookable")]}),
         (
-            _lazy("Booking rules"),
+            gettext_lazy("Booking rules"),
             {"fields": [("slot_minutes", "buffer_minutes"), ("lead_minutes", "horizon_days")]},
         ),
     ]

@@ -25,7 +25,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
@@ -135,10 +135,15 @@ def verify(request: HttpRequest) -> HttpResponse:
             django_otp.login(request, device)
             request.session.cycle_key()  # a new privilege level gets a new session id
             if device.name == second_factor.CODES_NAME:
+                left = second_factor.remaining_recovery_codes(user)
                 messages.warning(
                     request,
-                    _("You used a recovery code; %(count)d are left.")
-                    % {"count": second_factor.remaining_recovery_codes(user)},
+                    ngettext(
+                        "You used a recovery code; %(count)d is left.",
+                        "You used a recovery code; %(count)d are left.",
+                        left,
+                    )
+                    % {"count": left},
                 )
             return HttpResponseRedirect(_next_url(request))
         record(AUDIT_2FA_FAILED, actor=user, request=request)

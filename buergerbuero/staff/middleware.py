@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
-from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from buergerbuero.staff import second_factor, sessions
 
@@ -78,12 +78,18 @@ def _verified(request: HttpRequest) -> bool:
 
 def _timeout_message(reason: str) -> str:
     if reason == sessions.IDLE:
-        return _("You were logged out after %(minutes)d minutes without activity. Please log in again.") % {
-            "minutes": settings.SESSION_IDLE_MINUTES
-        }
-    return _("Your session ended after %(hours)d hours. Please log in again.") % {
-        "hours": settings.SESSION_MAX_HOURS
-    }
+        minutes = settings.SESSION_IDLE_MINUTES
+        return ngettext(
+            "You were logged out after %(minutes)d minute without activity. Please log in again.",
+            "You were logged out after %(minutes)d minutes without activity. Please log in again.",
+            minutes,
+        ) % {"minutes": minutes}
+    hours = settings.SESSION_MAX_HOURS
+    return ngettext(
+        "Your session ended after %(hours)d hour. Please log in again.",
+        "Your session ended after %(hours)d hours. Please log in again.",
+        hours,
+    ) % {"hours": hours}
 
 
 def _login_url(request: HttpRequest) -> str:

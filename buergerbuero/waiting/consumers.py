@@ -74,7 +74,7 @@ class WaitingRoomConsumer(HubConsumer):
         await super().deliver(group, text)
         if self.ticket is not None and group == services.ticket_group(self.ticket.pk):
             self.known_status = services.status_after_event(text, self.known_status)
-            if '"transferred"' in text:
+            if parse(text).get("type") == "transferred":
                 self._follow = asyncio.create_task(self._follow_transfer())
 
     async def _follow_transfer(self) -> None:

@@ -421,7 +421,7 @@ def test_joining_before_the_window_explains_when_it_opens(client: Client, servic
     response = client.post(f"/a/{appointment.token}/join/", follow=True)
 
     assert response.redirect_chain == [(f"/a/{appointment.token}/", 302)]
-    message = german("You can enter from %(minutes)d minutes before your appointment.") % {"minutes": 10}
+    message = "Sie können ab 10 Minuten vor Ihrem Termin eintreten."
     assert escape(message) in body(response)
     assert not Ticket.objects.exists()
 

@@ -270,8 +270,15 @@ async def test_transferred_citizen_follows_the_new_office(
     await database_sync_to_async(services.transfer)(agent_member, ticket.pk, second_office, at(10))
     messages = await receive_until(socket, "snapshot")
 
-    assert {"type": "transferred", "office": second_office.name} in messages
+    # Typed fields the page changes its heading and notice by; the snapshot names the new queue.
+    assert {
+        "type": "transferred",
+        "office": second_office.pk,
+        "office_name": second_office.name,
+        "show_position": second_office.show_position,
+    } in messages
     snapshot = messages[-1]
+    assert snapshot["office"] == second_office.pk
     assert snapshot["position"] == 1  # arrived before the one already waiting there
     assert snapshot["live"]["waiting"] == 2
 

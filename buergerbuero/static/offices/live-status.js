@@ -9,6 +9,7 @@
 
 import { liveSocket } from "../realtime/socket.js";
 import { waitAt, waitText } from "../waiting/estimate.js";
+import { liveLine } from "../waiting/seats.js";
 import { recall } from "../lib/storage.js";
 
 const container = document.querySelector("[data-live-status]");
@@ -23,10 +24,7 @@ function each(selector, slug, update) {
 function applyLive(office) {
   each("data-live-for", office.office, (element) => {
     element.hidden = false;
-    const wait = waitText(waitAt(office.waiting + 1, office.estimate));
-    element.textContent = interpolate(
-      gettext("%(free)s of %(seats)s seats free · %(waiting)s waiting · wait: %(wait)s"),
-      { ...office, wait }, true);
+    element.textContent = liveLine(office, waitText(waitAt(office.waiting + 1, office.estimate)));
   });
 }
 

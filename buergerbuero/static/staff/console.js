@@ -4,6 +4,7 @@
 // half-typed message and the keyboard focus survive every change.
 
 import { liveSocket, showConnection } from "../realtime/socket.js";
+import { seatsText } from "../waiting/seats.js";
 
 const root = document.getElementById("console");
 const csrf = root.querySelector("input[name=csrfmiddlewaretoken]").value;
@@ -206,8 +207,9 @@ function renderOffices() {
     if (!card) { card = buildCard(office.id); cards.set(office.id, card); }
     if (container.children[index] !== card) container.insertBefore(card, container.children[index] || null);
     card.querySelector("[data-name]").textContent = office.name;
-    card.querySelector("[data-figures]").textContent = interpolate(
-      gettext("%(waiting)s waiting · %(staffed)s of %(seats)s seats staffed · %(free)s free"), office, true);
+    // The citizens' wording of the seats (one wording everywhere), plural forms for the counts.
+    card.querySelector("[data-figures]").textContent = `${interpolate(
+      ngettext("%(waiting)s person waiting", "%(waiting)s people waiting", office.waiting), office, true)} · ${seatsText(office)}`;
     card.querySelector("[data-hours-status]").textContent = office.status;
     card.querySelector("[data-close-now]").hidden = !office.open;
     const shown = card.querySelector("[data-current-announcement]");

@@ -6,6 +6,7 @@
 
 import { liveSocket, showConnection } from "../realtime/socket.js";
 import { waitAt, waitText } from "./estimate.js";
+import { seatsText } from "./seats.js";
 import { remember } from "../lib/storage.js";
 
 const root = document.getElementById("waiting-room");
@@ -23,9 +24,11 @@ const pending = new Map(); // seq -> message, held while an earlier one is missi
 let gapTimer = null;
 let lastAnnounced = 0;
 let countdown = null;     // the interval that counts the call's deadline down
-const originalTitle = document.title;
+let originalTitle = document.title;
+let office = Number(root.dataset.office); // the office whose queue we are in (changes on a transfer)
+let transferNotice = "";  // said with the next announcement of the place
 
-remember(`bb-ticket-${root.dataset.office}`, token);
+remember(`bb-ticket-${office}`, token);
 
 function before(a, b) {
   return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
@@ -38,9 +41,7 @@ function render() {
   const pastClosing = wait !== null && closesAt !== null && Date.now() + wait[1] * 1000 > closesAt;
   root.querySelector("[data-past-closing]").hidden = !pastClosing || status === "called";
   if (live) {
-    root.querySelector("[data-seats]").textContent = interpolate(
-      ngettext("%(staffed)s of %(seats)s seat is staffed", "%(staffed)s of %(seats)s seats are staffed", live.staffed),
-      live, true);
+    root.querySelector("[data-seats]").textContent = seatsText(live);
   }
   const calledPanel = root.querySelector("[data-called-panel]");
   calledPanel.hidden = status !== "called";
@@ -48,7 +49,7 @@ function render() {
 }
 
 // Offices may hide the queue position: then screen readers hear the estimate, like the page shows.
-const showPosition = root.dataset.showPosition !== "false";
+let showPosition = root.dataset.showPosition !== "false";
 
 // Polite and at most every ANNOUNCE_EVERY_MS (not on every change); only while waiting: a called
 // citizen has no place in the queue (they hear "It's your turn!" instead).
@@ -58,9 +59,56 @@ function announcePosition(force = false) {
   if (!force && now - lastAnnounced < ANNOUNCE_EVERY_MS) return;
   lastAnnounced = now;
   const wait = `${gettext("Estimated wait:")} ${root.querySelector("[data-estimate]").textContent}`;
-  root.querySelector("[data-polite]").textContent = showPosition
-    ? `${interpolate(gettext("Your place in the queue: %s"), [position])}. ${wait}`
-    : wait;
+  const place = showPosition ? `${interpolate(gettext("Your place in the queue: %s"), [position])}. ${wait}` : wait;
+  // One update of the live region: a second one right after could cut the first off.
+  root.querySelector("[data-polite]").textContent = transferNotice ? `${transferNotice} ${place}` : place;
+  transferNotice = "";
+}
+
+// Staff moved us to another office's queue (the ticket event, or a snapshot that names another
+// office after a lost event): its heading and waiting area replace the old ones, and the
+// citizen is told — visibly and, with the next place announcement, to screen readers.
+// Said now when asked (the place was announced already), else with the next place announcement.
+function tellTransfer(name, now = false) {
+  const notice = interpolate(
+    gettext("You have been moved to the waiting room “%(office)s”. Your place still follows your arrival time."),
+    { office: name }, true);
+  const shown = root.querySelector("[data-transfer-notice]");
+  shown.textContent = notice;
+  shown.hidden = false;
+  transferNotice = notice;
+  if (now || status !== "waiting") {
+    root.querySelector("[data-polite]").textContent = notice;
+    transferNotice = "";
+  }
+}
+
+function setShowPosition(show) {
+  showPosition = show;
+  root.querySelector(".position").hidden = !show;
+}
+
+async function officeChanged(next) {
+  if (next.id === office) return;
+  office = next.id;
+  root.dataset.office = String(office);
+  remember(`bb-ticket-${office}`, token);
+  if (next.name) tellTransfer(next.name);
+  if (typeof next.show_position === "boolean") setShowPosition(next.show_position);
+  try {
+    // The ticket's page now shows the new office: take its heading, title and waiting area.
+    const response = await fetch(`/w/${encodeURIComponent(token)}/`, { credentials: "same-origin" });
+    if (!response.ok) return;
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    const fresh = page.getElementById("waiting-room");
+    if (!fresh || Number(fresh.dataset.office) !== office) return;
+    if (!next.name) tellTransfer(fresh.dataset.officeName, true); // learnt from a snapshot
+    setShowPosition(fresh.dataset.showPosition !== "false");
+    root.querySelector("h1").textContent = fresh.querySelector("h1").textContent;
+    root.querySelector("[data-waiting-area]").replaceChildren(...fresh.querySelector("[data-waiting-area]").childNodes);
+    originalTitle = page.title;
+    if (status !== "called") document.title = originalTitle;
+  } catch { /* offline for a moment: the notice stands, a reload shows the rest */ }
 }
 
 function beep() {
@@ -85,7 +133,7 @@ function called(deadline) {
     const show = () => {
       const seconds = Math.max(0, Math.round((Date.parse(deadline) - Date.now()) / 1000));
       root.querySelector("[data-deadline-text]").textContent = interpolate(
-        gettext("Please confirm within %s seconds."), [seconds]);
+        ngettext("Please confirm within %s second.", "Please confirm within %s seconds.", seconds), [seconds]);
       if (seconds === 0 || status !== "called") clearInterval(countdown);
     };
     show();
@@ -102,6 +150,7 @@ function applySnapshot(message) {
   live = message.live;
   closesAt = message.closes_at ? Date.parse(message.closes_at) : null;
   pending.clear();
+  if (message.office && message.office !== office) officeChanged({ id: message.office });
   setAnnouncement(message.announcement);
   if (message.status === "admitted") return location.assign(`/w/${token}/consultation/`);
   if (message.status === "called") called(message.deadline);
@@ -168,7 +217,9 @@ function onTicketEvent(message) {
         return;
       }
       return location.reload();
-    case "transferred": return; // the server follows with a fresh snapshot
+    case "transferred":
+      // The server follows with a fresh snapshot of the new queue.
+      return officeChanged({ id: message.office, name: message.office_name, show_position: message.show_position });
   }
 }
 
