@@ -5,6 +5,7 @@ from buergerbuero.waiting import console_views, views
 app_name = "waiting"
 urlpatterns = [
     path("w/<str:token>/", views.room, name="room"),
+    path("w/<str:token>/area/", views.area, name="area"),
     path("w/<str:token>/confirm/", views.confirm, name="confirm"),
     path("w/<str:token>/leave/", views.leave, name="leave"),
     path("staff/console/", console_views.console, name="console"),

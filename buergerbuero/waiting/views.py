@@ -95,6 +95,14 @@ def room(request: HttpRequest, token: str) -> HttpResponse:
     return citizen_page(request, "waiting/ended.html", context)
 
 
+def area(request: HttpRequest, token: str) -> HttpResponse:
+    """The parts of the waiting room that belong to the ticket's office (heading, welcome text,
+    checklist, media): the page swaps them in after a transfer, without a reload."""
+    ticket = _ticket(token)
+    context = {"organization": ticket.office.organization, "office": ticket.office, "ticket": ticket}
+    return citizen_page(request, "waiting/_office_parts.html", context)
+
+
 @require_POST
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
     ticket = _ticket(token)

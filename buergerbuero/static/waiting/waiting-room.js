@@ -96,17 +96,17 @@ async function officeChanged(next) {
   if (next.name) tellTransfer(next.name);
   if (typeof next.show_position === "boolean") setShowPosition(next.show_position);
   try {
-    // The ticket's page now shows the new office: take its heading, title and waiting area.
-    const response = await fetch(`/w/${encodeURIComponent(token)}/`, { credentials: "same-origin" });
+    // The office's parts of the page (a fragment: no styles or scripts of a whole page).
+    const response = await fetch(`/w/${encodeURIComponent(token)}/area/`, { credentials: "same-origin" });
     if (!response.ok) return;
-    const page = new DOMParser().parseFromString(await response.text(), "text/html");
-    const fresh = page.getElementById("waiting-room");
+    const parts = new DOMParser().parseFromString(await response.text(), "text/html");
+    const fresh = parts.querySelector("[data-office-parts]");
     if (!fresh || Number(fresh.dataset.office) !== office) return;
     if (!next.name) tellTransfer(fresh.dataset.officeName, true); // learnt from a snapshot
     setShowPosition(fresh.dataset.showPosition !== "false");
     root.querySelector("h1").textContent = fresh.querySelector("h1").textContent;
     root.querySelector("[data-waiting-area]").replaceChildren(...fresh.querySelector("[data-waiting-area]").childNodes);
-    originalTitle = page.title;
+    originalTitle = fresh.querySelector("h1").textContent;
     if (status !== "called") document.title = originalTitle;
   } catch { /* offline for a moment: the notice stands, a reload shows the rest */ }
 }
