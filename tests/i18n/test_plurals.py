@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.test import RequestFactory
 from django.utils import translation
@@ -40,7 +41,9 @@ def script_lines(language: str, cases: list[dict[str, int]]) -> list[str]:
     node = shutil.which("node")
     assert node is not None, "node is needed to run the page's JavaScript"
     with translation.override(language):
-        catalogue = JavaScriptCatalog.as_view()(RequestFactory().get("/i18n/js/")).content.decode()
+        response = JavaScriptCatalog.as_view()(RequestFactory().get("/i18n/js/"))
+    assert isinstance(response, HttpResponse)
+    catalogue = response.content.decode()
     runner = (
         f"new Function({json.dumps(catalogue)}).call(globalThis);\n"
         f"const {{ seatsText }} = await import({json.dumps(SEATS_JS.as_uri())});\n"
