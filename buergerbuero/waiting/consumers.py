@@ -7,8 +7,14 @@ Channels' per-message dispatch (which costs a thread hop per message, guide §5)
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from django.db import connections
 
 from buergerbuero.realtime.consumers import HubConsumer
 from buergerbuero.realtime.messages import parse
@@ -19,7 +25,47 @@ from buergerbuero.waiting import console, services
 from buergerbuero.waiting.liveness import liveness
 from buergerbuero.waiting.models import ACTIVE_STATUSES, Ticket
 
+_A = TypeVar("_A")
+_T = TypeVar("_T")
 REFRESH_DELAY = 0.05
+# The waiting room's connect and snapshot keep their database connection this long: Channels'
+# database_sync_to_async closes it after every call (CONN_MAX_AGE 0), and opening one cost a
+# third of a connect's CPU. All consumers' calls run in asgiref's one shared thread, so this is
+# one connection per process, closed when it is older or broken.
+KEEP_CONNECTION_SECONDS = 60.0
+_opened: dict[tuple[int, str], tuple[object, float]] = {}
+
+
+def _tidy_connections() -> None:
+    now = time.monotonic()
+    for conn in connections.all(initialized_only=True):
+        raw = conn.connection
+        if raw is None or conn.in_atomic_block:
+            continue
+        key = (threading.get_ident(), conn.alias)
+        seen = _opened.get(key)
+        if seen is None or seen[0] is not raw:
+            _opened[key] = (raw, now)
+        elif now - seen[1] > KEEP_CONNECTION_SECONDS or (conn.errors_occurred and not conn.is_usable()):
+            conn.close()
+            _opened.pop(key, None)
+
+
+def _kept_connection(function: Callable[[_A], _T]) -> Callable[[_A], Awaitable[_T]]:
+    """``function`` in the shared sync thread, its database connection kept (see above)."""
+
+    def call(argument: _A) -> _T:
+        _tidy_connections()
+        try:
+            return function(argument)
+        finally:
+            _tidy_connections()
+
+    return sync_to_async(call, thread_sensitive=True)
+
+
+_ticket_by_token = _kept_connection(services.ticket_by_token)
+_snapshot_text = _kept_connection(services.snapshot_text)
 
 
 class WaitingRoomConsumer(HubConsumer):
@@ -36,7 +82,7 @@ class WaitingRoomConsumer(HubConsumer):
 
     async def connect(self) -> None:
         token = self.scope["url_route"]["kwargs"]["token"]
-        ticket = await database_sync_to_async(services.ticket_by_token)(token)
+        ticket = await _ticket_by_token(token)
         if ticket is None or ticket.status not in ACTIVE_STATUSES:
             await self.close(code=4404)
             return
@@ -52,9 +98,8 @@ class WaitingRoomConsumer(HubConsumer):
 
     async def _send_snapshot(self) -> None:
         assert self.ticket is not None  # noqa: S101
-        payload = await database_sync_to_async(services.snapshot)(self.ticket)
-        self.known_status = payload["status"]
-        await self.send(text_data=encode(payload))
+        self.known_status, text = await _snapshot_text(self.ticket)
+        await self.send(text_data=text)
 
     async def resync(self) -> None:
         if self.ticket is not None:

@@ -34,7 +34,7 @@ from buergerbuero.lib.text import clean_text
 from buergerbuero.lib.tokens import looks_like_token
 from buergerbuero.offices.models import AdmissionMode, Office, Service
 from buergerbuero.offices.services import cached_status, status_label
-from buergerbuero.realtime.publish import publish
+from buergerbuero.realtime.publish import encode, publish
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.staff.services import offices_served
 from buergerbuero.waiting import estimate
@@ -700,6 +700,7 @@ class _OfficeView:
     live: dict[str, Any]
     order: list[tuple[int, int, int]]  # (-priority, queue key, pk) of the waiting tickets
     built_at: float  # time.monotonic()
+    live_text: str = ""  # ``live`` serialised once (a range per position: large in a long queue)
 
 
 # An enter form shows the figures of at most this age (the join decides on fresh ones).
@@ -730,7 +731,8 @@ def _office_view(office_id: int, state_id: int | None, seq: int) -> _OfficeView 
     after = _queue_state(office_id)
     if before != after:
         return None  # a change committed while we read: not consistent with any seq
-    view = _OfficeView(after[0], after[1], after[2], rows.live().as_json(), rows.order, time.monotonic())
+    live = rows.live().as_json()
+    view = _OfficeView(after[0], after[1], after[2], live, rows.order, time.monotonic(), encode(live))
     current = _views.get(office_id)
     if current is None or current.seq <= view.seq:
         _views[office_id] = view
@@ -755,6 +757,21 @@ def snapshot(ticket: Ticket) -> dict[str, Any]:
     """Everything a waiting-room page needs, consistent with the sequence number it names.
     The ticket and its office's sequence number come from one statement; the rest from the
     office's cached view at that number (one query per connect while nothing changes)."""
+    payload, _text = _snapshot(ticket)
+    return payload
+
+
+def snapshot_text(ticket: Ticket) -> tuple[str, str]:
+    """The ticket's status and its snapshot as the socket sends it (the office's figures
+    serialised once per sequence number, not once per citizen)."""
+    payload, live_text = _snapshot(ticket)
+    if live_text is None:
+        return payload["status"], encode(payload)
+    rest = encode({**payload, "live": None})
+    return payload["status"], rest.replace('"live":null', '"live":' + live_text, 1)
+
+
+def _snapshot(ticket: Ticket) -> tuple[dict[str, Any], str | None]:
     for _attempt in range(SNAPSHOT_ATTEMPTS):
         row = (
             Ticket.objects.filter(pk=ticket.pk)
@@ -773,8 +790,8 @@ def snapshot(ticket: Ticket) -> dict[str, Any]:
         position = None
         if ticket.status == TicketStatus.WAITING:
             position = bisect.bisect_left(view.order, _order_of(ticket)) + 1
-        return _snapshot_payload(ticket, view.seq, position, view.live, view.announcement)
-    return _locked_snapshot(ticket)
+        return _snapshot_payload(ticket, view.seq, position, view.live, view.announcement), view.live_text
+    return _locked_snapshot(ticket), None
 
 
 def _locked_snapshot(ticket: Ticket) -> dict[str, Any]:

@@ -6,6 +6,7 @@ or announced by another through the shared cache) and a closure are seen at once
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +18,7 @@ from pytest_django import DjangoAssertNumQueries, DjangoCaptureOnCommitCallbacks
 from buergerbuero.offices import services as offices
 from buergerbuero.offices.models import Closure, Office, SpecialOpening
 from buergerbuero.orgs.models import Organization
+from buergerbuero.realtime.publish import encode
 from buergerbuero.staff.models import Role
 from buergerbuero.waiting import services
 from buergerbuero.waiting.models import PresenceState, QueueState, Ticket
@@ -184,3 +186,17 @@ def test_the_cached_status_turns_closed_at_closing_time(org: Organization) -> No
     assert offices.cached_status(office.pk, morning.replace(hour=11, minute=50)).closing_soon
     assert not offices.cached_status(office.pk, morning.replace(hour=12, minute=0)).is_open
     assert offices.cached_status(office.pk, morning + dt.timedelta(days=1)).is_open
+
+
+def test_the_sockets_snapshot_text_is_the_snapshot_serialised(open_office: Office, org: Organization) -> None:
+    agent = factories.make_staff(org, "agent-y", Role.AGENT, [open_office])
+    services.set_presence(agent.staff_member, PresenceState.AVAILABLE)
+    services.set_presence(agent.staff_member, PresenceState.PAUSE)  # known estimate, nobody admitted
+    tickets = [enter(open_office, name) for name in "ABC"]
+    services.snapshot(tickets[0])  # the view is cached: its figures come serialised
+
+    status, text = services.snapshot_text(tickets[2])
+
+    assert status == "waiting"
+    assert json.loads(text) == services.snapshot(tickets[2])
+    assert text == encode(services.snapshot(tickets[2]))
