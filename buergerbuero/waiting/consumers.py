@@ -64,7 +64,7 @@ def _kept_connection(function: Callable[[_A], _T]) -> Callable[[_A], Awaitable[_
     return sync_to_async(call, thread_sensitive=True)
 
 
-_ticket_by_token = _kept_connection(services.ticket_by_token)
+_ticket_by_token = _kept_connection(services.socket_ticket)
 _snapshot_text = _kept_connection(services.snapshot_text)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -771,22 +771,35 @@ def snapshot_text(ticket: Ticket) -> tuple[str, str]:
     return payload["status"], rest.replace('"live":null', '"live":' + live_text, 1)
 
 
+_SNAPSHOT_ROW = (
+    f"SELECT t.id, t.office_id, t.status, t.priority, t.queue_key, t.call_deadline, "  # noqa: S608
+    f"q.id AS state_id, q.seq AS office_seq FROM {Ticket._meta.db_table} t "
+    f"LEFT JOIN {QueueState._meta.db_table} q ON q.office_id = t.office_id WHERE t.id = %s"
+)
+_SOCKET_TICKET = (
+    f"SELECT id, office_id, status, token, priority, queue_key, call_deadline "  # noqa: S608
+    f"FROM {Ticket._meta.db_table} WHERE token = %s"
+)
+
+
+def socket_ticket(token: str) -> Ticket | None:
+    """The ticket of a waiting-room socket: only the fields the socket uses (the rest load
+    on access)."""
+    if not looks_like_token(token):
+        return None
+    return next(iter(Ticket.objects.raw(_SOCKET_TICKET, [token])), None)
+
+
 def _snapshot(ticket: Ticket) -> tuple[dict[str, Any], str | None]:
     for _attempt in range(SNAPSHOT_ATTEMPTS):
-        row = (
-            Ticket.objects.filter(pk=ticket.pk)
-            .annotate(
-                state_id=Subquery(QueueState.objects.filter(office=OuterRef("office_id")).values("pk")[:1]),
-                seq=Subquery(QueueState.objects.filter(office=OuterRef("office_id")).values("seq")[:1]),
-            )
-            .values("office_id", "status", "priority", "queue_key", "call_deadline", "state_id", "seq")
-            .get()
-        )
-        view = _office_view(row["office_id"], row["state_id"], row["seq"] or 0)
+        # One statement (hand-written: composing it with the ORM cost more than running it).
+        row = next(iter(Ticket.objects.raw(_SNAPSHOT_ROW, [ticket.pk])))
+        state_id, seq = getattr(row, "state_id", None), getattr(row, "office_seq", None)  # extra columns
+        view = _office_view(row.office_id, state_id, seq or 0)
         if view is None:
             continue  # the queue moved meanwhile: read again
         for name in ("office_id", "status", "priority", "queue_key", "call_deadline"):
-            setattr(ticket, name, row[name])
+            setattr(ticket, name, getattr(row, name))
         position = None
         if ticket.status == TicketStatus.WAITING:
             position = bisect.bisect_left(view.order, _order_of(ticket)) + 1
