@@ -512,7 +512,7 @@ async def _baseline_serve(port: int, template: dict[str, Any]) -> None:
 def _baseline_main(port: int, template: str) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _raise_fd_limit(0)
-    asyncio.run(_baseline_serve(port, json.loads(template)))
+    asyncio.run(_baseline_serve(port, json.loads(Path(template).read_text(encoding="utf-8"))))
     return 0
 
 
@@ -1032,11 +1032,14 @@ class Bench:
     def _start_baseline(self, prepared: Prepared) -> int:
         port = _free_port()
         log = self.tmp / "baseline.log"
+        # In a file: a message for a long queue can exceed what one command-line argument may hold.
+        template = self.tmp / "baseline-template.json"
+        template.write_text(json.dumps(prepared.sample), encoding="utf-8")
         with log.open("ab") as err:
             self.baseline = subprocess.Popen(  # noqa: S603  (this very script)
                 [
                     *(sys.executable, str(Path(__file__).resolve()), "--serve-baseline", str(port)),
-                    *("--baseline-template", json.dumps(prepared.sample)),
+                    *("--baseline-template", str(template)),
                 ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -1446,7 +1449,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile-dir", default=None, help="where py-spy writes (default: the temp dir)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the temp dir (server logs, profiles)")
     parser.add_argument("--serve-baseline", type=int, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--baseline-template", default="{}", help=argparse.SUPPRESS)
+    parser.add_argument("--baseline-template", default="", help=argparse.SUPPRESS)  # a file
     args = parser.parse_args(argv)
     if args.serve_baseline is None:
         if args.mode == "embedded" and args.trigger == "direct":

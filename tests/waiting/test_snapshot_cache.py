@@ -20,7 +20,7 @@ from buergerbuero.offices.models import Closure, Office, SpecialOpening
 from buergerbuero.orgs.models import Organization
 from buergerbuero.realtime.publish import encode
 from buergerbuero.staff.models import Role
-from buergerbuero.waiting import services
+from buergerbuero.waiting import estimate, services
 from buergerbuero.waiting.models import PresenceState, QueueState, Ticket
 from tests import factories
 from tests.waiting.conftest import always_open_office
@@ -201,3 +201,26 @@ def test_the_sockets_snapshot_text_is_the_snapshot_serialised(open_office: Offic
     assert status == "waiting"
     assert json.loads(text) == services.snapshot(tickets[2])
     assert text == encode(services.snapshot(tickets[2]))
+
+
+def test_a_long_queues_message_stays_small_and_exact_where_it_speaks(
+    open_office: Office, org: Organization
+) -> None:
+    """Every waiting citizen gets the figures with every change: their size must not grow with
+    the queue (a range per position was 220 KB at 10,000 waiting)."""
+    agent = factories.make_staff(org, "agent-z", Role.AGENT, [open_office])
+    services.set_presence(agent.staff_member, PresenceState.AVAILABLE)
+    services.set_presence(agent.staff_member, PresenceState.PAUSE)
+    now = timezone.now()
+    Ticket.objects.bulk_create(
+        Ticket(office=open_office, token=f"long-{i}", arrived_at=now, queue_key=i, last_seen_at=now)
+        for i in range(3 * estimate.WAITS_SENT)
+    )
+    inputs = services.office_live(open_office).estimate
+
+    sent = inputs.as_json()
+
+    assert sent is not None
+    assert len(sent["waits"]) == estimate.WAITS_SENT + 1  # type: ignore[arg-type]
+    assert sent["waits"] == [wait.as_json() for wait in inputs.waits()[: estimate.WAITS_SENT + 1]]
+    assert len(encode(sent)) < 4000
