@@ -17,6 +17,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.management import call_command
+from django.db.models import Q
 
 from buergerbuero.booking import services as booking
 from buergerbuero.booking.models import Appointment
@@ -78,7 +79,11 @@ def remove_demo() -> None:
     """Deletes what ``load_demo`` wrote (the test database is shared by the modules)."""
     slugs = [org["slug"] for org in ORGANIZATIONS]
     usernames = [PLATFORM_SUPERUSER, *(staff[0] for org in ORGANIZATIONS for staff in org["staff"])]
-    Appointment.objects.filter(office__organization__slug__in=slugs).delete()
+    # Also the appointments of other test towns whose staff share a demo login name (load_demo
+    # takes such a login into its organisation, whose deletion would then meet them).
+    Appointment.objects.filter(
+        Q(office__organization__slug__in=slugs) | Q(agent__user__username__in=usernames)
+    ).delete()
     Organization.objects.filter(slug__in=slugs).delete()
     User.objects.filter(username__in=usernames).delete()
 
