@@ -146,17 +146,22 @@ class _LiveRows:
 def office_live(office: Office, now: dt.datetime | None = None) -> OfficeLive:
     """Waiting count, seats and the estimate inputs: a fixed number of queries (the services
     of the people ahead, of the running consultations and of the recent ones come joined)."""
-    return _live_rows(office, now or timezone.now()).live()
+    return _live_rows(office, now or timezone.now(), with_order=False).live()
 
 
-def _live_rows(office: Office, now: dt.datetime) -> _LiveRows:
-    rows = list(
-        Ticket.objects.filter(office=office, status=TicketStatus.WAITING)
-        .order_by("-priority", "queue_key", "pk")
-        .values_list("service_id", "service__slot_minutes", "priority", "queue_key", "pk")
+def _live_rows(office: Office, now: dt.datetime, *, with_order: bool = True) -> _LiveRows:
+    """``with_order``: also each waiting ticket's place (a join, the snapshot's view); a
+    broadcast needs only the services in order (fewer columns of a long queue to read)."""
+    waiting = Ticket.objects.filter(office=office, status=TicketStatus.WAITING).order_by(
+        "-priority", "queue_key", "pk"
     )
-    queue = [(service, minutes) for service, minutes, *_ in rows]
-    order = [(-priority, key, pk) for *_, priority, key, pk in rows]
+    order: list[tuple[int, int, int]] = []
+    if with_order:
+        rows = list(waiting.values_list("service_id", "service__slot_minutes", "priority", "queue_key", "pk"))
+        queue = [(service, minutes) for service, minutes, *_ in rows]
+        order = [(-priority, key, pk) for *_, priority, key, pk in rows]
+    else:
+        queue = list(waiting.values_list("service_id", "service__slot_minutes"))
     present = list(
         AgentPresence.objects.filter(
             member__in=_agents_of(office), state__in=[*STAFFED, PresenceState.PAUSE]
