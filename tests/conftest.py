@@ -54,8 +54,10 @@ def outsider(db: None) -> User:
 # --- the real server and a real browser -----------------------------------------------------
 @pytest.fixture(scope="session")
 def asgi_server(django_db_setup: None, django_db_blocker: Any) -> Iterator[AsgiServer]:
-    """The product served by uvicorn in its own process, sharing the test database."""
-    server = AsgiServer()
+    """The product served by uvicorn in its own process, sharing the test database. Without
+    the job loop: its timers and outbox would act on other tests' rows (tests that need the
+    jobs start a server or a worker of their own)."""
+    server = AsgiServer(extra_env={"JOBS_IN_WEB_PROCESS": "false"})
     server.start()
     yield server
     server.stop()

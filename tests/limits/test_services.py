@@ -16,6 +16,13 @@ pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 12, 1, 10, 0, 5, tzinfo=dt.UTC)
 
 
+@pytest.fixture(autouse=True)
+def _no_counters_of_other_tests() -> None:
+    """Server processes of other tests commit their own counters into the shared test
+    database; these tests count rows (undone with the test's transaction)."""
+    Counter.objects.all().delete()
+
+
 def test_hits_are_allowed_up_to_the_limit_and_refused_beyond() -> None:
     verdicts = [limits.hit("test", "10.0.0.1", 3, limits.HOUR, NOW) for _ in range(5)]
 
