@@ -21,7 +21,6 @@ from buergerbuero.consult import services
 from buergerbuero.consult.models import Consultation, Document, Role
 from buergerbuero.embed.framing import citizen_page
 from buergerbuero.lib.browser_policy import allow_devices
-from buergerbuero.lib.browser_policy import allow_devices
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.staff.services import staff_member_of
 from buergerbuero.waiting.models import TicketStatus
@@ -50,8 +49,6 @@ def _page(request: HttpRequest, who: services.Participant, **extra: Any) -> Http
             **extra,
         },
     )
-    allow_devices(response)
-    return response
     allow_devices(response)
     return response
 
