@@ -6,8 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
+import uvicorn
+from django.core.management import call_command
 
 from buergerbuero.lib.env import served_url
 
@@ -42,3 +45,17 @@ def test_a_wildcard_or_loopback_host_is_shown_as_localhost(
     monkeypatch.setenv("HOST", host)
     monkeypatch.setenv("PORT", "8001")
     assert served_url() == "http://localhost:8001"
+
+
+def test_serve_with_its_own_port_points_links_there(monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    """``manage.py serve --port 8765`` without ``PORT`` in the environment."""
+    for name in ("PUBLIC_URL", "HOST", "PORT"):
+        monkeypatch.setenv(name, "")  # restored afterwards; the command sets HOST and PORT
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: None)
+    settings.JOBS_IN_WEB_PROCESS = False
+
+    call_command("serve", "--host", "0.0.0.0", "--port", "8765")  # noqa: S104 - not bound here
+
+    assert settings.PUBLIC_URL == "http://localhost:8765"
+    assert (os.environ["HOST"], os.environ["PORT"]) == ("0.0.0.0", "8765")  # noqa: S104

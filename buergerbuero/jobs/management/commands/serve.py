@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from buergerbuero.demo.data import DEMO_PASSWORD, DEMO_TOTP_SECRET
 from buergerbuero.demo.services import demo_logins
 from buergerbuero.jobs.registry import join_lanes, start_lanes
+from buergerbuero.lib.env import served_url
 from buergerbuero.orgs.models import Organization
 
 APP = "buergerbuero.config.asgi:application"
@@ -27,6 +28,11 @@ class Command(BaseCommand):
         if workers > 1 and settings.JOBS_IN_WEB_PROCESS:
             self.stderr.write("Several web workers need REDIS_URL and a separate `manage.py worker`.")
             raise SystemExit(2)
+        if not os.environ.get("PUBLIC_URL"):
+            # Links in e-mails, SMS and calendar files point where this server listens, also
+            # when --host/--port differ from HOST/PORT (worker processes read the environment).
+            os.environ["HOST"], os.environ["PORT"] = host, str(port)
+            settings.PUBLIC_URL = served_url()
         if banner:
             self._print_banner(host, port)
         common: dict[str, Any] = {
