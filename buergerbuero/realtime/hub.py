@@ -129,31 +129,32 @@ class Hub:
 
     async def fan_out(self, group: str, text: str) -> None:
         """Write ``text`` to every local member of ``group`` without waiting for any one."""
-        for count, subscriber in enumerate(tuple(self._groups.get(group, ())), start=1):
-            backlog = self._backlog.get(subscriber)
-            if backlog is not None:  # its earlier send still waits: keep the order
+        backlogs = self._backlog
+        count = 0
+        for subscriber in tuple(self._groups.get(group, ())):
+            count += 1
+            if count % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+            if backlogs and subscriber in backlogs:  # its earlier send still waits: keep the order
+                backlog = backlogs[subscriber]
                 if len(backlog) >= MAX_BACKLOG:
                     self.evict(subscriber, "its backlog overflowed")
                 else:
                     backlog.append((group, text))
-            else:
-                self._step(subscriber, group, text)
-            if count % YIELD_EVERY == 0:
-                await asyncio.sleep(0)
-
-    def _step(self, subscriber: Subscriber, group: str, text: str) -> None:
-        """Run ``deliver`` up to its first wait; only a waiting send gets a task of its own."""
-        coroutine = subscriber.deliver(group, text)
-        try:
-            waits_for = coroutine.send(None)
-        except StopIteration:
-            return  # the common case: written at once
-        except Exception:  # a dead socket must not stop the others
-            logger.debug("dropping subscriber of %s", group, exc_info=True)
-            self._drop(subscriber)
-            return
-        self._backlog[subscriber] = collections.deque()
-        self._spawn(self._finish(subscriber, coroutine, waits_for))
+                continue
+            # Run ``deliver`` up to its first wait: the common case completes here (written at
+            # once); only a send that waits gets a task of its own.
+            coroutine = subscriber.deliver(group, text)
+            try:
+                waits_for = coroutine.send(None)
+            except StopIteration:
+                continue
+            except Exception:  # a dead socket must not stop the others
+                logger.debug("dropping subscriber of %s", group, exc_info=True)
+                self._drop(subscriber)
+                continue
+            backlogs[subscriber] = collections.deque()
+            self._spawn(self._finish(subscriber, coroutine, waits_for))
 
     async def _finish(
         self, subscriber: Subscriber, coroutine: Coroutine[Any, Any, None], waits_for: Any
@@ -178,7 +179,14 @@ class Hub:
             self._backlog.pop(subscriber, None)
 
     def _drop(self, subscriber: Subscriber) -> None:
-        for group in [group for group, members in self._groups.items() if subscriber in members]:
+        # A consumer knows its groups (no scan of every group of a busy process).
+        known: tuple[str, ...] | None = getattr(subscriber, "hub_groups", None)
+        groups = (
+            known
+            if known is not None
+            else [g for g, members in self._groups.items() if subscriber in members]
+        )
+        for group in groups:
             self.leave(group, subscriber)
 
     def evict(self, subscriber: Subscriber, why: str) -> None:
