@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from buergerbuero.realtime import bridge
 from buergerbuero.realtime import hub as hub_module
 from buergerbuero.realtime.hub import Hub
 
@@ -41,12 +40,6 @@ class Stuck:
 def _process_local_only(settings: Any) -> None:
     """The fan-out inside one process; the Redis bridge has tests of its own (tests/faults)."""
     settings.REDIS_URL = ""
-
-
-@pytest.fixture(autouse=True)
-def _no_redis(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These hubs are local: no Redis subscription (the scaled pass sets REDIS_URL)."""
-    monkeypatch.setattr(bridge, "start_listening", lambda *args: [])
 
 
 async def _settle() -> None:
