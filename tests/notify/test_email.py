@@ -176,6 +176,8 @@ def test_booking_mail_arrives_once_in_the_citizens_language_with_an_invitation(
 
     row = Notification.objects.get(appointment=appointment)
     assert (row.status, row.attempts, row.sent_at, row.last_error) == (DeliveryStatus.SENT, 1, NOW, "")
+    # Every attempt at this row carries the same Message-ID (a repeat is recognisably the same).
+    assert mail.message["Message-ID"] == f"<notification-{row.pk}@{SENDER_ADDRESS.rpartition('@')[2]}>"
 
 
 def test_the_link_in_the_mail_opens_the_appointment_page(

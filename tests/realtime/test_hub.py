@@ -36,12 +36,6 @@ class Stuck:
         self.evicted = True
 
 
-@pytest.fixture(autouse=True)
-def _process_local_only(settings: Any) -> None:
-    """The fan-out inside one process; the Redis bridge has tests of its own (tests/faults)."""
-    settings.REDIS_URL = ""
-
-
 async def _settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0)

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import smtplib
+from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
 from buergerbuero.notify.models import Notification
 from buergerbuero.notify.transports.base import PermanentFailure, TemporaryFailure
+
+
+def message_id(notification: Notification) -> str:
+    """The same for every attempt at one outbox row: a repeat after a worker died mid-send is
+    recognisable (and dropped by many mail systems) as the same message."""
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+    return f"<notification-{notification.pk}@{domain}>"
 
 
 class EmailTransport:
@@ -18,6 +26,7 @@ class EmailTransport:
             body=notification.body_text,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=[notification.recipient],
+            headers={"Message-ID": message_id(notification)},
         )
         if notification.body_html:
             message.attach_alternative(notification.body_html, "text/html")
