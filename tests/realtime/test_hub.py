@@ -36,6 +36,13 @@ class Stuck:
         self.evicted = True
 
 
+@pytest.fixture(autouse=True)
+def _process_local_only(settings: Any) -> None:
+    """These hubs are local: no Redis subscription and no outage poller (the scaled pass sets
+    REDIS_URL; a listener started by join() kept the test's event loop from closing)."""
+    settings.REDIS_URL = ""
+
+
 async def _settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
