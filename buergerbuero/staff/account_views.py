@@ -190,17 +190,7 @@ def setup(request: HttpRequest) -> HttpResponse:
 @login_required
 def security(request: HttpRequest) -> HttpResponse:
     """The person's own account: password, second factor, recovery codes."""
-    user = request.user
-    return render(
-        request,
-        "staff/security.html",
-        {
-            "app": second_factor.app_of(user),
-            "required": second_factor.required(user),
-            "codes_left": second_factor.remaining_recovery_codes(user),
-            "form": PasswordConfirmForm(request),
-        },
-    )
+    return _security_page(request, PasswordConfirmForm(request))
 
 
 @sensitive_post_parameters("password")
@@ -211,7 +201,7 @@ def renew_codes(request: HttpRequest) -> HttpResponse:
     assert isinstance(user, AbstractBaseUser)  # noqa: S101  (login_required)
     form = PasswordConfirmForm(request, request.POST)
     if second_factor.app_of(user) is None or not form.is_valid():
-        return _security_with_error(request, form)
+        return _security_page(request, form, status=400)
     codes = second_factor.new_recovery_codes(user)
     record(AUDIT_CODES_RENEWED, actor=user, request=request)
     return render(
@@ -229,7 +219,7 @@ def remove(request: HttpRequest) -> HttpResponse:
     assert isinstance(user, AbstractBaseUser)  # noqa: S101  (login_required)
     form = PasswordConfirmForm(request, request.POST)
     if not form.is_valid():
-        return _security_with_error(request, form)
+        return _security_page(request, form, status=400)
     if second_factor.remove(user):
         record(AUDIT_2FA_DISABLED, actor=user, request=request)
     messages.success(request, _("The authenticator app and the recovery codes were removed."))
@@ -238,7 +228,7 @@ def remove(request: HttpRequest) -> HttpResponse:
     return redirect("staff:security")
 
 
-def _security_with_error(request: HttpRequest, form: PasswordConfirmForm) -> HttpResponse:
+def _security_page(request: HttpRequest, form: PasswordConfirmForm, status: int = 200) -> HttpResponse:
     user = request.user
     return render(
         request,
@@ -249,7 +239,7 @@ def _security_with_error(request: HttpRequest, form: PasswordConfirmForm) -> Htt
             "codes_left": second_factor.remaining_recovery_codes(user),
             "form": form,
         },
-        status=400,
+        status=status,
     )
 
 
