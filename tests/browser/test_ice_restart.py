@@ -233,7 +233,9 @@ def test_relay_outage_restarts_ice_and_media_flow_again(people: People, relay: C
     restarted = time.monotonic()
     agent.wait_for_timeout(DOWN_AFTER_RESTART_MS)
     for page, remote in sides:
-        assert _frames(page, remote) == frozen[remote], "media flowed without the relay"
+        # No new frame without the relay (under load Chromium may already have dropped the
+        # stopped stream's inbound statistics, which reads as fewer).
+        assert _frames(page, remote) <= frozen[remote], "media flowed without the relay"
         expect(tiles[remote].locator("[data-status]")).to_have_text(RECONNECTING)
         expect(tiles[remote].locator("[data-status]")).to_be_visible()
         assert _ice(page, remote)["state"] in TROUBLE
