@@ -265,8 +265,9 @@ def _fits_its_content(page: Page, frame: Frame) -> None:
 
 
 def _shows_everything(frame: Frame) -> None:
-    """The frame never scrolls by itself: the page fits into it."""
-    assert frame.evaluate("document.documentElement.scrollHeight <= window.innerHeight + 1")
+    """The frame never scrolls by itself: the page fits into it (once the host has applied the
+    height the frame last reported — a message away after the content grew)."""
+    frame.wait_for_function("() => document.documentElement.scrollHeight <= window.innerHeight + 1")
     assert _content_height(frame) <= frame.evaluate("window.innerHeight") + 1
 
 
