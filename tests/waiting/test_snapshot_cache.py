@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -173,7 +174,8 @@ def test_an_hours_change_announced_by_another_process_is_seen(open_office: Offic
     # Written without signals, as if by the other process ...
     Closure.objects.bulk_create([Closure(office=open_office, starts_on=today, ends_on=today, reason="Umzug")])
     assert offices.cached_status(open_office.pk, now).is_open  # ... so this process still has the old one
-    cache.set(offices._hours_key(open_office.pk), "from-another-process", timeout=None)
+    # A new version (unique: Redis outlives test runs, and ids repeat in a new test database).
+    cache.set(offices._hours_key(open_office.pk), f"from-another-process-{uuid.uuid4()}", timeout=None)
 
     assert not offices.cached_status(open_office.pk, now).is_open
 
