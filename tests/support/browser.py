@@ -1,4 +1,4 @@
-"""Debian's Chromium driven by Playwright, with the flags the test machines need (guide §4)."""
+"""Debian's Chromium driven by Playwright, with the flags the test machines need."""
 
 from __future__ import annotations
 

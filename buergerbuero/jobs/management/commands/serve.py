@@ -38,7 +38,7 @@ class Command(BaseCommand):
         common: dict[str, Any] = {
             "host": host,
             "port": port,
-            # Browsers offer compression; it costs CPU per socket per message (guide §5).
+            # Browsers offer compression; it costs CPU per socket per message (measured).
             "ws_per_message_deflate": False,
             # Larger frames are refused (close 1009) before a consumer sees them.
             "ws_max_size": settings.WS_MAX_BYTES,
