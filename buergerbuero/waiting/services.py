@@ -14,6 +14,7 @@ compare-and-set on ``status = waiting``.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import datetime as dt
 import json
 import secrets
@@ -120,13 +121,22 @@ class _LiveRows:
     staffed: int
     seats: int
 
+    def with_newcomer(self, newcomer: Ticket) -> _LiveRows:
+        """The same rows with the waiting ticket ``newcomer`` added at its place in the queue."""
+        place = _order_of(newcomer)
+        at = bisect.bisect_left(self.order, place)
+        minutes = newcomer.service.slot_minutes if newcomer.service else None
+        return dataclasses.replace(
+            self,
+            queue=[*self.queue[:at], (newcomer.service_id, minutes), *self.queue[at:]],
+            order=[*self.order[:at], place, *self.order[at:]],
+        )
+
     def live(self, newcomer: Ticket | None = None) -> OfficeLive:
         """The figures; with the waiting ticket ``newcomer`` added at its place in the queue."""
-        queue = self.queue
         if newcomer is not None:
-            at = bisect.bisect_left(self.order, _order_of(newcomer))
-            minutes = newcomer.service.slot_minutes if newcomer.service else None
-            queue = [*queue[:at], (newcomer.service_id, minutes), *queue[at:]]
+            return self.with_newcomer(newcomer).live()
+        queue = self.queue
         return OfficeLive(
             waiting=len(queue),
             seats=self.seats,
@@ -338,8 +348,8 @@ def join(
     with _join_turn(office.pk), transaction.atomic():
         # Joins of one office take turns: the limit holds when many enter at the same instant.
         # Only what must be decided in turn happens under the lock (the hours come cached).
-        _lock_office(office)
-        rows = _live_rows(office, now)
+        state_id, seq = _lock_queue_state(office)
+        rows, read_at = _join_rows(office, state_id, seq, now)
         refusal = join_refusal(office, now, rows.live())
         if refusal is not None:
             raise QueueError(refusal.message, refusal.code)
@@ -352,14 +362,57 @@ def join(
         )
         agent = _free_agent(office, service) if direct else None
         # Citizens waiting for another staff member (by appointment) are not ahead for this one.
-        ahead = _queue_ahead(ticket).filter(Q(reserved_for__isnull=True) | Q(reserved_for=agent))
-        if agent is not None and not ahead.exists():
+        if (
+            agent is not None
+            and not _queue_ahead(ticket).filter(Q(reserved_for__isnull=True) | Q(reserved_for=agent)).exists()
+        ):
             _start_consultation(ticket, agent, now)
             _queue_event_live_only(office)
         else:
             # The figures are those read above with the newcomer in its place.
-            _queue_event(office, "join", ticket, rows.live(ticket))
+            queued = rows.with_newcomer(ticket)
+            _queue_event(office, "join", ticket, queued.live())
+            # Once committed (not if an enclosing transaction rolls back), the office is at
+            # the one sequence number past ``seq``: our bump.
+            transaction.on_commit(lambda: _remember_join_rows(office.pk, state_id, seq + 1, read_at, queued))
     return ticket
+
+
+def _lock_queue_state(office: Office) -> tuple[int, int]:
+    """Lock the office's queue row until commit (as ``_lock_office``); its id and sequence number."""
+    row = locked(QueueState.objects.filter(office=office)).values_list("pk", "seq").first()
+    if row is None:
+        QueueState.objects.get_or_create(office=office)  # the office's very first change
+        row = locked(QueueState.objects.filter(office=office)).values_list("pk", "seq").get()
+    return row
+
+
+# The office's rows as the last join in this process committed them, at the sequence number
+# it wrote: a join that finds the office still there (no change since, in any process: every
+# change bumps the number) reads no queue. In a rush that read grew with every citizen and
+# was most of the time under the lock. Elapsed times in the rows age, so they are reused only
+# for RECENT_LIVE_SECONDS after the database was read.
+_join_rows_cache: dict[int, tuple[int, int, float, _LiveRows]] = {}  # office: state, seq, read at
+
+
+def _join_rows(office: Office, state_id: int, seq: int, now: dt.datetime) -> tuple[_LiveRows, float]:
+    """The office's rows at ``seq`` (call with its queue row locked) and when they were read."""
+    cached = _join_rows_cache.get(office.pk)
+    if (
+        cached is not None
+        and cached[0] == state_id
+        and cached[1] == seq
+        and time.monotonic() - cached[2] < RECENT_LIVE_SECONDS
+    ):
+        return cached[3], cached[2]
+    read_at = time.monotonic()
+    return _live_rows(office, now), read_at
+
+
+def _remember_join_rows(office_id: int, state_id: int, seq: int, read_at: float, rows: _LiveRows) -> None:
+    current = _join_rows_cache.get(office_id)
+    if current is None or current[0] != state_id or current[1] < seq:
+        _join_rows_cache[office_id] = (state_id, seq, read_at, rows)
 
 
 # SQLite's write lock is waited for by polling (sleeps of up to 100 ms between tries), which is
@@ -738,6 +791,7 @@ def forget_snapshots() -> None:
     """Drop this process's cached office views (tests; a restored database)."""
     _views.clear()
     _recent_live.clear()
+    _join_rows_cache.clear()
 
 
 def _queue_state(office_id: int) -> tuple[int | None, int, str]:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.core.cache import cache
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone, translation
 from pytest_django import DjangoAssertNumQueries, DjangoCaptureOnCommitCallbacks
@@ -103,6 +104,77 @@ def test_a_warm_join_costs_a_fixed_number_of_queries(
 
     with django_assert_num_queries(WARM_JOIN_QUERIES):
         enter(open_office, "B")
+
+
+# After a committed join in this process, with the office still at the sequence number it
+# wrote: the savepoint and its release, the row locked, the new ticket, the number bumped and
+# read; no queue, presence or history read.
+JOIN_AFTER_JOIN_QUERIES = 6
+
+
+def committed_enter(office: Office, capture: DjangoCaptureOnCommitCallbacks, name: str) -> Ticket:
+    """A join as the view makes it: its on-commit work runs (the test's transaction never commits)."""
+    with capture(execute=True):
+        return enter(office, name)
+
+
+def test_a_join_right_after_a_join_here_reads_no_queue_and_publishes_fresh_figures(
+    open_office: Office,
+    django_assert_num_queries: DjangoAssertNumQueries,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in "AB":
+        committed_enter(open_office, django_capture_on_commit_callbacks, name)
+    sent: list[dict[str, object]] = []
+    original = services._queue_event
+
+    def spy(office: Office, op: str, ticket: Ticket, live: services.OfficeLive | None = None) -> None:
+        sent.append((live or services.office_live(office)).as_json())
+        original(office, op, ticket, live)
+
+    monkeypatch.setattr(services, "_queue_event", spy)
+    with django_assert_num_queries(JOIN_AFTER_JOIN_QUERIES):
+        committed_enter(open_office, django_capture_on_commit_callbacks, "C")
+
+    assert sent == [services.office_live(open_office).as_json()]
+    assert sent[0]["waiting"] == 3
+
+
+def test_the_limit_holds_when_a_change_came_between_two_joins(
+    open_office: Office, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    open_office.waiting_room_limit = 2
+    open_office.save()
+    first = committed_enter(open_office, django_capture_on_commit_callbacks, "A")
+    committed_enter(open_office, django_capture_on_commit_callbacks, "B")
+    with pytest.raises(services.QueueError) as full:
+        committed_enter(open_office, django_capture_on_commit_callbacks, "C")
+    assert full.value.code == "full"
+
+    services.leave(first)  # bumps the sequence number: the remembered rows no longer apply
+    committed_enter(open_office, django_capture_on_commit_callbacks, "C")
+    with pytest.raises(services.QueueError) as again:
+        committed_enter(open_office, django_capture_on_commit_callbacks, "D")
+    assert again.value.code == "full"
+    assert services.office_live(open_office).waiting == 2
+
+
+def test_a_join_rolled_back_by_its_caller_is_not_remembered(
+    open_office: Office,
+    django_assert_num_queries: DjangoAssertNumQueries,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    first = committed_enter(open_office, django_capture_on_commit_callbacks, "A")
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():  # noqa: PT012
+        enter(open_office, "B")
+        raise RuntimeError
+    services.leave(first)  # the office moves to the number B's join had written
+
+    # B's rows (A and B waiting) must not be taken for that number: read afresh.
+    with django_assert_num_queries(WARM_JOIN_QUERIES):
+        committed_enter(open_office, django_capture_on_commit_callbacks, "C")
+    assert services.office_live(open_office).waiting == 1
 
 
 def test_the_joins_figures_are_those_of_a_fresh_read(
