@@ -21,7 +21,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation.trans_real import parse_accept_lang_header
 
-from buergerbuero.offices import media
+from buergerbuero.lib import media
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

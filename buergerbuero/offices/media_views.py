@@ -1,6 +1,6 @@
 """Serving public uploads (``/media/branding/…``, ``/media/waiting/…``) so that none can run.
 
-The type comes from the allow-list by extension (:func:`buergerbuero.offices.media.served_type`),
+The type comes from the allow-list by extension (:func:`buergerbuero.lib.media.served_type`),
 never from the file; anything else is a 404 — also uploads from before the random names whose
 extension is not allowed. Every answer says ``nosniff`` and carries a sandboxing policy, so
 even a polyglot opened directly is an inert document without script, origin or framing.
@@ -27,7 +27,7 @@ from django.utils.http import http_date
 from django.views.decorators.http import require_safe
 from django.views.static import was_modified_since
 
-from buergerbuero.offices.media import IMAGE_KINDS, SERVED_TYPES, extension_of, served_type
+from buergerbuero.lib.media import IMAGE_KINDS, SERVED_TYPES, extension_of, served_type
 
 # folder -> extensions served from it: logos are images only
 FOLDERS = {

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from buergerbuero.offices.media import RandomName, validate_waiting_image, validate_waiting_video
+from buergerbuero.lib.media import RandomName, validate_waiting_image, validate_waiting_video
 from buergerbuero.orgs.models import Organization
 
 MIDNIGHT = dt.time(0, 0)

@@ -5,7 +5,7 @@ import zoneinfo
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from buergerbuero.offices.media import RandomName, validate_logo
+from buergerbuero.lib.media import RandomName, validate_logo
 from buergerbuero.orgs.validators import (
     HEX_COLOUR,
     validate_brand_contrast,

@@ -24,7 +24,7 @@ from PIL import Image
 from pytest_django import Settings
 
 from buergerbuero.lib import asgi_limits
-from buergerbuero.offices import media
+from buergerbuero.lib import media
 from buergerbuero.offices.models import Office
 from tests.consult.support import start_consultation
 from tests.support.server import AsgiServer

@@ -25,7 +25,7 @@ from django.utils.translation import override
 from PIL import Image
 from pytest_django import Settings
 
-from buergerbuero.offices import media
+from buergerbuero.lib import media
 from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
 from tests.offices.test_validation import change_form_data, change_url
