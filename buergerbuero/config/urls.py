@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import cache_page
 from django.views.i18n import JavaScriptCatalog
 
-from buergerbuero.config.api import api
+from buergerbuero.api.v1 import api
 from buergerbuero.embed import views as embed_views
 from buergerbuero.offices import media_views
 from buergerbuero.offices import views as office_views

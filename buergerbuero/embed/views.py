@@ -1,4 +1,8 @@
-"""The embed snippet (``/embed.js``) and its entry into the citizen pages."""
+"""The embed snippet (``/embed.js``) and its entry into the citizen pages.
+
+embed stands just above orgs (the websites allowed to embed are the organisation's), below the
+apps whose citizen pages it frames: the office is found through ``organization.offices``, not
+the offices app's model."""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from django.urls import reverse
 from django.views.decorators.cache import cache_control
 
 from buergerbuero.embed.framing import allow_framing_by_anyone
-from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
 
 
@@ -28,7 +31,7 @@ def entry(request: HttpRequest, org_slug: str, office_slug: str | None = None) -
     wished language; elsewhere a clear refusal (which anyone may frame: it shows nothing
     of the organisation but its name and address)."""
     organization = get_object_or_404(Organization, slug=org_slug)
-    office = get_object_or_404(Office, organization=organization, slug=office_slug) if office_slug else None
+    office = get_object_or_404(organization.offices, slug=office_slug) if office_slug else None
     origin = request.GET.get("origin", "").rstrip("/")
     target = (
         reverse("office", args=[org_slug, office_slug]) if office else reverse("directory", args=[org_slug])

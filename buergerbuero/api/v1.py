@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
-from buergerbuero.offices.api import router as offices
+from buergerbuero.api.offices import router as offices
 
 api = NinjaAPI(
     title="Virtuelles Bürgerbüro",
