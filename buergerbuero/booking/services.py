@@ -36,6 +36,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
@@ -44,6 +45,7 @@ from phonenumbers import geocoder
 
 from buergerbuero.booking.models import Appointment, AppointmentStatus, CalendarFeed
 from buergerbuero.booking.slots import Slot, SlotFinder, bookable_agents
+from buergerbuero.lib.errors import ServiceError
 from buergerbuero.lib.locking import locked
 from buergerbuero.lib.text import clean_text
 from buergerbuero.lib.tokens import looks_like_token
@@ -61,13 +63,11 @@ TOKEN_BYTES = 16  # 128 bits: unguessable, and short enough for an SMS
 PHONE_REGION = "DE"
 
 
-class BookingError(Exception):
-    """A refusal with a message for the citizen (in their language) and a code for programs."""
+class BookingError(ServiceError):
+    """A refusal of a booking; ``suggestions`` are free times near the one refused."""
 
     def __init__(self, message: str, code: str, suggestions: list[Slot] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
+        super().__init__(message, code)
         self.suggestions = suggestions or []
 
 
@@ -562,6 +562,30 @@ def calendar_of(
         if agent is not None:
             appointments = appointments.filter(agent=agent)
     return list(appointments.select_related("service", "agent__user", "office").order_by("starts_at"))
+
+
+def colleagues_of(member: StaffMember) -> QuerySet[StaffMember]:
+    """Whose calendars ``member`` may pick: the staff of the offices they serve (agents: none)."""
+    if member.role == Role.AGENT:
+        return StaffMember.objects.none()
+    return (
+        StaffMember.objects.filter(offices__in=offices_served(member))
+        .distinct()
+        .select_related("user")
+        .order_by("display_name")
+    )
+
+
+FEED_PAST = dt.timedelta(days=30)  # how far back a calendar program sees appointments
+
+
+def feed_appointments(member: StaffMember, now: dt.datetime) -> QuerySet[Appointment]:
+    """The private feed's appointments: the member's own, not cancelled, from a month ago on."""
+    return (
+        Appointment.objects.filter(agent=member, starts_at__gte=now - FEED_PAST)
+        .exclude(status=AppointmentStatus.CANCELLED)
+        .select_related("office__organization", "service")
+    )
 
 
 def calendar_feed(

@@ -6,7 +6,6 @@ import datetime as dt
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,23 +16,15 @@ from django.views.decorators.http import require_POST
 from buergerbuero.audit.models import Action as Audit
 from buergerbuero.audit.services import record
 from buergerbuero.booking import ical, services
-from buergerbuero.booking.models import Appointment, AppointmentStatus
+from buergerbuero.booking.models import Appointment
 from buergerbuero.lib.dates import date_or_none
 from buergerbuero.lib.redirects import safe_next
-from buergerbuero.staff.models import Role, StaffMember
-from buergerbuero.staff.services import offices_served, staff_member_of
-
-
-def _member(request: HttpRequest) -> StaffMember:
-    member = staff_member_of(request.user)
-    if member is None:
-        raise PermissionDenied
-    return member
+from buergerbuero.staff.current import member_or_403
 
 
 @login_required
 def calendar(request: HttpRequest) -> HttpResponse:
-    member = _member(request)
+    member = member_or_403(request)
     zone = member.organization.zone
     today = timezone.localdate(timezone.now(), zone)
     day = date_or_none(request.GET.get("date")) or today
@@ -42,14 +33,7 @@ def calendar(request: HttpRequest) -> HttpResponse:
     length = 7 if week else 1
     start = dt.datetime.combine(first, dt.time(0), tzinfo=zone)
     end = dt.datetime.combine(first + dt.timedelta(days=length), dt.time(0), tzinfo=zone)
-    colleagues = (
-        StaffMember.objects.filter(offices__in=offices_served(member))
-        .distinct()
-        .select_related("user")
-        .order_by("display_name")
-        if member.role != Role.AGENT
-        else StaffMember.objects.none()
-    )
+    colleagues = services.colleagues_of(member)
     agent_id = request.GET.get("agent", "")
     agent = colleagues.filter(pk=agent_id).first() if agent_id.isdigit() else None
     appointments = services.calendar_of(member, start, end, agent)
@@ -88,7 +72,7 @@ def calendar(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def no_show(request: HttpRequest, appointment_id: int) -> HttpResponse:
-    member = _member(request)
+    member = member_or_403(request)
     appointment = get_object_or_404(Appointment, pk=appointment_id)
     try:
         services.mark_no_show(member, appointment)
@@ -109,7 +93,7 @@ def no_show(request: HttpRequest, appointment_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def renew_feed(request: HttpRequest) -> HttpResponse:
-    member = _member(request)
+    member = member_or_403(request)
     services.calendar_feed(member, renew=True)
     record(Audit.FEED_RENEWED, actor=request.user, organization=member.organization_id, request=request)
     messages.success(request, _("Your calendar has a new address; the old one no longer works."))
@@ -122,11 +106,6 @@ def feed(request: HttpRequest, token: str) -> HttpResponse:
     member = services.feed_owner(token)
     if member is None:
         raise Http404
-    since = timezone.now() - dt.timedelta(days=30)
-    appointments = (
-        Appointment.objects.filter(agent=member, starts_at__gte=since)
-        .exclude(status=AppointmentStatus.CANCELLED)
-        .select_related("office__organization", "service")
-    )
+    appointments = services.feed_appointments(member, timezone.now())
     title = _("Appointments of %(name)s") % {"name": member}
     return HttpResponse(ical.staff_feed(appointments, title), content_type="text/calendar; charset=utf-8")

@@ -33,6 +33,7 @@ from django.utils import formats, timezone
 from django.utils.translation import get_language, gettext, ngettext, pgettext
 from django.utils.translation import gettext as _
 
+from buergerbuero.lib.errors import ServiceError
 from buergerbuero.offices.models import (
     MIDNIGHT,
     Closure,
@@ -401,13 +402,8 @@ def upcoming_table(calendar: OpeningCalendar, today: dt.date) -> list[tuple[str,
 
 
 # --- today's hours changed on the spot (the console's "open now" / "close now") ---------------
-class HoursError(Exception):
-    """A change of today's hours that is refused; ``message`` is for the user, translated."""
-
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
+class HoursError(ServiceError):
+    """A change of today's hours that is refused."""
 
 
 _TIME_OF_DAY = re.compile(r"([01]?[0-9]|2[0-4]):([0-5][0-9])", re.ASCII)

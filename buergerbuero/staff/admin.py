@@ -9,7 +9,8 @@ from django.utils.translation import gettext_lazy as _
 
 from buergerbuero.offices.models import Service
 from buergerbuero.staff import account_views
-from buergerbuero.staff.admin_scope import TenantScopedAdmin, member_for
+from buergerbuero.staff.admin_scope import TenantScopedAdmin
+from buergerbuero.staff.current import current_member
 from buergerbuero.staff.models import StaffMember
 
 
@@ -40,7 +41,7 @@ class StaffMemberInline(admin.StackedInline):  # type: ignore[type-arg]
         return True
 
     def formfield_for_manytomany(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
-        member = member_for(request)
+        member = current_member(request)
         if member is not None and not request.user.is_superuser:
             if db_field.name == "offices":
                 kwargs["queryset"] = member.organization.offices.all()
@@ -79,7 +80,7 @@ class StaffUserAdmin(TenantScopedAdmin, UserAdmin):  # type: ignore[type-arg]
         )
 
     def save_formset(self, request: Any, form: Any, formset: Any, change: bool) -> None:
-        member = member_for(request)
+        member = current_member(request)
         if formset.model is StaffMember and member is not None and not request.user.is_superuser:
             for inline_form in formset.forms:
                 inline_form.instance.organization = member.organization

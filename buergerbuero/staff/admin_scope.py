@@ -16,19 +16,12 @@ from django.http import HttpRequest
 
 from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
+from buergerbuero.staff.current import current_member
 from buergerbuero.staff.models import Role, StaffMember
 
 
-def member_for(request: HttpRequest) -> StaffMember | None:
-    cached: StaffMember | None = getattr(request, "_staff_member", None)
-    if cached is None and request.user.is_authenticated:
-        cached = StaffMember.objects.select_related("organization").filter(user=request.user).first()
-        request._staff_member = cached  # type: ignore[attr-defined]
-    return cached
-
-
 def scope_offices(request: HttpRequest, offices: QuerySet[Office]) -> QuerySet[Office]:
-    member = member_for(request)
+    member = current_member(request)
     if request.user.is_superuser:
         return offices
     if member is None:
@@ -49,7 +42,7 @@ class TenantScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     editing_roles: frozenset[str] = frozenset({Role.ORG_ADMIN})
 
     def _member(self, request: HttpRequest) -> StaffMember | None:
-        return member_for(request)
+        return current_member(request)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset = super().get_queryset(request)

@@ -6,12 +6,13 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from buergerbuero.offices.services import offices_with_hours, overviews
-from buergerbuero.staff.services import offices_served, staff_member_of
+from buergerbuero.staff.current import current_member
+from buergerbuero.staff.services import offices_served
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    member = staff_member_of(request.user)
+    member = current_member(request)
     if member is None:
         return render(request, "staff/no_membership.html", status=403)
     offices = offices_with_hours(offices_served(member))

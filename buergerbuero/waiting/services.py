@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from buergerbuero.consult.models import Consultation
+from buergerbuero.lib.errors import ServiceError
 from buergerbuero.lib.locking import locked
 from buergerbuero.lib.text import clean_text
 from buergerbuero.lib.tokens import looks_like_token
@@ -56,13 +57,8 @@ STAFFED = (PresenceState.AVAILABLE, PresenceState.BUSY)
 BOOKED_PRIORITY = 10
 
 
-class QueueError(Exception):
-    """A request the queue refuses; ``message`` is for the user, already translated."""
-
-    def __init__(self, message: str, code: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
+class QueueError(ServiceError):
+    """A request the queue refuses."""
 
 
 # --- groups: who hears what -----------------------------------------------------------------
