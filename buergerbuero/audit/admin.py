@@ -17,8 +17,8 @@ from django.utils.translation import gettext_lazy as _
 
 from buergerbuero.audit import signals
 from buergerbuero.audit.models import Action, AuditEntry
-from buergerbuero.staff.admin_scope import TenantScopedAdmin
-from buergerbuero.staff.models import Role
+from buergerbuero.orgs.admin_scope import TenantScopedAdmin
+from buergerbuero.orgs.roles import Role
 
 
 class ActionFilter(admin.SimpleListFilter):

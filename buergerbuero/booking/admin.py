@@ -6,8 +6,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from buergerbuero.booking.models import Absence, Appointment, WorkingTime
-from buergerbuero.staff.admin_scope import TenantScopedAdmin
-from buergerbuero.staff.models import Role
+from buergerbuero.orgs.admin_scope import TenantScopedAdmin
+from buergerbuero.orgs.roles import Role
 
 LEADS = frozenset({Role.OFFICE_LEAD, Role.ORG_ADMIN})
 APPOINTMENT_FACTS = (

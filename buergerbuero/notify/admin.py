@@ -12,8 +12,8 @@ from buergerbuero.audit.models import Action as Audit
 from buergerbuero.audit.services import record
 from buergerbuero.notify import services
 from buergerbuero.notify.models import Notification
-from buergerbuero.staff.admin_scope import TenantScopedAdmin
-from buergerbuero.staff.models import Role
+from buergerbuero.orgs.admin_scope import TenantScopedAdmin
+from buergerbuero.orgs.roles import Role
 
 
 @admin.register(Notification)

@@ -15,9 +15,9 @@ from django.utils.translation import gettext_lazy
 
 from buergerbuero.offices.models import Closure, Office, OpeningInterval, Service, SpecialOpening
 from buergerbuero.offices.services import TimeSpan, find_overlap, format_spans
+from buergerbuero.orgs.admin_scope import TenantScopedAdmin, TenantScopedInline
 from buergerbuero.orgs.models import Organization
-from buergerbuero.staff.admin_scope import TenantScopedAdmin, TenantScopedInline
-from buergerbuero.staff.models import Role
+from buergerbuero.orgs.roles import Role
 
 
 class NoOverlapFormSet(forms.BaseInlineFormSet):  # type: ignore[type-arg]

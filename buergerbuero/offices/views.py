@@ -11,8 +11,8 @@ from django.views.decorators.http import require_POST
 from buergerbuero.embed.framing import citizen_page
 from buergerbuero.offices import services
 from buergerbuero.offices.models import Office
+from buergerbuero.orgs.admin_scope import scope_offices
 from buergerbuero.orgs.models import Organization
-from buergerbuero.staff.admin_scope import scope_offices
 
 PREVIEW_FIELDS = ("waiting_area_text", "checklist", "waiting_image_alt", "full_message")
 

@@ -8,8 +8,8 @@ from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
 
+from buergerbuero.orgs.admin_scope import TenantScopedAdmin
 from buergerbuero.orgs.models import Organization
-from buergerbuero.staff.admin_scope import TenantScopedAdmin
 
 
 class OrganizationForm(forms.ModelForm):  # type: ignore[type-arg]

@@ -8,8 +8,8 @@ from django.contrib.auth.models import User
 from django.utils.translation import gettext_lazy as _
 
 from buergerbuero.offices.models import Service
+from buergerbuero.orgs.admin_scope import TenantScopedAdmin
 from buergerbuero.staff import account_views
-from buergerbuero.staff.admin_scope import TenantScopedAdmin
 from buergerbuero.staff.current import current_member
 from buergerbuero.staff.models import StaffMember
 

@@ -6,12 +6,9 @@ from django.utils.translation import gettext_lazy as _
 
 from buergerbuero.offices.models import Office, Service
 from buergerbuero.orgs.models import Organization
+from buergerbuero.orgs.roles import Role
 
-
-class Role(models.TextChoices):
-    AGENT = "agent", _("Agent")
-    OFFICE_LEAD = "office_lead", _("Office lead")
-    ORG_ADMIN = "org_admin", _("Organisation admin")
+__all__ = ["Role", "StaffMember"]  # Role is the organisation's; named here too for the staff pages
 
 
 class StaffMember(models.Model):

@@ -4,32 +4,67 @@ Every ModelAdmin of a tenant-owned model uses :class:`TenantScopedAdmin`: its qu
 choices of its relation fields and its permissions all follow the logged-in staff member's
 organisation and role. Objects of another organisation are simply not found, also when an id
 is guessed in the URL. Superusers see everything.
+
+The tenant is the organisation, so the scoping lives here, below offices and staff whose admins
+use it. It needs to know who the request's staff member is, which the staff app answers
+(:func:`buergerbuero.staff.current.current_member`): staff installs that answer with
+:func:`set_member_lookup` when it is ready, and relation choices name the models above orgs by
+their labels (as Django's lazy relations do) instead of importing them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from django.contrib import admin
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
-from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
-from buergerbuero.staff.current import current_member
-from buergerbuero.staff.models import Role, StaffMember
+from buergerbuero.orgs.roles import Role
 
 
-def scope_offices(request: HttpRequest, offices: QuerySet[Office]) -> QuerySet[Office]:
-    member = current_member(request)
+class Member(Protocol):
+    """What the scoping reads of a staff member."""
+
+    pk: Any
+    organization: Organization
+    organization_id: int
+    role: str
+
+
+MemberLookup = Callable[[HttpRequest], Member | None]
+_lookup: MemberLookup | None = None
+
+
+def set_member_lookup(lookup: MemberLookup) -> None:
+    global _lookup
+    _lookup = lookup
+
+
+def request_member(request: HttpRequest) -> Member | None:
+    if _lookup is None:
+        raise ImproperlyConfigured("the staff app installs the member lookup when it is ready")
+    return _lookup(request)
+
+
+M = TypeVar("M", bound=Model)
+
+
+def scope_offices(request: HttpRequest, offices: QuerySet[M]) -> QuerySet[M]:
+    """Offices (or rows with an office's ``organization`` and ``staff``) the request may see:
+    org admins their organisation's, others those they serve."""
+    member = request_member(request)
     if request.user.is_superuser:
         return offices
     if member is None:
         return offices.none()
-    offices = offices.filter(organization=member.organization)
+    offices = offices.filter(organization=member.organization_id)
     if member.role == Role.ORG_ADMIN:
         return offices
-    return offices.filter(staff=member)
+    return offices.filter(staff=member.pk)
 
 
 class TenantScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -41,8 +76,8 @@ class TenantScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     # Roles that may change (and, for org admins, add and delete) objects of this model.
     editing_roles: frozenset[str] = frozenset({Role.ORG_ADMIN})
 
-    def _member(self, request: HttpRequest) -> StaffMember | None:
-        return current_member(request)
+    def _member(self, request: HttpRequest) -> Member | None:
+        return request_member(request)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset = super().get_queryset(request)
@@ -53,7 +88,7 @@ class TenantScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return queryset.none()
         queryset = queryset.filter(**{self.organization_path: member.organization_id})
         if member.role == Role.OFFICE_LEAD and self.office_staff_path is not None:
-            queryset = queryset.filter(**{self.office_staff_path: member})
+            queryset = queryset.filter(**{self.office_staff_path: member.pk})
         return queryset.distinct()
 
     # --- permissions by role ---------------------------------------------------------------
@@ -95,12 +130,12 @@ class TenantScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return queryset.none()
         if model is Organization:
             return queryset.filter(pk=member.organization_id)
-        if model is Office:
+        if model._meta.label_lower == "offices.office":
             return scope_offices(request, queryset)
-        if model is StaffMember:
+        if model._meta.label_lower == "staff.staffmember":
             queryset = queryset.filter(organization=member.organization_id)
             if member.role == Role.OFFICE_LEAD:  # the staff of the offices they lead
-                queryset = queryset.filter(offices__staff=member).distinct()
+                queryset = queryset.filter(offices__staff=member.pk).distinct()
             return queryset
         return queryset
 
