@@ -2,10 +2,12 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "buergerbuero.config.settings")
-# Initialise Django (apps, models) before anything imports consumers.
+
+from buergerbuero.lib.asgi_handler import get_asgi_application
+
+# Initialise Django (apps, models) before anything imports consumers. The handler runs the
+# middleware chain and the view in one thread hop (see buergerbuero.lib.asgi_handler).
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
