@@ -19,7 +19,6 @@ PACKAGE = "buergerbuero"
 ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 
 KNOWN: set[frozenset[str]] = {
-    frozenset({"booking", "notify"}),
     frozenset({"booking", "waiting"}),
     frozenset({"consult", "waiting"}),
     frozenset({"offices", "waiting"}),

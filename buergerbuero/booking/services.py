@@ -43,6 +43,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from phonenumbers import geocoder
 
+from buergerbuero.booking import messages
 from buergerbuero.booking.models import Appointment, AppointmentStatus, CalendarFeed
 from buergerbuero.booking.slots import Slot, SlotFinder, bookable_agents
 from buergerbuero.lib.errors import ServiceError
@@ -370,7 +371,7 @@ def _book(
                     )
             except IntegrityError:  # the database's backstop: someone else was faster
                 continue
-            notify.appointment_changed(appointment, "booked", now)
+            messages.appointment_changed(appointment, "booked", now)
             return appointment
     slots = finder(office, service, agent, now)
     raise _refusal(slots, agent.pk if agent is not None else None, start, now)
@@ -406,7 +407,7 @@ def cancel(
         appointment.cancelled_at = now
         appointment.sequence += 1
         appointment.save(update_fields=["status", "cancelled_at", "sequence"])
-        notify.appointment_changed(appointment, "cancelled", now)
+        messages.appointment_changed(appointment, "cancelled", now)
     return appointment
 
 
@@ -454,7 +455,7 @@ def reschedule(
                 appointment.save(update_fields=["starts_at", "ends_at", "sequence", "moves", "scheduled_at"])
         except IntegrityError:
             raise _refusal(slots, appointment.agent_id, start, now) from None
-        notify.appointment_changed(appointment, "rescheduled", now, previous_start=previous)
+        messages.appointment_changed(appointment, "rescheduled", now, previous_start=previous)
     return appointment
 
 
@@ -615,5 +616,8 @@ def prune_appointments(now: dt.datetime | None = None) -> int:
     """Personal data of appointments past the retention period is deleted (with its messages)."""
     now = now or timezone.now()
     cutoff = now - dt.timedelta(days=settings.APPOINTMENT_RETENTION_DAYS)
-    deleted, _detail = Appointment.objects.filter(ends_at__lt=cutoff).delete()
-    return deleted
+    with transaction.atomic():
+        old = list(Appointment.objects.filter(ends_at__lt=cutoff).values_list("pk", flat=True))
+        forgotten = messages.forget(old)
+        deleted, _detail = Appointment.objects.filter(pk__in=old).delete()
+    return deleted + forgotten

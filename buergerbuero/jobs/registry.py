@@ -35,6 +35,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from buergerbuero.audit import services as audit
+from buergerbuero.booking import messages as appointment_messages
 from buergerbuero.booking import services as booking
 from buergerbuero.consult import services as consult
 from buergerbuero.jobs.models import Heartbeat
@@ -111,7 +112,7 @@ JOBS: list[PeriodicJob] = [
     PeriodicJob("prune_appointments", dt.timedelta(hours=1), booking.prune_appointments),
     PeriodicJob("prune_rate_limits", dt.timedelta(hours=1), limits.prune),
     PeriodicJob("prune_audit", dt.timedelta(hours=1), audit.prune_audit),
-    PeriodicJob("enqueue_reminders", dt.timedelta(minutes=1), notify.enqueue_reminders),
+    PeriodicJob("enqueue_reminders", dt.timedelta(minutes=1), appointment_messages.enqueue_reminders),
     PeriodicJob("deliver_notifications", dt.timedelta(seconds=5), deliver_notifications, NETWORK),
     PeriodicJob("expire_unanswered_calls", dt.timedelta(seconds=2), waiting.expire_unanswered_calls),
     PeriodicJob("expire_lost_tickets", dt.timedelta(seconds=15), waiting.expire_lost_tickets),

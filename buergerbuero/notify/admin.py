@@ -20,8 +20,8 @@ from buergerbuero.orgs.roles import Role
 class NotificationAdmin(TenantScopedAdmin):
     """What is pending or failed in the outbox; staff can send it again at once."""
 
-    organization_path = "appointment__office__organization"
-    office_staff_path = "appointment__office__staff"
+    organization_path = "organization"
+    office_staff_path = "office__staff"
     editing_roles = frozenset({Role.OFFICE_LEAD, Role.ORG_ADMIN})
     list_display = [
         "created_at",
@@ -47,7 +47,7 @@ class NotificationAdmin(TenantScopedAdmin):
     @admin.action(description=_("Send again now"))
     def send_again(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
         chosen: list[tuple[int, int | None]] = list(
-            queryset.values_list("pk", "appointment__office__organization_id")
+            queryset.values_list("pk", "organization_id")
         )
         count = services.retry_now([pk for pk, _org in chosen])
         by_organization: dict[int | None, list[int]] = {}

@@ -3,7 +3,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from buergerbuero.booking.models import Appointment
+from buergerbuero.offices.models import Office
+from buergerbuero.orgs.models import Organization
 
 
 class Channel(models.TextChoices):
@@ -21,15 +22,25 @@ class DeliveryStatus(models.TextChoices):
 
 class Notification(models.Model):
     """One message in the outbox, rendered when it was written (in the same transaction as
-    the change it reports) and sent by the job worker with retries."""
+    the change it reports) and sent by the job worker with retries.
 
-    appointment = models.ForeignKey(
-        Appointment, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    The outbox knows nothing of what a message is about: the app that writes it names the
+    ``topic`` (e.g. ``appointment:12``, to drop unsent messages a later change replaces and to
+    delete them with their subject), the organisation (whose SMS rules apply and whose staff see
+    it in the admin) and, if any, the office (whose leads see it)."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
     )
+    office = models.ForeignKey(
+        Office, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
+    )
+    topic = models.CharField(_("about"), max_length=80, blank=True, db_index=True)
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
-    # What happened: booked, rescheduled, cancelled, reminder-1440 …; with the appointment's
-    # start it makes the message unique, so a reminder is never written twice.
+    # What happened (booked, rescheduled, cancelled, reminder-1440 …), named by the writing app.
     kind = models.CharField(_("kind"), max_length=40)
+    # Unique: the writing app makes it from what makes the message unique, so that, e.g., a
+    # reminder is never written twice however often its job runs.
     dedupe_key = models.CharField(max_length=120, unique=True)
     recipient = models.CharField(_("recipient"), max_length=254)
     subject = models.CharField(_("subject"), max_length=200, blank=True)

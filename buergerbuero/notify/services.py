@@ -2,8 +2,11 @@
 by the job worker, with retries and backoff, so that a dead mail server or SMS gateway loses
 nothing.
 
-Each message is rendered when it is written, in the recipient's language, and is unique by
-``dedupe_key``: a reminder is never written twice, however often the job runs. Sending claims
+The outbox is generic: the app whose change a message reports renders it (in the recipient's
+language) and writes it with :func:`write`, naming what it is about (:class:`About`); the
+appointment messages and reminders are booking's (:mod:`buergerbuero.booking.messages`). A
+message is unique by ``dedupe_key``: a reminder is never written twice, however often the job
+runs. Each channel's transport (``transports/``) raises a temporary or a permanent failure. Sending claims
 a message for a while (``claimed_until``), so that two workers never send it both.
 
 SMS cost money, so before one is sent (not when it is written: only sending costs, and a
@@ -24,18 +27,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import phonenumbers
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q
-from django.template.loader import render_to_string
-from django.utils import formats, timezone, translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from buergerbuero.booking.ical import appointment_ics, appointment_link
-from buergerbuero.booking.models import Appointment, AppointmentStatus
-from buergerbuero.lib.dates import long_date
 from buergerbuero.limits import services as limits
 from buergerbuero.notify.models import Channel, DeliveryStatus, Notification
 from buergerbuero.notify.transports.base import DeliveryError, Transport
@@ -52,112 +51,70 @@ SMS_BUDGET_SCOPE = "sms-day"
 DEFAULT_SMS_CALLING_CODES = ["49"]  # for a message without an organisation
 
 
-def _subject(kind: str, appointment: Appointment) -> str:
-    office = appointment.office.name
-    if kind == "booked":
-        return _("Your appointment: %(office)s") % {"office": office}
-    if kind == "rescheduled":
-        return _("Your appointment was moved: %(office)s") % {"office": office}
-    if kind == "cancelled":
-        return _("Your appointment was cancelled: %(office)s") % {"office": office}
-    return _("Reminder of your appointment: %(office)s") % {"office": office}
+@dataclass(frozen=True)
+class Message:
+    """One rendered message for one way of reaching someone."""
+
+    channel: str  # a Channel
+    recipient: str
+    subject: str
+    text: str
+    html: str = ""
+    attachment: str = ""  # an e-mail's calendar file (.ics)
 
 
-def local_when(moment: dt.datetime, appointment: Appointment) -> str:
-    """“Montag, 30. November 2026, 10:00” in the active language and the office's time zone."""
-    local = moment.astimezone(appointment.office.organization.zone)
-    return f"{long_date(local)}, {formats.time_format(local, 'H:i')}"
+@dataclass(frozen=True)
+class About:
+    """What a batch of messages is about, as the writing app names it: ``topic`` groups the
+    messages of one subject (dropped together, deleted with it), ``dedupe_key`` makes a
+    message unique (with its channel appended), the organisation's SMS rules apply and its
+    staff (or the office's leads) see the messages in the admin."""
+
+    topic: str
+    kind: str
+    dedupe_key: str
+    organization_id: int | None
+    office_id: int | None = None
 
 
-def _messages(
-    appointment: Appointment, kind: str, previous_start: dt.datetime | None
-) -> list[tuple[str, str, str, str, str, str]]:
-    """(channel, recipient, subject, text, html, attachment) for each way of reaching the citizen."""
-    with translation.override(appointment.language):
-        context = {
-            "kind": kind,
-            "appointment": appointment,
-            "when": local_when(appointment.starts_at, appointment),
-            "previous_when": local_when(previous_start, appointment) if previous_start else "",
-            "zone": appointment.office.organization.time_zone,
-            "link": appointment_link(appointment),
-            "cancelled": appointment.status == AppointmentStatus.CANCELLED,
-            "language": appointment.language,
-        }
-        messages: list[tuple[str, str, str, str, str, str]] = []
-        if appointment.email:
-            messages.append(
-                (
-                    Channel.EMAIL,
-                    appointment.email,
-                    _subject(kind, appointment),
-                    render_to_string("notify/appointment_email.txt", context).strip() + "\n",
-                    render_to_string("notify/appointment_email.html", context),
-                    appointment_ics(appointment).decode(),
-                )
-            )
-        if appointment.phone:
-            text = " ".join(render_to_string("notify/appointment_sms.txt", context).split())
-            messages.append((Channel.SMS, appointment.phone, "", text, "", ""))
-    return messages
-
-
-def _key(appointment: Appointment, kind: str) -> str:
-    # The sequence changes with every reschedule: the new time gets its own reminders.
-    return f"appointment:{appointment.pk}:{appointment.sequence}:{kind}:"
-
-
-def appointment_changed(
-    appointment: Appointment, kind: str, now: dt.datetime, *, previous_start: dt.datetime | None = None
-) -> list[Notification]:
-    """Write the messages about a booking, reschedule, cancellation or reminder to the outbox
-    (call inside the change's transaction). A move or cancellation carries the whole current
-    state, so unsent messages about an earlier state are dropped: after an outage the
-    citizen's last message is never a stale invitation."""
-    if kind in ("rescheduled", "cancelled"):
-        Notification.objects.filter(appointment=appointment, status=DeliveryStatus.PENDING).delete()
+def write(about: About, messages: list[Message], now: dt.datetime) -> list[Notification]:
+    """Put messages into the outbox (call inside the transaction of the change they report);
+    one already written with the same key is left as it is."""
     rows = [
         Notification(
-            appointment=appointment,
-            channel=channel,
-            kind=kind,
-            dedupe_key=_key(appointment, kind) + channel,
-            recipient=recipient,
-            subject=subject,
-            body_text=text,
-            body_html=html,
-            attachment=attachment,
+            topic=about.topic,
+            kind=about.kind,
+            dedupe_key=about.dedupe_key + message.channel,
+            organization_id=about.organization_id,
+            office_id=about.office_id,
+            channel=message.channel,
+            recipient=message.recipient,
+            subject=message.subject,
+            body_text=message.text,
+            body_html=message.html,
+            attachment=message.attachment,
             next_attempt_at=now,
             created_at=now,
         )
-        for channel, recipient, subject, text, html, attachment in _messages(
-            appointment, kind, previous_start
-        )
+        for message in messages
     ]
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
     return rows
 
 
-# --- jobs ---------------------------------------------------------------------------------------
-def enqueue_reminders(now: dt.datetime | None = None) -> int:
-    """Reminders (default 24 hours and 15 minutes before) for appointments whose moment has
-    come; not for one booked after that moment (a booking 2 hours ahead gets no 24-hour one)."""
-    now = now or timezone.now()
-    written = 0
-    for minutes in settings.APPOINTMENT_REMINDERS:
-        lead = dt.timedelta(minutes=minutes)
-        due = Appointment.objects.filter(
-            status=AppointmentStatus.BOOKED, starts_at__gt=now, starts_at__lte=now + lead
-        ).select_related("office__organization", "service", "agent")
-        for appointment in due:
-            if appointment.scheduled_at > appointment.starts_at - lead:
-                continue
-            kind = f"reminder-{minutes}"
-            if Notification.objects.filter(dedupe_key__startswith=_key(appointment, kind)).exists():
-                continue
-            with transaction.atomic():
-                written += len(appointment_changed(appointment, kind, now))
-    return written
+def drop_unsent(topic: str) -> None:
+    """Forget the messages about ``topic`` not sent yet (a later change replaces them)."""
+    Notification.objects.filter(topic=topic, status=DeliveryStatus.PENDING).delete()
+
+
+def was_written(dedupe_key: str) -> bool:
+    return Notification.objects.filter(dedupe_key__startswith=dedupe_key).exists()
+
+
+def forget(topics: list[str]) -> int:
+    """Delete every message about these topics (their subject's personal data is deleted)."""
+    deleted, _detail = Notification.objects.filter(topic__in=topics).delete()
+    return deleted
 
 
 def _transport(channel: str) -> Transport:
@@ -191,7 +148,7 @@ def deliver_due(now: dt.datetime | None = None, keep_going: Callable[[], bool] |
     due = (
         Notification.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
         .filter(_unclaimed(now))
-        .select_related("appointment__office__organization")
+        .select_related("organization")
         .order_by("next_attempt_at", "pk")[:BATCH]
     )
     sent = 0
@@ -214,8 +171,7 @@ def sms_budget_left(organization: Organization, now: dt.datetime | None = None) 
 def _sms_refusal(notification: Notification, now: dt.datetime) -> str:
     """Why this SMS is not sent (for the admin's list), or "" — then it has been counted
     against the day's budget (once per message, at its first attempt)."""
-    appointment = notification.appointment
-    organization = appointment.office.organization if appointment is not None else None
+    organization = notification.organization
     codes = organization.sms_calling_codes if organization is not None else DEFAULT_SMS_CALLING_CODES
     try:
         code = str(phonenumbers.parse(notification.recipient).country_code)

@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from buergerbuero.booking.messages import topic
 from buergerbuero.booking.models import Appointment, AppointmentStatus
 from buergerbuero.notify.models import Notification
 from tests.support.booking_race import RaceResult, Scene, make_scene, race
@@ -70,8 +71,8 @@ def _booked_at_start(scene: Scene) -> list[Appointment]:
     )
 
 
-def _outbox() -> list[tuple[int | None, str, str, str]]:
-    return sorted(Notification.objects.values_list("appointment_id", "kind", "channel", "recipient"))
+def _outbox() -> list[tuple[str, str, str, str]]:
+    return sorted(Notification.objects.values_list("topic", "kind", "channel", "recipient"))
 
 
 def _assert_every_answer_books_or_refuses(result: RaceResult, ports: list[int], winners: int) -> None:
@@ -108,8 +109,8 @@ def test_two_hundred_citizens_racing_for_one_staff_members_slot_book_it_exactly_
     assert appointment.name == f"Bürger:in {winner.number}"
     # Exactly one set of messages: the winner's confirmation by e-mail and by SMS.
     assert _outbox() == [
-        (appointment.pk, "booked", "email", f"buerger{winner.number}@example.org"),
-        (appointment.pk, "booked", "sms", SMS_RECIPIENT),
+        (topic(appointment.pk), "booked", "email", f"buerger{winner.number}@example.org"),
+        (topic(appointment.pk), "booked", "sms", SMS_RECIPIENT),
     ]
     _assert_every_answer_books_or_refuses(result, race_servers, winners=1)
     _assert_no_server_errors(result)
@@ -133,8 +134,8 @@ def test_two_hundred_citizens_racing_for_anyone_get_each_of_three_free_staff_mem
         number = winners[appointment.token]
         assert appointment.name == f"Bürger:in {number}"
         expected += [
-            (appointment.pk, "booked", "email", f"buerger{number}@example.org"),
-            (appointment.pk, "booked", "sms", SMS_RECIPIENT),
+            (topic(appointment.pk), "booked", "email", f"buerger{number}@example.org"),
+            (topic(appointment.pk), "booked", "sms", SMS_RECIPIENT),
         ]
     assert _outbox() == sorted(expected)
     _assert_every_answer_books_or_refuses(result, race_servers, winners=3)

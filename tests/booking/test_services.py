@@ -18,10 +18,11 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.utils import translation
 
+from buergerbuero.booking import messages as appointment_messages
 from buergerbuero.booking import services
+from buergerbuero.booking.messages import topic
 from buergerbuero.booking.models import Appointment, AppointmentStatus, CalendarFeed
 from buergerbuero.booking.services import BookingError, Contact
-from buergerbuero.notify import services as notify
 from buergerbuero.notify.models import Channel, DeliveryStatus, Notification
 from buergerbuero.offices.models import Office, Service
 from buergerbuero.orgs.models import Organization
@@ -57,7 +58,7 @@ def refusal(call: Any, *args: Any, **kwargs: Any) -> BookingError:
 
 
 def kinds(appointment: Appointment) -> list[tuple[str, str]]:
-    return sorted(Notification.objects.filter(appointment=appointment).values_list("kind", "channel"))
+    return sorted(Notification.objects.filter(topic=topic(appointment.pk)).values_list("kind", "channel"))
 
 
 # --- booking --------------------------------------------------------------------------------------
@@ -74,7 +75,7 @@ def test_booking_a_free_slot_writes_the_appointment_and_its_notifications(
     assert (appointment.name, appointment.email) == ("Erika Mustermann", "erika@example.org")
     assert appointment.sequence == 0
     assert appointment.consented_at == NOW
-    rows = {row.channel: row for row in Notification.objects.filter(appointment=appointment)}
+    rows = {row.channel: row for row in Notification.objects.filter(topic=topic(appointment.pk))}
     assert set(rows) == {Channel.EMAIL, Channel.SMS}
     assert Notification.objects.count() == 2
     assert rows[Channel.EMAIL].recipient == "erika@example.org"
@@ -110,7 +111,7 @@ def test_notifications_are_written_in_the_booking_transaction(
     def outbox_fails(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("outbox unavailable")
 
-    monkeypatch.setattr(notify, "appointment_changed", outbox_fails)
+    monkeypatch.setattr(appointment_messages, "appointment_changed", outbox_fails)
 
     with pytest.raises(RuntimeError):
         book(office, service, contact)
@@ -179,7 +180,7 @@ def test_mobile_numbers_are_stored_in_e164(office: Office, service: Service, raw
 
     appointment.refresh_from_db()
     assert appointment.phone == "+4915123456789"
-    assert Notification.objects.get(appointment=appointment).recipient == "+4915123456789"
+    assert Notification.objects.get(topic=topic(appointment.pk)).recipient == "+4915123456789"
 
 
 def test_names_and_addresses_are_stripped(office: Office, service: Service) -> None:
@@ -248,7 +249,7 @@ def test_a_taken_slot_is_refused_with_the_next_free_times(
         at(2026, 12, 2, 12, 10),
     ]
     assert list(Appointment.objects.all()) == [first]
-    assert Notification.objects.exclude(appointment=first).count() == 0
+    assert Notification.objects.exclude(topic=topic(first.pk)).count() == 0
 
 
 def test_two_citizens_never_get_the_same_agent_at_the_same_time(
@@ -347,7 +348,7 @@ def test_cancelling_marks_the_appointment_and_notifies(
     assert appointment.status == AppointmentStatus.CANCELLED
     assert appointment.sequence == 1
     assert appointment.cancelled_at == later
-    cancelled = Notification.objects.filter(appointment=appointment, kind="cancelled")
+    cancelled = Notification.objects.filter(topic=topic(appointment.pk), kind="cancelled")
     assert sorted(cancelled.values_list("channel", flat=True)) == [Channel.EMAIL, Channel.SMS]
     assert "METHOD:CANCEL" in cancelled.get(channel=Channel.EMAIL).attachment
 
@@ -365,8 +366,8 @@ def test_cancelling_drops_unsent_messages_but_keeps_sent_ones(
     office: Office, service: Service, contact: Contact
 ) -> None:
     appointment = book(office, service, contact)
-    assert notify.enqueue_reminders(now=at(2026, 12, 1, 12, 0)) == 2  # 24 hours before
-    sent = Notification.objects.get(appointment=appointment, kind="reminder-1440", channel=Channel.EMAIL)
+    assert appointment_messages.enqueue_reminders(now=at(2026, 12, 1, 12, 0)) == 2  # 24 hours before
+    sent = Notification.objects.get(topic=topic(appointment.pk), kind="reminder-1440", channel=Channel.EMAIL)
     Notification.objects.filter(pk=sent.pk).update(status=DeliveryStatus.SENT)
 
     services.cancel(appointment, now=at(2026, 12, 1, 13, 0))
@@ -424,7 +425,7 @@ def test_rescheduling_moves_the_appointment_with_the_same_agent(
     assert (appointment.starts_at, appointment.ends_at) == (target, at(2026, 12, 3, 11, 15))
     assert appointment.sequence == 1
     assert appointment.status == AppointmentStatus.BOOKED
-    rescheduled = Notification.objects.filter(appointment=appointment, kind="rescheduled")
+    rescheduled = Notification.objects.filter(topic=topic(appointment.pk), kind="rescheduled")
     assert sorted(rescheduled.values_list("channel", flat=True)) == [Channel.EMAIL, Channel.SMS]
     slots = services.finder(office, service, agent_member, NOW)
     assert slots.free_at(WEDNESDAY_10_05) is not None  # the old time is free again
@@ -473,7 +474,7 @@ def test_rescheduling_drops_the_reminders_of_the_old_time(
     office: Office, service: Service, contact: Contact
 ) -> None:
     appointment = book(office, service, contact)
-    notify.enqueue_reminders(now=at(2026, 12, 1, 12, 0))
+    appointment_messages.enqueue_reminders(now=at(2026, 12, 1, 12, 0))
     assert Notification.objects.filter(kind="reminder-1440").count() == 2
 
     services.reschedule(appointment, at(2026, 12, 7, 10, 5), now=at(2026, 12, 1, 13, 0))
@@ -743,14 +744,14 @@ def test_pruning_deletes_old_appointments_with_their_notifications_and_keeps_rec
     old = make_appointment(service, agent_member, at(2026, 10, 30, 10, 0))  # ended 32 days ago
     recent = make_appointment(service, agent_member, at(2026, 11, 2, 10, 0))  # ended 29 days ago
     for appointment in (old, recent):
-        notify.appointment_changed(appointment, "booked", appointment.created_at)
-    assert Notification.objects.filter(appointment=old).count() == 1
+        appointment_messages.appointment_changed(appointment, "booked", appointment.created_at)
+    assert Notification.objects.filter(topic=topic(old.pk)).count() == 1
 
     services.prune_appointments(now=NOW)
 
     assert list(Appointment.objects.all()) == [recent]
-    assert not Notification.objects.filter(appointment_id=old.pk).exists()
-    assert Notification.objects.filter(appointment=recent).count() == 1
+    assert not Notification.objects.filter(topic=topic(old.pk)).exists()
+    assert Notification.objects.filter(topic=topic(recent.pk)).count() == 1
 
 
 # --- the staff member's private calendar address ------------------------------------------------------

@@ -19,9 +19,10 @@ from django.test import Client
 from django.urls import reverse
 from icalendar import Calendar
 
+from buergerbuero.booking import messages as appointment_messages
 from buergerbuero.booking import services
+from buergerbuero.booking.messages import topic
 from buergerbuero.booking.models import AbsenceKind, Appointment, AppointmentStatus, WorkingTime
-from buergerbuero.notify import services as notify
 from buergerbuero.offices.models import Office, Service
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import Role, StaffMember
@@ -418,7 +419,7 @@ def admin_rows(
 ) -> dict[str, Any]:
     """Working times, absences and notifications of both organisations."""
     for appointment in (calendar["own"], calendar["foreign"]):
-        notify.appointment_changed(appointment, "booked", at(2026, 11, 25))
+        appointment_messages.appointment_changed(appointment, "booked", at(2026, 11, 25))
     return {
         "own_time": add_working_time(agent_member, 0, "09:00", "11:00"),
         "foreign_time": add_working_time(foreign_agent, 0, "07:00", "09:00"),
@@ -460,7 +461,7 @@ def test_an_office_lead_sees_only_appointments_and_notifications_of_their_organi
         calendar["own_cancelled"],
         calendar["colleague"],
     }
-    assert {notification.appointment for notification in notifications} == {calendar["own"]}
+    assert {notification.topic for notification in notifications} == {topic(calendar["own"].pk)}
     assert len(notifications) == 1  # e-mail only: the fixture appointments have no phone
 
 
@@ -472,7 +473,7 @@ def test_the_other_organisations_lead_sees_only_their_rows(
     assert changelist(client, "booking_workingtime") == [admin_rows["foreign_time"]]
     assert changelist(client, "booking_absence") == [admin_rows["foreign_absence"]]
     assert changelist(client, "booking_appointment") == [calendar["foreign"]]
-    assert [n.appointment for n in changelist(client, "notify_notification")] == [calendar["foreign"]]
+    assert [n.topic for n in changelist(client, "notify_notification")] == [topic(calendar["foreign"].pk)]
 
 
 def test_an_org_admin_sees_every_office_of_their_organisation_and_nothing_else(

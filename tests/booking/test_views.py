@@ -25,6 +25,7 @@ from django.utils.translation import gettext
 from icalendar import Calendar
 
 from buergerbuero.booking import services
+from buergerbuero.booking.messages import topic
 from buergerbuero.booking.models import Appointment, AppointmentStatus
 from buergerbuero.booking.services import Contact
 from buergerbuero.notify.models import Notification
@@ -213,7 +214,7 @@ def test_booking_through_the_form_leads_to_the_appointments_page(client: Client,
     assert response["Location"] == f"/a/{appointment.token}/?booked=1"
     assert appointment.starts_at == FIRST_FREE
     assert appointment.phone == "+4915123456789"
-    assert Notification.objects.filter(appointment=appointment).count() == 2
+    assert Notification.objects.filter(topic=topic(appointment.pk)).count() == 2
     page = client.get(response["Location"])
     assert page.status_code == 200
     assert escape(german("Your appointment is booked.")) in body(page)

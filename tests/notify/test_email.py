@@ -24,8 +24,10 @@ from django.utils import formats, translation
 from django.utils.translation import gettext
 from icalendar import Timezone
 
+from buergerbuero.booking import messages as appointment_messages
 from buergerbuero.booking import services as booking
 from buergerbuero.booking.ical import appointment_link
+from buergerbuero.booking.messages import topic
 from buergerbuero.notify import services
 from buergerbuero.notify.models import Channel, DeliveryStatus, Notification
 from buergerbuero.offices.models import Office, Service
@@ -75,7 +77,7 @@ def test_booking_writes_one_pending_row_per_channel_and_sends_nothing_yet(
 ) -> None:
     appointment = book(office, service, agent, phone=CITIZEN_PHONE)
 
-    rows = {row.channel: row for row in Notification.objects.filter(appointment=appointment)}
+    rows = {row.channel: row for row in Notification.objects.filter(topic=topic(appointment.pk))}
     assert set(rows) == {Channel.EMAIL, Channel.SMS}
     for row in rows.values():
         assert (row.kind, row.status, row.attempts) == ("booked", DeliveryStatus.PENDING, 0)
@@ -174,7 +176,7 @@ def test_booking_mail_arrives_once_in_the_citizens_language_with_an_invitation(
     described = zones[0].to_tz(lookup_tzid=False)
     assert dt.datetime(2026, 12, 2, 10, 0, tzinfo=described).astimezone(dt.UTC) == START.astimezone(dt.UTC)
 
-    row = Notification.objects.get(appointment=appointment)
+    row = Notification.objects.get(topic=topic(appointment.pk))
     assert (row.status, row.attempts, row.sent_at, row.last_error) == (DeliveryStatus.SENT, 1, NOW, "")
     # Every attempt at this row carries the same Message-ID (a repeat is recognisably the same).
     assert mail.message["Message-ID"] == f"<notification-{row.pk}@{SENDER_ADDRESS.rpartition('@')[2]}>"
@@ -253,7 +255,7 @@ def test_moving_the_appointment_sends_an_update_with_sequence_1_and_the_new_star
     text = text_of(leaf_parts(mail.message)["text/plain"])
     assert "11:00" in text  # the new time
     with translation.override("en"):
-        assert services.local_when(START, appointment) in text  # … and the one it was moved from
+        assert appointment_messages.local_when(START, appointment) in text  # … and the one it was moved from
 
 
 def test_cancelling_sends_a_calendar_cancellation(
@@ -301,7 +303,7 @@ def test_a_refused_recipient_fails_at_once_and_a_deferred_one_is_retried(
 
     assert services.deliver_due(now=NOW) == 0
 
-    row = Notification.objects.get(appointment=appointment)
+    row = Notification.objects.get(topic=topic(appointment.pk))
     assert (row.status, row.attempts) == (status, 1)
     assert reply[:3] in row.last_error
     assert mail_settings.messages == []

@@ -25,7 +25,9 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext, ngettext
 
+from buergerbuero.booking import messages as appointment_messages
 from buergerbuero.booking import services as booking
+from buergerbuero.booking.messages import topic
 from buergerbuero.booking.models import Appointment
 from buergerbuero.notify import services
 from buergerbuero.notify.models import Channel, DeliveryStatus, Notification
@@ -52,7 +54,7 @@ OTHER_PHONE = "0160 98765432"
 
 
 def email_row(appointment: Appointment) -> Notification:
-    return Notification.objects.get(appointment=appointment, channel=Channel.EMAIL)
+    return Notification.objects.get(topic=topic(appointment.pk), channel=Channel.EMAIL)
 
 
 # --- the mail server is down ----------------------------------------------------------------------
@@ -197,7 +199,7 @@ def test_two_workers_at_the_same_time_send_each_message_once(
 def reminders(appointment: Appointment) -> Counter[tuple[str, str]]:
     """(kind, channel) of the appointment's reminder rows that wait to be sent."""
     rows = Notification.objects.filter(
-        appointment=appointment, kind__startswith="reminder", status=DeliveryStatus.PENDING
+        topic=topic(appointment.pk), kind__startswith="reminder", status=DeliveryStatus.PENDING
     )
     return Counter((row.kind, row.channel) for row in rows)
 
@@ -211,28 +213,28 @@ def test_the_day_before_reminders_are_written_once_for_email_and_sms(
 ) -> None:
     appointment = book(office, service, agent, phone=CITIZEN_PHONE)
 
-    assert services.enqueue_reminders(DAY_BEFORE - dt.timedelta(minutes=1)) == 0
-    assert services.enqueue_reminders(DAY_BEFORE) == 2
-    assert services.enqueue_reminders(DAY_BEFORE) == 0
-    assert services.enqueue_reminders(DAY_BEFORE + dt.timedelta(minutes=1)) == 0
+    assert appointment_messages.enqueue_reminders(DAY_BEFORE - dt.timedelta(minutes=1)) == 0
+    assert appointment_messages.enqueue_reminders(DAY_BEFORE) == 2
+    assert appointment_messages.enqueue_reminders(DAY_BEFORE) == 0
+    assert appointment_messages.enqueue_reminders(DAY_BEFORE + dt.timedelta(minutes=1)) == 0
 
     assert reminders(appointment) == BOTH_DAY
-    mail = Notification.objects.get(appointment=appointment, kind="reminder-1440", channel=Channel.EMAIL)
+    mail = Notification.objects.get(topic=topic(appointment.pk), kind="reminder-1440", channel=Channel.EMAIL)
     with translation.override("de"):
         subject = gettext("Reminder of your appointment: %(office)s") % {"office": office.name}
     assert mail.subject == subject
     assert mail.next_attempt_at == DAY_BEFORE
-    sms = Notification.objects.get(appointment=appointment, kind="reminder-1440", channel=Channel.SMS)
+    sms = Notification.objects.get(topic=topic(appointment.pk), kind="reminder-1440", channel=Channel.SMS)
     assert "10:00" in sms.body_text
 
 
 def test_the_quarter_hour_reminders_come_in_addition(office: Office, service: Service, agent: User) -> None:
     appointment = book(office, service, agent, phone=CITIZEN_PHONE)
-    services.enqueue_reminders(DAY_BEFORE)
+    appointment_messages.enqueue_reminders(DAY_BEFORE)
 
-    assert services.enqueue_reminders(QUARTER_BEFORE - dt.timedelta(minutes=1)) == 0
-    assert services.enqueue_reminders(QUARTER_BEFORE) == 2
-    assert services.enqueue_reminders(QUARTER_BEFORE + dt.timedelta(minutes=1)) == 0
+    assert appointment_messages.enqueue_reminders(QUARTER_BEFORE - dt.timedelta(minutes=1)) == 0
+    assert appointment_messages.enqueue_reminders(QUARTER_BEFORE) == 2
+    assert appointment_messages.enqueue_reminders(QUARTER_BEFORE + dt.timedelta(minutes=1)) == 0
 
     assert reminders(appointment) == BOTH_DAY + BOTH_QUARTER
 
@@ -243,9 +245,9 @@ def test_an_appointment_booked_two_hours_ahead_gets_only_the_quarter_hour_remind
     booked_at = START - dt.timedelta(hours=2)
     appointment = book(office, service, agent, phone=CITIZEN_PHONE, now=booked_at)
 
-    assert services.enqueue_reminders(booked_at) == 0
-    assert services.enqueue_reminders(booked_at + dt.timedelta(minutes=30)) == 0
-    assert services.enqueue_reminders(QUARTER_BEFORE) == 2
+    assert appointment_messages.enqueue_reminders(booked_at) == 0
+    assert appointment_messages.enqueue_reminders(booked_at + dt.timedelta(minutes=30)) == 0
+    assert appointment_messages.enqueue_reminders(QUARTER_BEFORE) == 2
 
     assert reminders(appointment) == BOTH_QUARTER
 
@@ -254,21 +256,24 @@ def test_moving_drops_the_old_times_reminders_and_the_new_time_gets_its_own(
     office: Office, service: Service, agent: User
 ) -> None:
     appointment = book(office, service, agent, phone=CITIZEN_PHONE)
-    services.enqueue_reminders(DAY_BEFORE)
+    appointment_messages.enqueue_reminders(DAY_BEFORE)
     assert reminders(appointment) == BOTH_DAY
 
     booking.reschedule(appointment, LATER_START, now=DAY_BEFORE + dt.timedelta(minutes=5))
 
     assert reminders(appointment) == Counter()
     # Nothing for the old time any more …
-    assert services.enqueue_reminders(QUARTER_BEFORE) == 0
+    assert appointment_messages.enqueue_reminders(QUARTER_BEFORE) == 0
     assert reminders(appointment) == Counter()
     # … and the new time is reminded of at its own moments.
-    assert services.enqueue_reminders(LATER_START - dt.timedelta(minutes=1440)) == 2
-    assert services.enqueue_reminders(LATER_START - dt.timedelta(minutes=15)) == 2
+    assert appointment_messages.enqueue_reminders(LATER_START - dt.timedelta(minutes=1440)) == 2
+    assert appointment_messages.enqueue_reminders(LATER_START - dt.timedelta(minutes=15)) == 2
     assert reminders(appointment) == BOTH_DAY + BOTH_QUARTER
     day_mail = Notification.objects.get(
-        appointment=appointment, kind="reminder-1440", channel=Channel.EMAIL, status=DeliveryStatus.PENDING
+        topic=topic(appointment.pk),
+        kind="reminder-1440",
+        channel=Channel.EMAIL,
+        status=DeliveryStatus.PENDING,
     )
     assert "11:00" in day_mail.body_text  # the new time, not 10:00
 
@@ -283,27 +288,30 @@ def test_an_appointment_moved_to_a_time_a_few_hours_ahead_gets_no_day_before_rem
 
     # The citizen has just been told the new time; like a booking made a few hours ahead,
     # it gets the quarter-hour reminder only.
-    services.enqueue_reminders(moved_at + dt.timedelta(minutes=1))
-    services.enqueue_reminders(new_start - dt.timedelta(minutes=15))
+    appointment_messages.enqueue_reminders(moved_at + dt.timedelta(minutes=1))
+    appointment_messages.enqueue_reminders(new_start - dt.timedelta(minutes=15))
 
     assert reminders(appointment) == BOTH_QUARTER
 
 
 def test_a_cancelled_appointment_gets_no_reminders(office: Office, service: Service, agent: User) -> None:
     appointment = book(office, service, agent, phone=CITIZEN_PHONE)
-    services.enqueue_reminders(DAY_BEFORE)
+    appointment_messages.enqueue_reminders(DAY_BEFORE)
     assert reminders(appointment) == BOTH_DAY
 
     booking.cancel(appointment, now=DAY_BEFORE + dt.timedelta(minutes=5))
 
     assert reminders(appointment) == Counter()
-    assert services.enqueue_reminders(DAY_BEFORE + dt.timedelta(minutes=10)) == 0
-    assert services.enqueue_reminders(QUARTER_BEFORE) == 0
+    assert appointment_messages.enqueue_reminders(DAY_BEFORE + dt.timedelta(minutes=10)) == 0
+    assert appointment_messages.enqueue_reminders(QUARTER_BEFORE) == 0
     assert reminders(appointment) == Counter()
     other = book(office, service, agent, phone=CITIZEN_PHONE, start=START + dt.timedelta(hours=1))
     booking.cancel(other, now=NOW + dt.timedelta(minutes=1))  # cancelled before any reminder was due
-    assert services.enqueue_reminders(START + dt.timedelta(hours=1) - dt.timedelta(minutes=1440)) == 0
-    assert not Notification.objects.filter(appointment=other, kind__startswith="reminder").exists()
+    assert (
+        appointment_messages.enqueue_reminders(START + dt.timedelta(hours=1) - dt.timedelta(minutes=1440))
+        == 0
+    )
+    assert not Notification.objects.filter(topic=topic(other.pk), kind__startswith="reminder").exists()
 
 
 # --- the admin ------------------------------------------------------------------------------------
@@ -333,16 +341,16 @@ def test_office_lead_sees_and_resends_only_the_own_organisations_messages(
     other_refused = book(other_office, other_service, other_agent, email="", phone=OTHER_PHONE)
     sms_settings.answer_next(400, count=2)
     assert services.deliver_due(now=NOW) == 0
-    own_failed = Notification.objects.get(appointment=refused, status=DeliveryStatus.FAILED)
-    other_failed = Notification.objects.get(appointment=other_refused, status=DeliveryStatus.FAILED)
+    own_failed = Notification.objects.get(topic=topic(refused.pk), status=DeliveryStatus.FAILED)
+    other_failed = Notification.objects.get(topic=topic(other_refused.pk), status=DeliveryStatus.FAILED)
     # … and one e-mail waits for its time.
     later = NOW + dt.timedelta(minutes=1)
     waiting = book(office, service, agent, email="waiting@example.org", start=LATER_START, now=later)
     other_waiting = book(
         other_office, other_service, other_agent, email="other@example.org", start=LATER_START, now=later
     )
-    own_pending = Notification.objects.get(appointment=waiting, status=DeliveryStatus.PENDING)
-    other_pending = Notification.objects.get(appointment=other_waiting, status=DeliveryStatus.PENDING)
+    own_pending = Notification.objects.get(topic=topic(waiting.pk), status=DeliveryStatus.PENDING)
+    other_pending = Notification.objects.get(topic=topic(other_waiting.pk), status=DeliveryStatus.PENDING)
 
     client.force_login(office_lead)
     url = reverse("admin:notify_notification_changelist")

@@ -15,6 +15,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from buergerbuero.booking.ical import appointment_link
+from buergerbuero.booking.messages import topic
 from buergerbuero.booking.models import Appointment
 from buergerbuero.notify import services
 from buergerbuero.notify.models import Channel, DeliveryStatus, Notification
@@ -37,7 +38,7 @@ def book_by_phone(office: Office, service: Service, agent: User) -> Appointment:
 
 
 def sms_row(appointment: Appointment) -> Notification:
-    return Notification.objects.get(appointment=appointment, channel=Channel.SMS)
+    return Notification.objects.get(topic=topic(appointment.pk), channel=Channel.SMS)
 
 
 def the_one_request(gateway: SmsGateway) -> GatewayRequest:

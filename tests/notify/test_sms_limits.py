@@ -15,6 +15,7 @@ from django.contrib.auth.models import User
 from django.core import mail
 from django.test import Client
 
+from buergerbuero.booking.messages import topic
 from buergerbuero.booking.models import Appointment
 from buergerbuero.notify import services
 from buergerbuero.notify.models import Channel, DeliveryStatus, Notification
@@ -89,7 +90,7 @@ def test_the_budget_starts_again_the_next_day_and_counts_a_message_once(
     services.deliver_due(now=NOW)  # a temporary failure: the retry is the same message
 
     services.deliver_due(now=NOW + dt.timedelta(minutes=5))
-    assert Notification.objects.get(appointment=first).status == DeliveryStatus.SENT
+    assert Notification.objects.get(topic=topic(first.pk)).status == DeliveryStatus.SENT
 
     tomorrow = NOW + dt.timedelta(days=1)
     second = book(
@@ -102,7 +103,7 @@ def test_the_budget_starts_again_the_next_day_and_counts_a_message_once(
         now=tomorrow,
     )
     services.deliver_due(now=tomorrow)
-    assert Notification.objects.get(appointment=second).status == DeliveryStatus.SENT
+    assert Notification.objects.get(topic=topic(second.pk)).status == DeliveryStatus.SENT
 
 
 @pytest.mark.parametrize("recipient", ["+870773111632", "+881631234567", "+252612345678", "+79123456789"])
@@ -115,12 +116,13 @@ def test_a_stored_sms_to_a_country_not_allowed_is_never_sent(
     services.deliver_due(now=NOW)
 
     assert sms_settings.requests == []
-    row = Notification.objects.get(appointment=appointment, channel=Channel.SMS)
+    row = Notification.objects.get(topic=topic(appointment.pk), channel=Channel.SMS)
     assert row.status == DeliveryStatus.SKIPPED
     code = recipient[1:4] if recipient.startswith(("+87", "+88", "+25")) else "7"
     assert f"+{code}" in row.last_error
     assert (
-        Notification.objects.get(appointment=appointment, channel=Channel.EMAIL).status == DeliveryStatus.SENT
+        Notification.objects.get(topic=topic(appointment.pk), channel=Channel.EMAIL).status
+        == DeliveryStatus.SENT
     )
 
 
