@@ -172,6 +172,8 @@ def test_a_server_process_holds_no_more_connections_than_requests_in_flight(
     application = f"bb-test-{uuid.uuid4().hex[:12]}"
     server = live_servers({"PGAPPNAME": application})  # libpq tags the server's connections
     peak = 0
+    samples = 0
+    sampler_errors: list[BaseException] = []  # a thread's exception is otherwise lost
     statuses: list[int] = []
     done = threading.Event()
     limit = 2 * CONCURRENCY  # in flight, plus backends that are still exiting
@@ -187,7 +189,7 @@ def test_a_server_process_holds_no_more_connections_than_requests_in_flight(
             browser.close()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, samples
         try:
             with connection.cursor() as cursor:
                 while not done.is_set():
@@ -196,9 +198,13 @@ def test_a_server_process_holds_no_more_connections_than_requests_in_flight(
                     )
                     row = cursor.fetchone()
                     peak = max(peak, int(row[0]) if row else 0)
+                    samples += 1
                     if peak > limit:
                         done.set()
                     done.wait(0.02)
+        except BaseException as error:
+            sampler_errors.append(error)
+            raise
         finally:
             connection.close()
 
@@ -212,5 +218,11 @@ def test_a_server_process_holds_no_more_connections_than_requests_in_flight(
         done.set()
         sampler.join(TIMEOUT)
 
+    assert not sampler.is_alive(), "the connection sampler did not stop"
+    assert not sampler_errors, f"the connection sampler failed: {sampler_errors!r}"
     assert set(statuses) == {200}
+    # Requests were in flight while it sampled, so the server held at least one connection:
+    # a peak of 0 would mean the sampler looked at the wrong thing (e.g. the application name).
+    assert samples > 0
+    assert peak >= 1, f"no connection of the server seen in {samples} samples"
     assert peak <= limit, f"{peak} connections held by one server process for {CONCURRENCY} clients"
