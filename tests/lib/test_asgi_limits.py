@@ -23,8 +23,7 @@ from django.urls import reverse
 from PIL import Image
 from pytest_django import Settings
 
-from buergerbuero.lib import asgi_limits
-from buergerbuero.lib import media
+from buergerbuero.lib import asgi_limits, media
 from buergerbuero.offices.models import Office
 from tests.consult.support import start_consultation
 from tests.support.server import AsgiServer
