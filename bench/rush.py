@@ -26,15 +26,10 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import json
-import math
 import os
 import re
-import secrets
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,16 +40,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(ROOT))
 
-from bench.waiting_room import (  # noqa: E402
-    POSTGRES_ADMIN_URL,
-    _cpu_seconds,
-    _free_port,
-    _percentile,
-    _stop_process,
-    _wait_healthy,
-)
+from bench.support import cli  # noqa: E402
+from bench.support.environment import BenchEnvironment, postgres_url  # noqa: E402
+from bench.support.processes import cpu_seconds, stop_process, with_children  # noqa: E402
+from bench.support.report import emit, say, with_all  # noqa: E402
+from bench.support.servers import AsgiServer, start_servers, stop_servers  # noqa: E402
+from bench.support.stats import ms_percentile, percentile  # noqa: E402
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 TARGET_JOINS_PER_S = 60.0
 TARGET_P95_S = 1.0
 CSRF_INPUT = re.compile(rb'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -111,18 +103,6 @@ class Connection:
         length = int(received.get("content-length", "0"))
         content = await self.reader.readexactly(length) if length else b""
         return status, received, content
-
-
-def _with_children(pids: list[int]) -> list[int]:
-    """The processes and all their descendants (uvicorn's workers)."""
-    found, todo = [], list(pids)
-    while todo:
-        pid = todo.pop()
-        found.append(pid)
-        for task in Path(f"/proc/{pid}/task").glob("*/children"):
-            with contextlib.suppress(OSError):
-                todo.extend(int(child) for child in task.read_text().split())
-    return found
 
 
 def _address(i: int) -> str:
@@ -196,56 +176,31 @@ async def _run(count: int, concurrency: int, one: Any, offset: int) -> tuple[lis
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.tmp = Path(tempfile.mkdtemp(prefix="bench-rush-"))
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.database: str | None = None
-        self.env: dict[str, str] = {}
-
-    def say(self, line: str) -> None:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+        scaled = args.mode == "scaled"
+        self.environment = BenchEnvironment(
+            "rush",
+            database_url=postgres_url(args.database) if scaled else None,
+            redis_url=args.redis_url if scaled else None,
+            redis_prefix=args.redis_prefix,
+            keep=args.keep_logs,
+        )
+        self.servers: list[AsgiServer] = []
+        self.worker: subprocess.Popen[bytes] | None = None
+        self.say = say
 
     def configure(self) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SQLITE_PATH"}}
-        env.update(
-            DJANGO_SETTINGS_MODULE="buergerbuero.config.settings",
-            SECRET_KEY=secrets.token_urlsafe(50),
-            VAR_DIR=str(self.tmp / "var"),
-            LOG_LEVEL="WARNING",
-            PYTHONUNBUFFERED="1",
-        )
-        if self.args.mode == "embedded":
-            env["SQLITE_PATH"] = str(self.tmp / "bench.sqlite3")
-        else:
-            import psycopg
-            from psycopg import sql
-
-            self.database = self.args.database
-            with psycopg.connect(f"{POSTGRES_ADMIN_URL}/postgres", autocommit=True) as admin:
-                drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                admin.execute(drop.format(sql.Identifier(self.database)))
-                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
-            env["DATABASE_URL"] = f"{POSTGRES_ADMIN_URL}/{self.database}"
-            env["REDIS_URL"] = self.args.redis_url
-            env["REDIS_PREFIX"] = self.args.redis_prefix
-            env["JOBS_IN_WEB_PROCESS"] = "false"
-        self.env = env
-        os.environ.clear()
-        os.environ.update(env)
-        import django
-
-        django.setup()
+        # Scaled: the jobs run in a worker process of their own, as in production.
+        self.environment.setup(**({"JOBS_IN_WEB_PROCESS": "false"} if self.args.mode == "scaled" else {}))
 
     def prepare(self) -> str:
         """An office open all day today and tomorrow, with three services and room for all."""
-        from django.core.management import call_command
         from django.utils import timezone
 
         from buergerbuero.offices.models import MIDNIGHT, Office, Service, SpecialOpening
         from buergerbuero.orgs.models import Organization
         from buergerbuero.waiting.models import QueueState
 
-        call_command("migrate", interactive=False, verbosity=0)
+        self.environment.migrate()
         org = Organization.objects.create(slug="benchstadt", name="Benchstadt", state="BY")
         office = Office.objects.create(
             organization=org,
@@ -265,36 +220,22 @@ class Bench:
         return f"/{org.slug}/{office.slug}/enter/"
 
     def start(self) -> tuple[int, list[int]]:
-        port = _free_port()
-        log = self.tmp / "server.log"
-        command = [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        env, logs = self.environment.env, self.environment.tmp
+        workers = ["--workers", str(self.args.workers)] if self.args.mode == "scaled" else []
+        self.servers = start_servers(1, env, logs, serve_args=workers)
         if self.args.mode == "scaled":
-            command += ["--workers", str(self.args.workers)]
-        with log.open("ab") as out:
-            self.procs.append(
-                subprocess.Popen(  # noqa: S603  (our own interpreter and manage.py)
-                    command,
+            with (logs / "worker.log").open("ab") as out:
+                self.worker = subprocess.Popen(
+                    [sys.executable, "manage.py", "worker"],
                     cwd=ROOT,
-                    env=self.env,
+                    env=env,
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
-            )
-            if self.args.mode == "scaled":
-                self.procs.append(
-                    subprocess.Popen(
-                        [sys.executable, "manage.py", "worker"],
-                        cwd=ROOT,
-                        env=self.env,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                )
-        _wait_healthy(self.procs[0], port, log)
         time.sleep(1.0)  # every worker up
-        return port, _with_children([p.pid for p in self.procs])
+        pids = [server.pid for server in self.servers] + ([self.worker.pid] if self.worker else [])
+        return self.servers[0].port, with_children(pids)
 
     def run(self, path: str) -> dict[str, Any]:
         port, pids = self.start()
@@ -303,17 +244,14 @@ class Bench:
         asyncio.run(_run(2 * c, c, lambda i: _floor(port, i), 1 << 20))
         asyncio.run(_run(c, c, lambda i: _join(port, path, i), 2 << 20))
         floor_a = asyncio.run(_run(n, c, lambda i: _floor(port, i), 3 << 20))
-        cpu = _cpu_seconds(pids)
+        cpu = cpu_seconds(pids)
         lat, errors, wall, first_error = asyncio.run(_run(n, c, lambda i: _join(port, path, i), 0))
-        cpu = _cpu_seconds(pids) - cpu
+        cpu = cpu_seconds(pids) - cpu
         floor_b = asyncio.run(_run(n, c, lambda i: _floor(port, i), 4 << 20))
         floor_lat = sorted(floor_a[0] + floor_b[0])
         floor_rate = (len(floor_a[0]) + len(floor_b[0])) / (floor_a[2] + floor_b[2])
 
-        def ms(values: Sequence[float], q: float) -> float | None:
-            value = _percentile(values, q)
-            return None if math.isnan(value) else round(1000 * value, 1)
-
+        ms = ms_percentile
         rate = len(lat) / wall
         self.say(
             f"{self.args.mode}: {len(lat)} joins ({errors} failed) in {wall:.1f}s = {rate:.1f} joins/s; "
@@ -326,7 +264,7 @@ class Bench:
             f"floor (2 × GET /healthz per citizen): {floor_rate:.1f} citizens/s; p50 {ms(floor_lat, 0.5)} / "
             f"p95 {ms(floor_lat, 0.95)} / p99 {ms(floor_lat, 0.99)} ms"
         )
-        p95 = _percentile(lat, 0.95)
+        p95 = percentile(lat, 0.95)
         targets = {
             "joins_per_s_ge_60": rate >= TARGET_JOINS_PER_S,
             "p95_le_1s": p95 <= TARGET_P95_S,
@@ -349,49 +287,29 @@ class Bench:
             "floor_p95_ms": ms(floor_lat, 0.95),
             "floor_p99_ms": ms(floor_lat, 0.99),
             "load_average_1m": round(os.getloadavg()[0], 2),
-            "targets_met": {**targets, "all": all(targets.values())},
+            "targets_met": with_all(targets),
         }
 
     def cleanup(self) -> None:
-        for proc in self.procs:
+        stop_servers(self.servers)
+        if self.worker is not None:
             with contextlib.suppress(Exception):
-                _stop_process(proc)
-        if self.database is not None:
-            with contextlib.suppress(Exception):
-                from django.db import connections
-
-                connections.close_all()
-            import psycopg
-            from psycopg import sql
-
-            with psycopg.connect(f"{POSTGRES_ADMIN_URL}/postgres", autocommit=True) as admin:
-                drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                admin.execute(drop.format(sql.Identifier(self.database)))
-            import redis
-
-            client = redis.Redis.from_url(self.args.redis_url)
-            keys = list(client.scan_iter(match=f"{self.args.redis_prefix}*", count=1000))
-            if keys:
-                client.delete(*keys)
-            client.close()
+                stop_process(self.worker)
         if self.args.keep_logs:
-            self.say(f"logs kept in {self.tmp}")
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.say(f"logs kept in {self.environment.tmp}")
+        self.environment.cleanup()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--mode", choices=["embedded", "scaled"], default="embedded")
+    parser = cli.parser(__doc__)
+    cli.add_mode(parser)
     parser.add_argument("--citizens", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2, help="web workers in the scaled mode")
     parser.add_argument("--database", default="bench_rush", help="PostgreSQL database (dropped after)")
-    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
+    cli.add_redis(parser)
     parser.add_argument("--redis-prefix", default="bench-rush", help="Redis key prefix (scaled)")
-    parser.add_argument("--keep-logs", action="store_true")
+    cli.add_keep_logs(parser)
     args = parser.parse_args(argv)
     bench = Bench(args)
     try:
@@ -400,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = bench.run(path)
     finally:
         bench.cleanup()
-    bench.say(json.dumps(result))
+    emit(result)
     return 0
 
 

@@ -41,44 +41,42 @@ Output: human-readable lines, then one JSON object as the last line.
 from __future__ import annotations
 
 import argparse
-import array
-import asyncio
-import base64
 import contextlib
 import datetime as dt
-import gc
 import http.client
 import json
 import math
-import multiprocessing as mp
 import os
-import re
-import resource
 import secrets
-import shutil
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
-from types import FrameType
-from typing import Any, TextIO, cast
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(ROOT))
 
-POSTGRES_ADMIN_URL = "postgres://postgres@127.0.0.1:5432"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+from bench.support import cli  # noqa: E402
+from bench.support.broadcast import BroadcastServer  # noqa: E402
+from bench.support.environment import BenchEnvironment, postgres_url  # noqa: E402
+from bench.support.processes import (  # noqa: E402
+    CpuMeter,
+    PySpy,
+    cpu_seconds,
+    raise_fd_limit,
+    rss_kib,
+    terminate_as_interrupt,
+)
+from bench.support.report import emit, say, with_all  # noqa: E402
+from bench.support.servers import AsgiServer, start_servers, stop_servers  # noqa: E402
+from bench.support.stats import in_ms, percentile, ratio  # noqa: E402
+from bench.support.websocket import BASELINE, BASELINE_SEQ, PRODUCT, ClientPool, ClientSpec, Collected  # noqa: E402
+
 AGENTS = 2
 HISTORY = 20  # finished consultations, so that the estimate (and so the message) is complete
 
@@ -96,582 +94,6 @@ TARGET_FROM_ACTION_P99_10K_MS = 450.0
 # Connects (issue #12): server CPU per connect, and a reconnect storm well under a minute.
 TARGET_CPU_PER_CONNECT_MS = 3.0
 TARGET_STORM_S = 60.0
-
-
-# =============================================================================================
-# The lean load client (runs in --client-procs processes)
-# =============================================================================================
-SEQ = re.compile(rb'"seq":(\d+)')
-QUEUE_PREFIX = b'{"type":"queue"'
-CALLED_PREFIX = b'{"type":"called"'
-SNAPSHOT_PREFIX = b'{"type":"snapshot"'
-
-
-def _masked_frame(opcode: int, payload: bytes) -> bytes:
-    """A client frame (clients must mask); only used for pongs and the close frame."""
-    mask = os.urandom(4)
-    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + body
-
-
-class _Socket(asyncio.Protocol):
-    """One WebSocket: handshake, then frames parsed in ``data_received``; no task, no queue."""
-
-    __slots__ = (
-        *("buffer", "done", "fragments", "group", "idx", "ready", "request", "spec", "transport"),
-        *("upgraded", "worker"),
-    )
-
-    def __init__(
-        self, worker: _ClientWorker, spec: ClientSpec, request: bytes, done: asyncio.Future[bool]
-    ) -> None:
-        self.worker = worker
-        self.spec = spec
-        self.idx = spec.idx
-        self.group = spec.group
-        self.request = request
-        self.done = done
-        self.transport: asyncio.Transport | None = None
-        self.buffer = b""
-        self.fragments = b""
-        self.upgraded = False
-        self.ready = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no asyncio.Transport
-        self.transport.write(self.request)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
-        if self.ready:
-            self.worker.open_sockets[self.group] -= 1
-            self.worker.lost[self.group] += 1
-        if not self.done.done():
-            self.done.set_result(False)
-
-    def data_received(self, data: bytes) -> None:
-        now = time.monotonic()
-        buf = self.buffer + data if self.buffer else data
-        if not self.upgraded:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                self.buffer = buf
-                return
-            if not buf.startswith(b"HTTP/1.1 101"):
-                self.close()
-                return
-            self.upgraded = True
-            buf = buf[end + 4 :]
-        pos, size = 0, len(buf)
-        while size - pos >= 2:
-            length = buf[pos + 1] & 0x7F
-            head = 2
-            if length == 126:
-                if size - pos < 4:
-                    break
-                length = int.from_bytes(buf[pos + 2 : pos + 4], "big")
-                head = 4
-            elif length == 127:
-                if size - pos < 10:
-                    break
-                length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
-                head = 10
-            end = pos + head + length
-            if end > size:
-                break
-            self._frame(buf[pos], buf[pos + head : end], now)
-            pos = end
-        self.buffer = buf[pos:] if pos < size else b""
-
-    def _frame(self, first: int, payload: bytes, now: float) -> None:
-        opcode, fin = first & 0x0F, first & 0x80
-        if opcode == 0x1 or opcode == 0x0:  # text, or a continuation of one
-            if opcode == 0x0 or not fin:
-                self.fragments += payload
-                if not fin:
-                    return
-                payload, self.fragments = self.fragments, b""
-            self._text(payload, now)
-        elif opcode == 0x9 and self.transport is not None:  # ping: the server closes without pong
-            self.transport.write(_masked_frame(0xA, payload))
-        elif opcode == 0x8:
-            self.close()
-
-    def _text(self, payload: bytes, now: float) -> None:
-        worker = self.worker
-        if payload.startswith(QUEUE_PREFIX):
-            match = SEQ.search(payload)
-            if match is not None:
-                worker.record(int(match.group(1)), now)
-        elif payload.startswith(CALLED_PREFIX):
-            worker.called.append((self.idx, now))
-        elif payload.startswith(SNAPSHOT_PREFIX) and not self.ready:
-            self.ready = True
-            worker.open_sockets[self.group] += 1
-            if not self.done.done():
-                self.done.set_result(True)
-        else:
-            worker.other += 1
-
-    def close(self) -> None:
-        if self.transport is not None:
-            with contextlib.suppress(Exception):
-                self.transport.write(_masked_frame(0x8, (1000).to_bytes(2, "big")))
-            self.transport.close()
-
-
-BASELINE, PRODUCT = 0, 1  # the two groups of sockets, measured in turns
-BASELINE_SEQ = 1_000_000_000  # the baseline's sequence numbers: apart from the product's
-
-
-@dataclass(frozen=True)
-class ClientSpec:
-    idx: int
-    port: int
-    path: str
-    group: int
-
-
-class _ClientWorker:
-    """Owns some of the sockets; obeys commands from the bench process over a pipe."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.sockets: list[_Socket] = []
-        self.receipts: dict[int, array.array[float]] = {}
-        self.called: list[tuple[int, float]] = []
-        self.other = 0
-        self.open_sockets = [0, 0]  # per group
-        self.lost = [0, 0]
-        self.stopped: asyncio.Future[None] | None = None
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    def record(self, seq: int, now: float) -> None:
-        times = self.receipts.get(seq)
-        if times is None:
-            times = self.receipts[seq] = array.array("d")
-        times.append(now)
-
-    async def run(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.stopped = loop.create_future()
-        loop.add_reader(self.conn.fileno(), self._on_command)
-        await self.stopped
-
-    def _on_command(self) -> None:
-        # The loop may have made the pipe non-blocking; a large command (or reply) would then
-        # fail half-way with EAGAIN.
-        os.set_blocking(self.conn.fileno(), True)
-        try:
-            command = self.conn.recv()
-        except (EOFError, OSError):  # the bench process is gone
-            command = ("stop",)
-        name = command[0]
-        if name == "stop":
-            asyncio.get_running_loop().remove_reader(self.conn.fileno())
-            self._close_all()
-            if self.stopped is not None and not self.stopped.done():
-                self.stopped.set_result(None)
-            return
-        if name == "connect":
-            coroutine = self._connect(*command[1:])
-        elif name == "storm":
-            coroutine = self._storm(*command[1:])
-        elif name == "wait":
-            coroutine = self._wait(*command[1:])
-        else:
-            coroutine = self._collect()
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def _connect(self, host: str, specs: Sequence[ClientSpec], inflight: int, timeout: float) -> None:
-        ok, failed, seconds = await self._open(host, specs, inflight, timeout)
-        # Nothing but receipts from here on: no collector pauses in the measured part.
-        gc.collect()
-        gc.freeze()
-        gc.disable()
-        self.conn.send(("connected", ok, failed, seconds))
-
-    async def _storm(self, host: str, group: int, inflight: int, timeout: float) -> None:
-        """Drop every socket of the group at once, reconnect them all: until each has its
-        snapshot again (a deploy or crash of the servers, as the clients see it)."""
-        dropped = [sock for sock in self.sockets if sock.group == group]
-        self.sockets = [sock for sock in self.sockets if sock.group != group]
-        for sock in dropped:
-            if sock.ready:
-                sock.ready = False  # not "lost": we dropped it
-                self.open_sockets[group] -= 1
-            if sock.transport is not None:
-                sock.transport.abort()  # at once, no closing handshake (as a crash looks)
-        ok, failed, seconds = await self._open(host, [sock.spec for sock in dropped], inflight, timeout)
-        self.conn.send(("stormed", ok, failed, seconds))
-
-    async def _open(
-        self, host: str, specs: Sequence[ClientSpec], inflight: int, timeout: float
-    ) -> tuple[int, int, float]:
-        loop = asyncio.get_running_loop()
-        started = time.monotonic()
-        pending = iter(specs)
-        ok = failed = 0
-
-        async def one(spec: ClientSpec) -> bool:
-            key = base64.b64encode(os.urandom(16)).decode()
-            request = (
-                f"GET {spec.path} HTTP/1.1\r\nHost: localhost:{spec.port}\r\nUpgrade: websocket\r\n"
-                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                f"Origin: http://localhost:{spec.port}\r\nUser-Agent: bench\r\n\r\n"
-            ).encode()
-            done: asyncio.Future[bool] = loop.create_future()
-            sock = _Socket(self, spec, request, done)
-            try:
-                await asyncio.wait_for(loop.create_connection(lambda: sock, host, spec.port), timeout)
-                self.sockets.append(sock)
-                return await asyncio.wait_for(done, timeout)
-            except (OSError, TimeoutError):
-                sock.close()
-                return False
-
-        async def lane() -> None:
-            nonlocal ok, failed
-            for spec in pending:
-                if await one(spec):
-                    ok += 1
-                else:
-                    failed += 1
-
-        await asyncio.gather(*(lane() for _ in range(inflight)))
-        return ok, failed, time.monotonic() - started
-
-    async def _wait(self, seq: int, group: int, called_idx: int, timeout: float) -> None:
-        """Until every open socket of the group has the message ``seq`` (and ``called_idx``,
-        a socket of the group, its call)."""
-        deadline = time.monotonic() + timeout
-        owns_called = called_idx >= 0 and any(s.idx == called_idx and s.group == group for s in self.sockets)
-
-        def complete() -> bool:
-            got = len(self.receipts.get(seq, ()))
-            return got >= self.open_sockets[group] and (
-                not owns_called or any(idx == called_idx for idx, _ in self.called)
-            )
-
-        while not complete() and time.monotonic() < deadline:
-            await asyncio.sleep(0.005)
-        self.conn.send(("waited", len(self.receipts.get(seq, ())), self.open_sockets[group]))
-
-    async def _collect(self) -> None:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        self.conn.send(
-            (
-                "collected",
-                dict(self.receipts),
-                list(self.called),
-                self.other,
-                list(self.open_sockets),
-                list(self.lost),
-                usage.ru_utime + usage.ru_stime,
-            )
-        )
-        self._close_all()
-
-    def _close_all(self) -> None:
-        for sock in self.sockets:
-            sock.ready = False  # its connection_lost comes later and must not count any more
-            sock.close()
-        self.sockets = []
-        self.receipts = {}
-        self.called = []
-        self.other = 0
-        self.open_sockets, self.lost = [0, 0], [0, 0]
-        gc.enable()
-        gc.unfreeze()
-
-
-def _client_process(conn: Connection) -> None:
-    """Entry point of a client process (spawned)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the bench process stops us
-    _raise_fd_limit(0)
-    worker = _ClientWorker(conn)
-    try:
-        import uvloop
-
-        uvloop.run(worker.run())
-    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
-        asyncio.run(worker.run())
-
-
-class ClientPool:
-    """The client processes, seen from the bench process."""
-
-    def __init__(self, processes: int) -> None:
-        context = mp.get_context("spawn")
-        self.conns: list[Connection] = []
-        self.procs: list[BaseProcess] = []
-        for _ in range(processes):
-            parent, child = context.Pipe()
-            proc = context.Process(target=_client_process, args=(child,), daemon=True)
-            proc.start()
-            child.close()
-            self.conns.append(parent)
-            self.procs.append(proc)
-
-    @property
-    def pids(self) -> list[int]:
-        return [p.pid for p in self.procs if p.pid is not None]
-
-    def _ask(self, command: tuple[Any, ...] | list[tuple[Any, ...]]) -> list[Any]:
-        commands = command if isinstance(command, list) else [command] * len(self.conns)
-        for conn, cmd in zip(self.conns, commands, strict=True):
-            conn.send(cmd)
-        try:
-            return [conn.recv() for conn in self.conns]
-        except (EOFError, OSError) as lost:
-            time.sleep(0.5)
-            codes = [proc.exitcode for proc in self.procs]
-            raise RuntimeError(f"a client process died (exit codes {codes})") from lost
-
-    def connect(self, specs: Sequence[ClientSpec], inflight: int, timeout: float) -> tuple[int, int, float]:
-        share = [list(specs[i :: len(self.conns)]) for i in range(len(self.conns))]
-        replies = self._ask([("connect", "127.0.0.1", part, inflight, timeout) for part in share])
-        return sum(r[1] for r in replies), sum(r[2] for r in replies), max(r[3] for r in replies)
-
-    def storm(self, group: int, inflight: int, timeout: float) -> tuple[int, int, float]:
-        replies = self._ask(("storm", "127.0.0.1", group, inflight, timeout))
-        return sum(r[1] for r in replies), sum(r[2] for r in replies), max(r[3] for r in replies)
-
-    def wait(self, seq: int, group: int, called_idx: int, timeout: float) -> tuple[int, int]:
-        replies = self._ask(("wait", seq, group, called_idx, timeout))
-        return sum(r[1] for r in replies), sum(r[2] for r in replies)
-
-    def collect(self) -> Collected:
-        result = Collected()
-        for reply in self._ask(("collect",)):
-            _, receipts, called, other, open_sockets, lost, cpu = reply
-            for seq, times in receipts.items():
-                result.receipts.setdefault(seq, []).extend(times)
-            result.called.extend(called)
-            result.other += other
-            for group in (BASELINE, PRODUCT):
-                result.open_sockets[group] += open_sockets[group]
-                result.lost[group] += lost[group]
-            result.cpu_seconds += cpu
-        return result
-
-    def close(self) -> None:
-        for conn in self.conns:
-            with contextlib.suppress(Exception):
-                conn.send(("stop",))
-        for proc in self.procs:
-            proc.join(timeout=5)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(timeout=5)
-        for conn in self.conns:
-            conn.close()
-
-
-@dataclass
-class Collected:
-    receipts: dict[int, list[float]] = field(default_factory=dict)
-    called: list[tuple[int, float]] = field(default_factory=list)
-    other: int = 0
-    open_sockets: list[int] = field(default_factory=lambda: [0, 0])
-    lost: list[int] = field(default_factory=lambda: [0, 0])
-    cpu_seconds: float = 0.0
-
-
-# =============================================================================================
-# The baseline: plain `websockets` with `broadcast()` (runs as a subprocess of the bench)
-# =============================================================================================
-async def _baseline_serve(port: int, template: dict[str, Any]) -> None:
-    from websockets.asyncio.server import ServerConnection, broadcast, serve
-
-    clients: set[ServerConnection] = set()
-    snapshot = json.dumps({**template, "type": "snapshot"}, separators=(",", ":"))
-
-    async def handler(websocket: ServerConnection) -> None:
-        clients.add(websocket)
-        try:
-            await websocket.send(snapshot)
-            await websocket.wait_closed()
-        finally:
-            clients.discard(websocket)
-
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    async with serve(handler, "127.0.0.1", port, compression=None, backlog=4096):
-        sys.stdout.write("ready\n")
-        sys.stdout.flush()
-        while line := await reader.readline():
-            # Serialised once, the same text for every socket, like the product's hub.
-            text = json.dumps({**template, "seq": int(line)}, separators=(",", ":"))
-            broadcast(clients, text)
-
-
-def _baseline_main(port: int, template: str) -> int:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _raise_fd_limit(0)
-    asyncio.run(_baseline_serve(port, json.loads(Path(template).read_text(encoding="utf-8"))))
-    return 0
-
-
-# =============================================================================================
-# Processes, limits, measurements
-# =============================================================================================
-def _raise_fd_limit(clients: int) -> int:
-    """As many descriptors as allowed (root may lift the hard limit too); inherited by children."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = max(hard, clients * 2 + 4096)
-    for limit in (wanted, hard):
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, max(limit, hard)))
-            return limit
-        except (ValueError, OSError):
-            continue
-    return soft
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _rss_kib(pids: Sequence[int]) -> int:
-    total = 0
-    for pid in pids:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-    return total
-
-
-def _cpu_seconds(pids: Sequence[int]) -> float:
-    """User + system time of the processes (all threads)."""
-    ticks = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _machine_busy_seconds() -> float:
-    """CPU time spent by the whole machine (all cores, everyone), from /proc/stat."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-class CpuMeter:
-    """CPU seconds of groups of processes, of this process, and of the whole machine, over a
-    period: other work on the machine (``other``) makes the figures noisy and is reported."""
-
-    def __init__(self, groups: dict[str, Sequence[int]]) -> None:
-        self.groups = {name: list(pids) for name, pids in groups.items()}
-        self.start = self._sample()
-
-    def _sample(self) -> dict[str, float]:
-        sample = {name: _cpu_seconds(pids) for name, pids in self.groups.items()}
-        sample.update(
-            bench=_cpu_seconds([os.getpid()]), machine=_machine_busy_seconds(), wall=time.monotonic()
-        )
-        return sample
-
-    def stop(self) -> dict[str, float]:
-        end = self._sample()
-        usage = {key: end[key] - self.start[key] for key in end}
-        ours = sum(usage[name] for name in self.groups) + usage["bench"]
-        usage["other"] = max(0.0, usage["machine"] - ours)
-        return usage
-
-
-def _stop_process(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
-def _start_server(port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(  # noqa: S603  (our own interpreter and manage.py)
-            [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C reaches the bench, which stops the servers
-        )
-
-
-def _wait_healthy(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server on port {port} exited early:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"http://localhost:{port}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.1)
-    raise RuntimeError(f"server on port {port} did not answer within {timeout}s; see {log}")
-
-
-def _percentile(sorted_values: Sequence[float], q: float) -> float:
-    """Nearest rank."""
-    if not sorted_values:
-        return math.nan
-    rank = max(1, math.ceil(q * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
-
-
-def _ms(value: float) -> float | None:
-    return None if math.isnan(value) or math.isinf(value) else round(value * 1000, 1)
-
-
-class PySpy:
-    """Optional sampling profile of the server processes while the rounds run."""
-
-    def __init__(self, binary: str | None, out_dir: Path | None) -> None:
-        self.binary = binary
-        self.out_dir = out_dir
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self, label: str, pids: Sequence[int]) -> None:
-        if not self.binary or self.out_dir is None:
-            return
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        for i, pid in enumerate(pids):
-            out = self.out_dir / f"{label}-{i}.txt"
-            self.procs.append(
-                subprocess.Popen(  # noqa: S603  (the py-spy given on the command line)
-                    [
-                        *(self.binary, "record", "--pid", str(pid), "--rate", "250", "--format", "raw"),
-                        *("--threads", "--nonblocking", "-o", str(out)),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
-            )
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        self.procs = []
 
 
 # =============================================================================================
@@ -824,60 +246,28 @@ class Bench:
         self.clients: int = args.clients
         self.mode: str = args.mode
         self.trigger: str = args.trigger or ("http" if self.mode == "embedded" else "direct")
-        self.tmp = Path(tempfile.mkdtemp(prefix="bench-waiting-"))
-        self.servers: list[subprocess.Popen[bytes]] = []
-        self.baseline: subprocess.Popen[bytes] | None = None
-        self.pool: ClientPool | None = None
-        self.database: str | None = None
-        self.redis_prefix: str | None = None
-        self.server_env: dict[str, str] = {}
-        self.pyspy = PySpy(args.py_spy, Path(args.profile_dir) if args.profile_dir else self.tmp / "profile")
-        self.out: TextIO = sys.stdout
-
-    def say(self, line: str) -> None:
-        self.out.write(line + "\n")
-        self.out.flush()
-
-    # --- environment and database ----------------------------------------------------------
-    def configure(self) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SQLITE_PATH"}}
-        env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        env.update(
-            DJANGO_SETTINGS_MODULE="buergerbuero.config.settings",
-            SECRET_KEY=secrets.token_urlsafe(50),  # the bench's sessions must be valid in the servers
-            VAR_DIR=str(self.tmp / "var"),
-            LOG_LEVEL="WARNING",
-            PYTHONUNBUFFERED="1",
+        scaled = self.mode == "scaled"
+        self.environment = BenchEnvironment(
+            "waiting",
+            database_url=postgres_url(f"bench_waiting_{os.getpid()}") if scaled else None,
+            redis_url=args.redis_url if scaled else None,
+            keep=args.keep_logs,
         )
-        if self.mode == "embedded":
-            env["SQLITE_PATH"] = str(self.tmp / "bench.sqlite3")
-        else:
-            import psycopg
-            from psycopg import sql
+        self.tmp = self.environment.tmp
+        self.servers: list[AsgiServer] = []
+        self.baseline: BroadcastServer | None = None
+        self.pool: ClientPool | None = None
+        self.pyspy = PySpy(args.py_spy, Path(args.profile_dir) if args.profile_dir else self.tmp / "profile")
+        self.say = say
 
-            self.database = f"bench_waiting_{os.getpid()}"
-            with psycopg.connect(f"{POSTGRES_ADMIN_URL}/postgres", autocommit=True) as admin:
-                admin.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.database))
-                )
-                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
-            self.redis_prefix = f"bench-{os.getpid()}-{secrets.token_hex(4)}"
-            env["DATABASE_URL"] = f"{POSTGRES_ADMIN_URL}/{self.database}"
-            env["REDIS_URL"] = self.args.redis_url
-            env["REDIS_PREFIX"] = self.redis_prefix
-        self.server_env = env
-        os.environ.clear()
-        os.environ.update(env)
-        import django
-
-        django.setup()
+    def configure(self) -> None:
+        self.environment.setup()
 
     def prepare(self) -> Prepared:
         from django.conf import settings
         from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
         from django.contrib.auth.models import User
         from django.contrib.sessions.backends.db import SessionStore
-        from django.core.management import call_command
         from django.utils import timezone
         from django.utils.crypto import get_random_string
 
@@ -892,7 +282,7 @@ class Bench:
 
         assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.db"  # noqa: S101
         started = time.monotonic()
-        call_command("migrate", interactive=False, verbosity=0)
+        self.environment.migrate()
         now = timezone.now()
         org = Organization.objects.create(slug="benchstadt", name="Benchstadt", state="BY")
         office = Office.objects.create(
@@ -1006,14 +396,14 @@ class Bench:
         # A few sockets first: what the servers set up once (thread pools, the hub, caches,
         # database connections) is then not counted as memory per connection.
         warm = min(50, len(specs) // 20)
-        cpu_before = _cpu_seconds(pids)
+        cpu_before = cpu_seconds(pids)
         ok, failed, seconds = self.pool.connect(specs[:warm], self.args.inflight, timeout)
         time.sleep(0.5)
-        rss_before = _rss_kib(pids)
+        rss_before = rss_kib(pids)
         more, more_failed, more_seconds = self.pool.connect(specs[warm:], self.args.inflight, timeout)
         time.sleep(1.0)  # let the servers finish their per-connection bookkeeping
-        rss_after = _rss_kib(pids)
-        connect_cpu = _cpu_seconds(pids) - cpu_before
+        rss_after = rss_kib(pids)
+        connect_cpu = cpu_seconds(pids) - cpu_before
         measured = more
         ok, failed, seconds = ok + more, failed + more_failed, seconds + more_seconds
         self.say(
@@ -1029,45 +419,18 @@ class Bench:
     def _round_timeout(self) -> float:
         return max(10.0, self.clients / 500)
 
-    def _start_baseline(self, prepared: Prepared) -> int:
-        port = _free_port()
-        log = self.tmp / "baseline.log"
-        # In a file: a message for a long queue can exceed what one command-line argument may hold.
-        template = self.tmp / "baseline-template.json"
-        template.write_text(json.dumps(prepared.sample), encoding="utf-8")
-        with log.open("ab") as err:
-            self.baseline = subprocess.Popen(  # noqa: S603  (this very script)
-                [
-                    *(sys.executable, str(Path(__file__).resolve()), "--serve-baseline", str(port)),
-                    *("--baseline-template", str(template)),
-                ],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=err,
-                start_new_session=True,
-            )
-        assert self.baseline.stdout is not None  # noqa: S101
-        if self.baseline.stdout.readline().strip() != b"ready":
-            raise RuntimeError(f"baseline server did not start; see {log}")
-        return port
-
     def _start_servers(self) -> list[int]:
-        ports = [_free_port() for _ in range(1 if self.mode == "embedded" else 2)]
-        for i, port in enumerate(ports):
-            self.servers.append(_start_server(port, self.server_env, self.tmp / f"server-{i}.log"))
-        for i, (proc, port) in enumerate(zip(self.servers, ports, strict=True)):
-            _wait_healthy(proc, port, self.tmp / f"server-{i}.log")
-        return ports
+        self.servers = start_servers(1 if self.mode == "embedded" else 2, self.environment.env, self.tmp)
+        return [server.port for server in self.servers]
 
     def run(self, prepared: Prepared) -> tuple[PhaseResult, PhaseResult, dict[str, float]]:
         """Both servers hold their N sockets at the same time and take turns: a baseline
         broadcast, then an agent's call; so that both meet the same conditions on the machine."""
         assert self.pool is not None  # noqa: S101
-        base_port = self._start_baseline(prepared)
+        self.baseline = baseline = BroadcastServer(prepared.sample, self.tmp)
+        base_port = baseline.port
         ports = self._start_servers()
-        assert self.baseline is not None  # noqa: S101
-        assert self.baseline.stdin is not None  # noqa: S101
-        base_pids, pids = [self.baseline.pid], [p.pid for p in self.servers]
+        base_pids, pids = [baseline.pid], [server.pid for server in self.servers]
 
         specs = [ClientSpec(i, base_port, f"/ws/tickets/{i}/", BASELINE) for i in range(self.clients)]
         base = self._connect("baseline", specs, base_pids)
@@ -1079,7 +442,7 @@ class Bench:
             self.pyspy.stop()
         if self.args.reconnect_storm:
             time.sleep(1.0)  # the connects' batched bookkeeping is done
-            cpu_before = _cpu_seconds(pids)
+            cpu_before = cpu_seconds(pids)
             self.pyspy.start(f"{self.mode}-storm", pids)
             try:
                 ok, failed, seconds = self.pool.storm(
@@ -1087,7 +450,7 @@ class Bench:
                 )
             finally:
                 self.pyspy.stop()
-            prod.storm = (ok, failed, seconds, _cpu_seconds(pids) - cpu_before)
+            prod.storm = (ok, failed, seconds, cpu_seconds(pids) - cpu_before)
             self.say(
                 f"reconnect storm: {ok} of {prod.connected} dropped sockets had their snapshot again after "
                 f"{seconds:.1f}s ({failed} failed; server CPU "
@@ -1106,8 +469,7 @@ class Bench:
                 # The baseline's turn: one broadcast of a message like the product's.
                 seq = BASELINE_SEQ + r
                 t0 = time.monotonic()
-                self.baseline.stdin.write(f"{seq}\n".encode())
-                self.baseline.stdin.flush()
+                baseline.broadcast(seq)
                 self.pool.wait(seq, BASELINE, -1, timeout)
                 if measured:
                     base.rounds.append(RoundResult(seq, t0, t0, 0.0, -1))
@@ -1137,8 +499,8 @@ class Bench:
         usage = meter.stop()
         time.sleep(0.2)  # late "called" events
         collected = self.pool.collect()
-        for proc in [*self.servers, self.baseline]:
-            _stop_process(proc)
+        stop_servers(self.servers)
+        baseline.stop()
         self.servers, self.baseline = [], None
         base.server_cpu_s, prod.server_cpu_s = usage["baseline"], usage["servers"]
         base.lost, prod.lost = collected.lost[BASELINE], collected.lost[PRODUCT]
@@ -1157,7 +519,7 @@ class Bench:
         self, base: PhaseResult, prod: PhaseResult, usage: dict[str, float], prepared: Prepared
     ) -> dict[str, Any]:
         def pct(values: Sequence[float], q: float) -> float | None:
-            return _ms(_percentile(values, q))
+            return in_ms(percentile(values, q))
 
         def per_update(seconds: float, p: PhaseResult) -> float:
             return round(1000 * seconds / max(1, len(p.rounds)), 1)
@@ -1191,30 +553,30 @@ class Bench:
             f"(both servers' updates); cores busy: machine {usage['machine'] / wall:.2f}, of which "
             f"not this bench {usage['other'] / wall:.2f} (other work makes the figures noisy)"
         )
-        p99 = _percentile(prod.latencies, 0.99)
-        base_p99 = _percentile(base.latencies, 0.99)
-        notify_p99 = _percentile(prod.notify_commit, 0.99)
-        ratio = p99 / base_p99 if base_p99 > 0 else math.nan
-        self.say(f"p99 update latency / baseline p99: {ratio:.2f}")
+        p99 = percentile(prod.latencies, 0.99)
+        base_p99 = percentile(base.latencies, 0.99)
+        notify_p99 = percentile(prod.notify_commit, 0.99)
+        to_baseline = ratio(p99, base_p99)
+        self.say(f"p99 update latency / baseline p99: {to_baseline}")
         rss = prod.rss_per_conn_kib
         # What a citizen experiences starts with the agent's click: the flags use the figures
         # from the action as well as those from the commit.
-        from_action_p99 = _percentile(prod.from_action, 0.99)
-        notify_action_p99 = _percentile(prod.notify, 0.99)
-        action_p50 = _percentile(prod.actions, 0.5)
+        from_action_p99 = percentile(prod.from_action, 0.99)
+        notify_action_p99 = percentile(prod.notify, 0.99)
+        action_p50 = percentile(prod.actions, 0.5)
         cpu_per_connect = 1000 * prod.connect_cpu_s / max(1, prod.connected)
         targets: dict[str, bool] = {}
         if self.clients <= 1000:
             targets["p99_update_le_250ms"] = p99 * 1000 <= TARGET_P99_1K_MS
             targets["p99_update_from_action_le_250ms"] = from_action_p99 * 1000 <= TARGET_P99_1K_MS
-            targets["ratio_to_baseline_le_3"] = ratio <= TARGET_RATIO_1K
+            targets["ratio_to_baseline_le_3"] = to_baseline is not None and to_baseline <= TARGET_RATIO_1K
             targets["p99_call_to_notify_le_100ms"] = notify_p99 * 1000 <= TARGET_NOTIFY_1K_MS
             targets["p99_call_to_notify_from_action_le_100ms"] = (
                 notify_action_p99 * 1000 <= TARGET_NOTIFY_1K_MS
             )
         else:
             targets["p99_update_le_350ms"] = p99 * 1000 <= TARGET_P99_10K_MS
-            targets["ratio_to_baseline_le_1.3"] = ratio <= TARGET_RATIO_10K
+            targets["ratio_to_baseline_le_1.3"] = to_baseline is not None and to_baseline <= TARGET_RATIO_10K
             targets["p50_action_le_100ms"] = action_p50 * 1000 <= TARGET_ACTION_P50_10K_MS
             targets["p99_update_from_action_le_450ms"] = (
                 from_action_p99 * 1000 <= TARGET_FROM_ACTION_P99_10K_MS
@@ -1251,65 +613,41 @@ class Bench:
             "message_bytes": len(json.dumps(prepared.sample, separators=(",", ":")).encode()),
             "p50_update_ms": pct(prod.latencies, 0.5),
             "p95_update_ms": pct(prod.latencies, 0.95),
-            "p99_update_ms": _ms(p99),
+            "p99_update_ms": in_ms(p99),
             "max_update_ms": pct(prod.latencies, 1.0),
             "p99_update_from_action_ms": pct(prod.from_action, 0.99),
             "p99_fanout_spread_ms": pct(prod.spread, 0.99),
             "missed_updates": prod.missed,
             "missed_calls": prod.missed_called,
             "baseline_p50_update_ms": pct(base.latencies, 0.5),
-            "baseline_p99_update_ms": _ms(base_p99),
+            "baseline_p99_update_ms": in_ms(base_p99),
             "baseline_p99_fanout_spread_ms": pct(base.spread, 0.99),
-            "ratio_to_baseline": None if math.isnan(ratio) else round(ratio, 2),
+            "ratio_to_baseline": to_baseline,
             "p50_call_to_notify_ms": pct(prod.notify_commit, 0.5),
-            "p99_call_to_notify_ms": _ms(notify_p99),
+            "p99_call_to_notify_ms": in_ms(notify_p99),
             "p99_call_to_notify_from_action_ms": pct(prod.notify, 0.99),
-            "p50_action_ms": _ms(action_p50),
+            "p50_action_ms": in_ms(action_p50),
             "rss_per_conn_kib": round(rss, 1),
             "baseline_rss_per_conn_kib": round(base.rss_per_conn_kib, 1),
             "server_cpu_ms_per_update": per_update(prod.server_cpu_s, prod),
             "baseline_server_cpu_ms_per_update": per_update(base.server_cpu_s, base),
             "client_cpu_ms_per_round": per_update(usage["clients"], prod),
             "other_load_cores": round(usage["other"] / wall, 2),
-            "targets_met": {**targets, "all": all(targets.values())},
+            "targets_met": with_all(targets),
         }
 
     # --- clean-up -------------------------------------------------------------------------
     def cleanup(self) -> None:
         self.pyspy.stop()
-        for proc in self.servers:
-            with contextlib.suppress(Exception):
-                _stop_process(proc)
+        stop_servers(self.servers)
         if self.baseline is not None:
             with contextlib.suppress(Exception):
-                _stop_process(self.baseline)
+                self.baseline.stop()
         if self.pool is not None:
             self.pool.close()
-        if self.database is not None or self.redis_prefix is not None:
-            with contextlib.suppress(Exception):
-                from django.db import connections
-
-                connections.close_all()
-        if self.database is not None:
-            import psycopg
-            from psycopg import sql
-
-            with psycopg.connect(f"{POSTGRES_ADMIN_URL}/postgres", autocommit=True) as admin:
-                admin.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.database))
-                )
-        if self.redis_prefix is not None:
-            import redis
-
-            client = redis.Redis.from_url(self.args.redis_url)
-            keys = list(client.scan_iter(match=f"{self.redis_prefix}*", count=1000))
-            if keys:
-                client.delete(*keys)
-            client.close()
         if self.args.keep_logs:
             self.say(f"logs kept in {self.tmp}")
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+        self.environment.cleanup()
 
 
 class Actions:
@@ -1399,27 +737,10 @@ class DirectActions(Actions):
         services.remove(self._member(agent), ticket_id)
 
 
-@contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM cleans up like Ctrl-C does."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started in the background
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = cli.parser(__doc__)
     parser.add_argument("--clients", type=int, default=1000)
-    parser.add_argument("--mode", choices=["embedded", "scaled"], default="embedded")
+    cli.add_mode(parser)
     parser.add_argument("--calls", type=int, default=60, help="measured call-next rounds")
     parser.add_argument("--warmup", type=int, default=1, help="rounds before the measured ones")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds from one call to the next")
@@ -1442,34 +763,29 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=1000,
         help="reconnects in flight per client process in the storm",
     )
-    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
+    cli.add_redis(parser)
     parser.add_argument(
         "--py-spy", default=None, help="profile the servers (connect phase, rounds) with this py-spy binary"
     )
     parser.add_argument("--profile-dir", default=None, help="where py-spy writes (default: the temp dir)")
-    parser.add_argument("--keep-logs", action="store_true", help="keep the temp dir (server logs, profiles)")
-    parser.add_argument("--serve-baseline", type=int, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--baseline-template", default="", help=argparse.SUPPRESS)  # a file
+    cli.add_keep_logs(parser, help="keep the temp dir (server logs, profiles)")
     args = parser.parse_args(argv)
-    if args.serve_baseline is None:
-        if args.mode == "embedded" and args.trigger == "direct":
-            parser.error("in the embedded mode events of this process reach no server: use --trigger http")
-        if args.clients <= args.calls + args.warmup:
-            parser.error("--clients must exceed the number of calls")
-        if args.client_procs <= 0:
-            args.client_procs = 1 if args.clients <= 2000 else 2
+    if args.mode == "embedded" and args.trigger == "direct":
+        parser.error("in the embedded mode events of this process reach no server: use --trigger http")
+    if args.clients <= args.calls + args.warmup:
+        parser.error("--clients must exceed the number of calls")
+    if args.client_procs <= 0:
+        args.client_procs = 1 if args.clients <= 2000 else 2
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.serve_baseline is not None:
-        return _baseline_main(args.serve_baseline, args.baseline_template)
-    limit = _raise_fd_limit(args.clients)
+    limit = raise_fd_limit(args.clients)
     if limit < args.clients + 1024:
         sys.stderr.write(f"warning: only {limit} file descriptors allowed for {args.clients} clients\n")
     bench = Bench(args)
-    with _terminate_as_interrupt():
+    with terminate_as_interrupt():
         try:
             bench.configure()
             prepared = bench.prepare()
@@ -1483,7 +799,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             bench.cleanup()
             signal.signal(signal.SIGINT, signal.default_int_handler)
-    bench.say(json.dumps(result))
+    emit(result)
     return 0
 
 

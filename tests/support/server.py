@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 from django.conf import settings
@@ -40,31 +41,53 @@ def test_database_env() -> dict[str, str]:
 class AsgiServer:
     """Start, stop and restart ``manage.py serve`` like an operator would."""
 
-    def __init__(self, port: int | None = None, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        extra_env: dict[str, str] | None = None,
+        *,
+        env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+        serve_args: Sequence[str] = (),
+        own_session: bool = False,
+    ) -> None:
+        """``env``: the whole environment of the process (the benches prepare their own
+        database) instead of this one pointed at the test database; ``serve_args``: more
+        options of ``manage.py serve`` (e.g. ``--workers``); ``own_session``: Ctrl-C in the
+        terminal reaches only the caller, which stops the server itself."""
         self.port = port or free_port()
         self.extra_env = extra_env or {}
+        self.env = env
+        self.serve_args = list(serve_args)
+        self.own_session = own_session
         self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = Path(settings.VAR_DIR) / f"test-server-{self.port}.log"
+        self.log_path = log_path or Path(settings.VAR_DIR) / f"test-server-{self.port}.log"
 
     @property
     def url(self) -> str:
         return f"http://localhost:{self.port}"
 
     def start(self, timeout: float = 30) -> None:
-        env = {**os.environ, **test_database_env(), **self.extra_env}
+        base = self.env if self.env is not None else {**os.environ, **test_database_env()}
+        env = {**base, **self.extra_env}
         env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    *(sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(self.port)),
+                    *self.serve_args,
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=self.own_session,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early; see {self.log_path}")
+                tail = self.log_path.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"server exited early; see {self.log_path}:\n{tail}")
             try:
                 with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:  # noqa: S310
                     if response.status == 200:
@@ -72,6 +95,12 @@ class AsgiServer:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.1)
         raise RuntimeError(f"server did not answer within {timeout}s; see {self.log_path}")
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise RuntimeError("the server is not running")
+        return self.process.pid
 
     def stop(self) -> None:
         if self.process is None:
