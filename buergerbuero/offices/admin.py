@@ -171,6 +171,7 @@ class OfficeAdmin(TenantScopedAdmin):
             "waiting_video",
             "show_position",
             "full_message",
+            "statistics_suppress_below",
         ]
         if not request.user.is_superuser:
             fields.remove("organization")  # set from the admin's own organisation

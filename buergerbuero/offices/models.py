@@ -102,6 +102,15 @@ class Office(models.Model):
         validators=[MinValueValidator(30), MaxValueValidator(3600)],
     )
 
+    statistics_suppress_below = models.PositiveSmallIntegerField(
+        _("statistics: hide counts below"),
+        default=0,
+        help_text=_(
+            "For sensitive offices (e.g. pregnancy or addiction counselling): counts of a day "
+            "that are above zero but below this number are not shown or exported. 0 shows all."
+        ),
+    )
+
     class Meta:
         verbose_name = _("office")
         verbose_name_plural = _("offices")

@@ -33,6 +33,7 @@ class OrganizationForm(forms.ModelForm):  # type: ignore[type-arg]
             "sms_countries",
             "sms_daily_limit",
             "staff_second_factor",
+            "publishes_statistics",
         ]
         widgets = {"primary_colour": forms.TextInput(attrs={"type": "color"})}
 

@@ -79,6 +79,11 @@ class Organization(models.Model):
         validators=[validate_hex_colour],
         help_text=_("Used for buttons (with white text), links and the page header."),
     )
+    publishes_statistics = models.BooleanField(
+        _("publish statistics as open data"),
+        default=False,
+        help_text=_("Daily figures per office (no personal data) in the public read API."),
+    )
     embed_origins = models.TextField(
         _("websites that may embed the offices"),
         blank=True,

@@ -107,3 +107,23 @@ class AgentPresence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member}: {self.state}"
+
+
+class PresencePeriod(models.Model):
+    """One stretch of a staff member's presence (history, unlike ``AgentPresence``): the
+    statistics' staffed minutes and pauses are computed from it. Staff data, deleted after the
+    retention period once the day is aggregated (``waiting.presence_history.prune``)."""
+
+    member = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="presence_periods")
+    state = models.CharField(max_length=10, choices=PresenceState.choices)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["member", "ended_at"], name="presence_period_open"),
+            models.Index(fields=["started_at"], name="presence_period_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member}: {self.state} from {self.started_at:%Y-%m-%d %H:%M}"

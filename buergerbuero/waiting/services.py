@@ -41,7 +41,7 @@ from buergerbuero.offices.services import cached_status, status_label
 from buergerbuero.realtime.publish import encode, publish
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.staff.services import offices_served
-from buergerbuero.waiting import estimate
+from buergerbuero.waiting import estimate, presence_history
 from buergerbuero.waiting.models import (
     ACTIVE_STATUSES,
     AgentPresence,
@@ -718,6 +718,7 @@ def set_presence(member: StaffMember, state: str, now: dt.datetime | None = None
             state = PresenceState.BUSY  # the seat stays taken until the consultation ends
         if presence.state != state:
             AgentPresence.objects.filter(pk=presence.pk).update(state=state, changed_at=now, last_seen_at=now)
+            presence_history.record(member, state, now)  # staffed minutes and pauses for the statistics
             for office in offices_served(member):
                 _queue_event_live_only(office)
         presence.refresh_from_db()
