@@ -45,29 +45,29 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import json
-import math
 import os
 import random
 import re
 import secrets
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import zoneinfo
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(ROOT))
+
+from bench.support import cli  # noqa: E402
+from bench.support.environment import BenchEnvironment, beside  # noqa: E402
+from bench.support.report import emit, say, with_all  # noqa: E402
+from bench.support.servers import running_servers  # noqa: E402
+from bench.support.stats import percentile  # noqa: E402
 
 if TYPE_CHECKING:
     from buergerbuero.booking.slots import SlotFinder
@@ -88,17 +88,6 @@ STEP_ROUNDING = dt.timedelta(minutes=5)  # as booking.slots rounds a start after
 TARGET_SEARCH_P95_MS = 100.0
 
 Key = tuple[dt.datetime, int]  # (start, staff member)
-
-
-def emit(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..1) of a non-empty sample."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 @dataclass
@@ -151,83 +140,10 @@ def profile(name: str, run: Callable[[], object], top: int = 12) -> None:
     profiler.disable()
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("tottime").print_stats(top)
-    emit(f"profile of {name} (cProfile, sorted by own time):")
+    say(f"profile of {name} (cProfile, sorted by own time):")
     for line in out.getvalue().splitlines():
         if line.strip() and not line.lstrip().startswith(("Ordered by", "List reduced")):
-            emit("  " + line.rstrip())
-
-
-# --- environment ------------------------------------------------------------------------------
-class Environment:
-    """A database (and Redis prefix) of the bench's own; everything removed in ``cleanup``."""
-
-    def __init__(self) -> None:
-        self.tmp = Path(tempfile.mkdtemp(prefix="bench-booking-"))
-        self.admin_url: str | None = None
-        self.database: str | None = None
-        self.redis_url = os.environ.get("REDIS_URL", "")
-        self.redis_prefix = f"bench-booking-{os.getpid()}-{secrets.token_hex(4)}"
-
-    @property
-    def label(self) -> str:
-        return "postgresql" if self.database else "sqlite"
-
-    def configure(self) -> None:
-        url = os.environ.get("DATABASE_URL", "")
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        os.environ.update(
-            DJANGO_SETTINGS_MODULE="buergerbuero.config.settings",
-            VAR_DIR=str(self.tmp / "var"),
-            LOG_LEVEL="WARNING",
-            REDIS_PREFIX=self.redis_prefix,
-            JOBS_IN_WEB_PROCESS="false",  # the servers only answer requests
-        )
-        if url:
-            import psycopg
-            from psycopg import sql
-
-            parts = urlsplit(url)
-            base = parts.path.lstrip("/") or "postgres"
-            self.database = f"{base}_bench_{os.getpid()}"
-            self.admin_url = urlunsplit(parts._replace(path="/postgres"))
-            with psycopg.connect(self.admin_url, autocommit=True) as admin:
-                admin.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.database))
-                )
-                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
-            os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{self.database}"))
-        else:
-            os.environ["SQLITE_PATH"] = str(self.tmp / "bench.sqlite3")
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", interactive=False, verbosity=0)
-
-    def cleanup(self) -> None:
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
-        if self.database is not None and self.admin_url is not None:
-            import psycopg
-            from psycopg import sql
-
-            with psycopg.connect(self.admin_url, autocommit=True) as admin:
-                admin.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.database))
-                )
-        if self.redis_url:
-            with contextlib.suppress(Exception):
-                import redis
-
-                client = redis.Redis.from_url(self.redis_url)
-                keys = list(client.scan_iter(match=f"{self.redis_prefix}*", count=1000))
-                if keys:
-                    client.delete(*keys)
-                client.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+            say("  " + line.rstrip())
 
 
 # --- (a) the search -----------------------------------------------------------------------------
@@ -437,7 +353,7 @@ def bench_search(args: argparse.Namespace) -> dict[str, Any]:
     days = list(probe.days())
     far = dt.datetime.combine(days[FAR_DAY], dt.time(0), tzinfo=ZONE)
     free_now = full_scan(probe)
-    emit(
+    say(
         f"search scene: {len(agents)} staff members, {len(days)} days, {scene.booked} booked "
         f"(+{scene.cancelled} cancelled) of {scene.free_before} free slots, {scene.absences} absences "
         f"and blocked times, {len(free_now)} slots still free ({time.monotonic() - started:.1f}s)"
@@ -465,7 +381,7 @@ def bench_search(args: argparse.Namespace) -> dict[str, Any]:
         timed("one_agent_one_day", args.reps, one_agent_one_day),
     ]
     for timing in timings:
-        emit(timing.line())
+        say(timing.line())
     naive_found: set[Key] = set()
 
     def naive() -> object:
@@ -474,7 +390,7 @@ def bench_search(args: argparse.Namespace) -> dict[str, Any]:
         return naive_found
 
     naive_timing = timed("naive_scan_90_days", args.naive_reps, naive)
-    emit(naive_timing.line())
+    say(naive_timing.line())
     if args.profile:
         profile("scan_90_days", scan)
     by_name = {timing.name: timing for timing in [*timings, naive_timing]}
@@ -496,7 +412,7 @@ def bench_search(args: argparse.Namespace) -> dict[str, Any]:
         result[f"{timing.name}_p50_ms"] = round(timing.p50, 1)
         result[f"{timing.name}_p95_ms"] = round(timing.p95, 1)
         result[f"{timing.name}_cpu_p95_ms"] = round(timing.cpu_p95, 1)
-    emit(
+    say(
         f"heaviest search p95 {heaviest.p95:.1f} ms ({heaviest.name}); 90-day scan vs naive per-slot "
         f"queries: {result['scan_vs_naive_ratio']:.4f}× (naive agrees: {result['naive_agrees']}); "
         f"vs one staff member and one day: {result['scan_vs_one_agent_one_day_ratio']}×"
@@ -505,20 +421,8 @@ def bench_search(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # --- (b) the race -------------------------------------------------------------------------------
-@contextlib.contextmanager
-def running_servers(count: int) -> Iterator[list[AsgiServer]]:
-    from tests.support.server import AsgiServer
-
-    # Every attempt comes from 127.0.0.1 with one mobile number: lift the booking limits.
-    unlimited = {"BOOKING_LIMIT_PER_ADDRESS_HOUR": "1000000", "BOOKING_LIMIT_PER_CONTACT_DAY": "1000000"}
-    servers = [AsgiServer(extra_env=unlimited) for _ in range(count)]
-    try:
-        with ThreadPoolExecutor(max_workers=count) as pool:
-            list(pool.map(lambda server: server.start(timeout=90), servers))
-        yield servers
-    finally:
-        for server in servers:
-            server.stop()
+# Every attempt comes from 127.0.0.1 with one mobile number: lift the booking limits.
+UNLIMITED = {"BOOKING_LIMIT_PER_ADDRESS_HOUR": "1000000", "BOOKING_LIMIT_PER_CONTACT_DAY": "1000000"}
 
 
 def logged_errors(servers: Sequence[AsgiServer]) -> Counter[str]:
@@ -532,7 +436,7 @@ def logged_errors(servers: Sequence[AsgiServer]) -> Counter[str]:
     return errors
 
 
-def bench_race(args: argparse.Namespace) -> dict[str, Any]:
+def bench_race(args: argparse.Namespace, environment: BenchEnvironment) -> dict[str, Any]:
     from buergerbuero.booking.messages import topic
     from buergerbuero.booking.models import Appointment, AppointmentStatus
     from buergerbuero.notify.models import Notification
@@ -541,8 +445,9 @@ def bench_race(args: argparse.Namespace) -> dict[str, Any]:
     scene = make_scene(agents=1)
     (agent_id,) = scene.agent_ids
     started = time.monotonic()
-    with running_servers(args.servers) as servers:
-        emit(f"race: {args.servers} server processes up ({time.monotonic() - started:.1f}s)")
+    env = {**environment.env, **UNLIMITED}
+    with running_servers(args.servers, env, environment.tmp) as servers:
+        say(f"race: {args.servers} server processes up ({time.monotonic() - started:.1f}s)")
         result = race([server.port for server in servers], scene.details_path(agent_id), args.attempts)
     errors = logged_errors(servers)
     booked = Appointment.objects.filter(
@@ -553,7 +458,7 @@ def bench_race(args: argparse.Namespace) -> dict[str, Any]:
         topic__in=[topic(pk) for pk in booked.values_list("pk", flat=True)]
     ).count()
     replies = sorted(attempt.seconds for attempt in result.attempts)
-    emit(
+    say(
         f"race: {args.attempts} attempts on one slot over {args.servers} processes in {result.seconds:.2f}s: "
         f"{result.kinds['booked']} booked, {result.kinds['taken']} taken, {result.server_errors} server "
         f"errors, {result.kinds['unexpected']} unexpected; {in_database} booked in the database, "
@@ -561,9 +466,9 @@ def bench_race(args: argparse.Namespace) -> dict[str, Any]:
         f"max {replies[-1] * 1000:.0f} ms"
     )
     for problem in result.problems()[:3]:
-        emit(f"  e.g. {problem[:200]}")
+        say(f"  e.g. {problem[:200]}")
     for error, times in errors.most_common(3):
-        emit(f"  logged by the servers {times}×: {error}")
+        say(f"  logged by the servers {times}×: {error}")
     return {
         "concurrent_attempts": args.attempts,
         "server_processes": args.servers,
@@ -580,9 +485,7 @@ def bench_race(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = cli.parser(__doc__)
     parser.add_argument("--reps", type=int, default=30, help="measured repetitions per search (30)")
     parser.add_argument("--naive-reps", type=int, default=1, help="repetitions of the naive baseline (1)")
     parser.add_argument("--attempts", type=int, default=200, help="concurrent booking attempts (200)")
@@ -598,22 +501,29 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    environment = Environment()
+    # With DATABASE_URL: a database of the bench's own beside that one, created and dropped.
+    database_url = os.environ.get("DATABASE_URL", "")
+    environment = BenchEnvironment(
+        "booking",
+        database_url=beside(database_url, f"bench_{os.getpid()}") if database_url else None,
+        redis_url=os.environ.get("REDIS_URL") or None,
+    )
     try:
-        environment.configure()
-        emit(f"booking bench on {environment.label} (seed {args.seed}, {args.reps} repetitions)")
+        environment.setup(JOBS_IN_WEB_PROCESS="false")  # the servers only answer requests
+        environment.migrate()
+        say(f"booking bench on {environment.label} (seed {args.seed}, {args.reps} repetitions)")
         result: dict[str, Any] = {"bench": "booking", "database": environment.label}
         result.update(bench_search(args))
         if not args.skip_race:
-            result.update(bench_race(args))
+            result.update(bench_race(args, environment))
     finally:
         environment.cleanup()
     targets = {"slot_search_p95_le_100ms": result["slot_search_p95_ms"] <= TARGET_SEARCH_P95_MS}
     if not args.skip_race:
         targets["exactly_one_success"] = result["successes"] == 1 and result["booked_in_database"] == 1
         targets["no_server_errors"] = result["server_errors"] == 0 and result["unexpected"] == 0
-    result["targets_met"] = {**targets, "all": all(targets.values())}
-    emit(json.dumps(result))
+    result["targets_met"] = with_all(targets)
+    emit(result)
     return 0
 
 
