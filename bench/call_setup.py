@@ -67,7 +67,7 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 
 from bench.support import cli  # noqa: E402
 from bench.support.environment import BenchEnvironment  # noqa: E402
-from bench.support.report import emit, say  # noqa: E402
+from bench.support.report import run_and_report, say  # noqa: E402
 from bench.support.servers import AsgiServer  # noqa: E402
 from bench.support.stats import percentile, rounded  # noqa: E402
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, chromium_available  # noqa: E402
@@ -595,17 +595,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     bench = Bench(args)
-    try:
+
+    def measure() -> dict[str, Any]:
         bench.configure()
         bench.prepare()
-        result = bench.run()
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted; cleaning up\n")
-        return 130
-    finally:
-        bench.cleanup()
-    emit(result)
-    return 0
+        return bench.run()
+
+    return run_and_report(measure, bench.cleanup)
 
 
 if __name__ == "__main__":

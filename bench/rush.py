@@ -43,7 +43,7 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 from bench.support import cli  # noqa: E402
 from bench.support.environment import BenchEnvironment, postgres_url  # noqa: E402
 from bench.support.processes import cpu_seconds, stop_process, with_children  # noqa: E402
-from bench.support.report import emit, say, with_all  # noqa: E402
+from bench.support.report import run_and_report, say, with_all  # noqa: E402
 from bench.support.servers import AsgiServer, start_servers, stop_servers  # noqa: E402
 from bench.support.stats import ms_percentile, percentile  # noqa: E402
 
@@ -312,14 +312,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     cli.add_keep_logs(parser)
     args = parser.parse_args(argv)
     bench = Bench(args)
-    try:
+
+    def measure() -> dict[str, Any]:
         bench.configure()
-        path = bench.prepare()
-        result = bench.run(path)
-    finally:
-        bench.cleanup()
-    emit(result)
-    return 0
+        return bench.run(bench.prepare())
+
+    return run_and_report(measure, bench.cleanup)
 
 
 if __name__ == "__main__":

@@ -31,10 +31,8 @@ Output: one line per scenario, then a JSON object as the last line. Deterministi
 
 from __future__ import annotations
 
-import argparse
 import bisect
 import heapq
-import json
 import math
 import random
 import statistics
@@ -47,6 +45,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.support import cli
+from bench.support.report import emit, say
 from buergerbuero.waiting.estimate import (
     HISTORY_ROWS,
     EstimateInputs,
@@ -586,12 +586,8 @@ def run_scenario(scenario: Scenario, days: int, seed: int, moments: int, futures
     return score, statistics.fmean(waits) / MINUTE if waits else 0.0
 
 
-def emit(line: str) -> None:
-    sys.stdout.write(line + "\n")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = cli.parser(__doc__)
     parser.add_argument("--days", type=int, default=100, help="simulated days per scenario (100)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (1)")
     parser.add_argument("--oracle-moments", type=int, default=2000, help="oracle subsample per scenario")
@@ -603,12 +599,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.days < 1 or args.oracle_moments < 1 or args.futures < 1:
         parser.error("--days, --oracle-moments and --futures must be at least 1")
 
-    emit(
+    say(
         f"wait estimate vs naive and oracle: {len(SCENARIOS)} scenarios × {args.days} days, seed "
         f"{args.seed}, samples at arrival and every {SAMPLE_EVERY / MINUTE:.0f} min; oracle: "
         f"{args.oracle_moments} moments × {args.futures} futures per scenario"
     )
-    emit(
+    say(
         f"{'scenario':<16} {'samples':>7} {'known':>6} {'wait':>5} {'MAE':>6} {'naive':>6} "
         f"{'ratio':>6} {'oracle':>6} {'/orac':>6} {'cover':>6} {'width':>5}"
     )
@@ -619,7 +615,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         score, mean_wait = run_scenario(scenario, args.days, args.seed, args.oracle_moments, args.futures)
         total.merge(score)
         beaten += score.ratio < 1
-        emit(
+        say(
             f"{scenario.name:<16} {score.samples:>7} {score.known_share:>6.1%} {mean_wait:>5.1f} "
             f"{score.mae:>6.2f} {score.naive_mae:>6.2f} {score.ratio:>6.3f} {score.oracle_mae:>6.2f} "
             f"{score.ratio_to_oracle:>6.3f} {score.coverage:>6.1%} {score.median_width:>5.0f}"
@@ -635,43 +631,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             "range_median_width_minutes": score.median_width,
             "known_share": round(score.known_share, 4),
         }
-    emit(
+    say(
         f"{'all':<16} {total.samples:>7} {total.known_share:>6.1%} {'':>5} {total.mae:>6.2f} "
         f"{total.naive_mae:>6.2f} {total.ratio:>6.3f} {total.oracle_mae:>6.2f} "
         f"{total.ratio_to_oracle:>6.3f} {total.coverage:>6.1%} {total.median_width:>5.0f}"
     )
-    emit(
+    say(
         "(minutes; MAE of our range's middle where both ours and the naive estimate are known; "
         "oracle = MAE of the oracle on its subsample, /orac = ours ÷ oracle there; cover = actual "
         "waits inside the range as shown; width = its median width; wait = mean actual wait)"
     )
     emit(
-        json.dumps(
-            {
-                "bench": "wait_estimate",
-                "scenarios": len(SCENARIOS),
-                "days": args.days,
-                "seed": args.seed,
-                "samples": total.compared,
-                "skipped_unknown": total.skipped,
-                "mae_minutes": round(total.mae, 3),
-                "naive_mae_minutes": round(total.naive_mae, 3),
-                "ratio": round(total.ratio, 3),
-                "arrival_mae_minutes": round(total.arrival_mae, 3),
-                "arrival_naive_mae_minutes": round(total.arrival_naive_mae, 3),
-                "scenarios_beaten": beaten,
-                "beats_naive": total.ratio < 1 and beaten * 2 > len(SCENARIOS),
-                "oracle_moments": total.oracle_moments,
-                "oracle_futures": args.futures,
-                "oracle_mae_minutes": round(total.oracle_mae, 3),
-                "ratio_to_oracle": round(total.ratio_to_oracle, 3),
-                "ratio_to_oracle_worst": max(s["ratio_to_oracle"] for s in per_scenario.values()),
-                "range_coverage": round(total.coverage, 3),
-                "range_median_width_minutes": total.median_width,
-                "cold_start_known_share": round(total.known_share, 4),
-                "per_scenario": per_scenario,
-            }
-        )
+        {
+            "bench": "wait_estimate",
+            "scenarios": len(SCENARIOS),
+            "days": args.days,
+            "seed": args.seed,
+            "samples": total.compared,
+            "skipped_unknown": total.skipped,
+            "mae_minutes": round(total.mae, 3),
+            "naive_mae_minutes": round(total.naive_mae, 3),
+            "ratio": round(total.ratio, 3),
+            "arrival_mae_minutes": round(total.arrival_mae, 3),
+            "arrival_naive_mae_minutes": round(total.arrival_naive_mae, 3),
+            "scenarios_beaten": beaten,
+            "beats_naive": total.ratio < 1 and beaten * 2 > len(SCENARIOS),
+            "oracle_moments": total.oracle_moments,
+            "oracle_futures": args.futures,
+            "oracle_mae_minutes": round(total.oracle_mae, 3),
+            "ratio_to_oracle": round(total.ratio_to_oracle, 3),
+            "ratio_to_oracle_worst": max(s["ratio_to_oracle"] for s in per_scenario.values()),
+            "range_coverage": round(total.coverage, 3),
+            "range_median_width_minutes": total.median_width,
+            "cold_start_known_share": round(total.known_share, 4),
+            "per_scenario": per_scenario,
+        }
     )
     return 0
 

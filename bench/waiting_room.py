@@ -48,7 +48,6 @@ import json
 import math
 import os
 import secrets
-import signal
 import sys
 import threading
 import time
@@ -70,9 +69,8 @@ from bench.support.processes import (  # noqa: E402
     cpu_seconds,
     raise_fd_limit,
     rss_kib,
-    terminate_as_interrupt,
 )
-from bench.support.report import emit, say, with_all  # noqa: E402
+from bench.support.report import run_and_report, say, with_all  # noqa: E402
 from bench.support.servers import AsgiServer, start_servers, stop_servers  # noqa: E402
 from bench.support.stats import in_ms, percentile, ratio  # noqa: E402
 from bench.support.websocket import BASELINE, BASELINE_SEQ, PRODUCT, ClientPool, ClientSpec, Collected  # noqa: E402
@@ -785,22 +783,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if limit < args.clients + 1024:
         sys.stderr.write(f"warning: only {limit} file descriptors allowed for {args.clients} clients\n")
     bench = Bench(args)
-    with terminate_as_interrupt():
-        try:
-            bench.configure()
-            prepared = bench.prepare()
-            bench.pool = ClientPool(args.client_procs)
-            baseline, product, usage = bench.run(prepared)
-            result = bench.report(baseline, product, usage, prepared)
-        except KeyboardInterrupt:
-            sys.stderr.write("interrupted; cleaning up\n")
-            return 130
-        finally:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            bench.cleanup()
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-    emit(result)
-    return 0
+
+    def measure() -> dict[str, Any]:
+        bench.configure()
+        prepared = bench.prepare()
+        bench.pool = ClientPool(args.client_procs)
+        baseline, product, usage = bench.run(prepared)
+        return bench.report(baseline, product, usage, prepared)
+
+    return run_and_report(measure, bench.cleanup)
 
 
 if __name__ == "__main__":
