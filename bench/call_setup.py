@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import os
 import secrets
 import statistics
@@ -248,27 +247,21 @@ class Bench:
     def prepare(self) -> None:
         from django.contrib.auth.models import User
 
-        from buergerbuero.offices.models import Office, OpeningInterval
         from buergerbuero.orgs.models import Organization
         from buergerbuero.staff.models import Role, StaffMember
+        from tests.factories import make_office  # the tests' builder of an office with hours
 
         started = time.monotonic()
         self.environment.migrate()
         organization = Organization.objects.create(slug=ORG_SLUG, name="Stadt Benchstadt", state="BY")
-        office = Office.objects.create(
-            organization=organization,
-            slug=OFFICE_SLUG,
+        office = make_office(
+            organization,
+            OFFICE_SLUG,
+            ALWAYS_OPEN,
             name="Bürgerbüro",
             observes_public_holidays=False,
             call_confirm_seconds=600,
         )
-        for weekday, opens, closes in ALWAYS_OPEN:
-            OpeningInterval.objects.create(
-                office=office,
-                weekday=weekday,
-                opens=dt.time.fromisoformat(opens),
-                closes=dt.time.fromisoformat(closes),
-            )
         user = User.objects.create_user(username=AGENT_USERNAME, password=PASSWORD)  # PBKDF2
         member = StaffMember.objects.create(
             user=user, organization=organization, role=Role.AGENT, display_name="Frau Bench"
