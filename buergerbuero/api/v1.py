@@ -9,6 +9,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 
 from buergerbuero.api.offices import router as offices
+from buergerbuero.stats.api import router as statistics
 
 api = NinjaAPI(
     title="Virtuelles Bürgerbüro",
@@ -18,3 +19,4 @@ api = NinjaAPI(
     docs_url=None,
 )
 api.add_router("", offices)
+api.add_router("", statistics)  # buergerbuero/stats/api.py: open data, off by default

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "buergerbuero.waiting",
     "buergerbuero.consult",
     "buergerbuero.booking",
+    "buergerbuero.stats",
     "buergerbuero.notify",
     "buergerbuero.embed",
     "buergerbuero.demo",

@@ -41,6 +41,8 @@ from buergerbuero.consult import services as consult
 from buergerbuero.jobs.models import Heartbeat
 from buergerbuero.limits import services as limits
 from buergerbuero.notify import services as notify
+from buergerbuero.stats import services as stats
+from buergerbuero.waiting import presence_history
 from buergerbuero.waiting import services as waiting
 
 logger = logging.getLogger(__name__)
@@ -108,8 +110,17 @@ def deliver_notifications() -> int:
 
 JOBS: list[PeriodicJob] = [
     PeriodicJob("prune_sessions", dt.timedelta(hours=1), prune_sessions),
-    PeriodicJob("prune_consultations", dt.timedelta(hours=1), consult.prune_consultations),
-    PeriodicJob("prune_appointments", dt.timedelta(hours=1), booking.prune_appointments),
+    # Statistics first: the prune jobs delete a day's data only once its figures exist.
+    PeriodicJob("aggregate_statistics", dt.timedelta(hours=1), stats.aggregate_pending),
+    PeriodicJob(
+        "prune_consultations", dt.timedelta(hours=1), stats.after_aggregation(consult.prune_consultations)
+    ),
+    PeriodicJob(
+        "prune_appointments", dt.timedelta(hours=1), stats.after_aggregation(booking.prune_appointments)
+    ),
+    PeriodicJob(
+        "prune_presence_history", dt.timedelta(hours=1), stats.after_aggregation(presence_history.prune)
+    ),
     PeriodicJob("prune_rate_limits", dt.timedelta(hours=1), limits.prune),
     PeriodicJob("prune_audit", dt.timedelta(hours=1), audit.prune_audit),
     PeriodicJob("enqueue_reminders", dt.timedelta(minutes=1), appointment_messages.enqueue_reminders),

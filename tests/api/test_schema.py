@@ -65,6 +65,7 @@ OPERATIONS = {
     "/api/v1/organizations/{org}/offices/{office}/",
     HOURS,
     "/api/v1/organizations/{org}/offices/{office}/slots/",
+    "/api/v1/organizations/{org}/statistics/",
 }
 
 CONFIG = SchemathesisConfig.from_dict(
