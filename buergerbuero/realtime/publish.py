@@ -19,21 +19,22 @@ from django.conf import settings
 from django.db import transaction
 
 from buergerbuero.realtime import bridge
+from buergerbuero.realtime.events import Event
 from buergerbuero.realtime.hub import hub
 
 logger = logging.getLogger(__name__)
 
 
-def encode(payload: dict[str, Any]) -> str:
+def encode(payload: Event | dict[str, Any] | str) -> str:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
-def publish(group: str, payload: dict[str, Any]) -> None:
+def publish(group: str, payload: Event | dict[str, Any]) -> None:
     text = encode(payload)
     transaction.on_commit(lambda: _send(group, text))
 
 
-def publish_now(group: str, payload: dict[str, Any]) -> None:
+def publish_now(group: str, payload: Event | dict[str, Any]) -> None:
     """For events outside any transaction (a socket came or went): send at once."""
     _send(group, encode(payload))
 

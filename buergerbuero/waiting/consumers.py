@@ -118,7 +118,7 @@ class WaitingRoomConsumer(HubConsumer):
             return
         await super().deliver(group, text)
         if self.ticket is not None and group == services.ticket_group(self.ticket.pk):
-            self.known_status = services.status_after_event(text, self.known_status)
+            self.known_status = services.status_after_event(parse(text), self.known_status)
             if parse(text).get("type") == "transferred":
                 self._follow = asyncio.create_task(self._follow_transfer())
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import datetime as dt
-import json
 import secrets
 import threading
 import time
@@ -38,6 +37,7 @@ from buergerbuero.lib.text import clean_text
 from buergerbuero.lib.tokens import looks_like_token
 from buergerbuero.offices.models import AdmissionMode, Office, Service
 from buergerbuero.offices.services import cached_status, status_label
+from buergerbuero.realtime import events
 from buergerbuero.realtime.publish import encode, publish
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.staff.services import offices_served
@@ -232,34 +232,31 @@ def _queue_event(office: Office, op: str, ticket: Ticket, live: OfficeLive | Non
     change, if the caller has them already."""
     seq = _bump(office)
     live = live or office_live(office)
-    publish(
-        waiting_group(office.pk),
-        {"type": "queue", "seq": seq, "op": op, "key": ticket.order_key, "live": live.as_json()},
-    )
-    publish(staff_group(office.pk), {"type": "changed", "seq": seq})
-    publish(
-        directory_group(office.organization_id),
-        {"type": "office_live", "office": office.slug, **live.as_json()},
-    )
+    figures = live.as_json()
+    publish(waiting_group(office.pk), events.queue(seq, op, ticket.order_key, figures))
+    publish(staff_group(office.pk), events.changed(seq))
+    publish(directory_group(office.organization_id), events.office_live(office.slug, figures))
 
 
-def _ticket_event(ticket: Ticket, payload: dict[str, Any]) -> None:
-    publish(ticket_group(ticket.pk), payload)
+def _ticket_event(ticket: Ticket, event: events.Event) -> None:
+    publish(ticket_group(ticket.pk), event)
 
 
-_STATUS_AFTER = {'"type":"called"': TicketStatus.CALLED, '"type":"admitted"': TicketStatus.ADMITTED}
+_STATUS_AFTER = {
+    events.CALLED: TicketStatus.CALLED,
+    events.ADMITTED: TicketStatus.ADMITTED,
+    events.REQUEUED: TicketStatus.WAITING,
+}
 
 
-def status_after_event(text: str, status: str) -> str:
-    """The ticket's status once its page has received the ticket event ``text`` (as
-    published by ``_ticket_event``); what the waiting room compares with the database."""
-    for marker, after in _STATUS_AFTER.items():
-        if marker in text:
-            return str(after)
-    if '"type":"requeued"' in text:
-        return str(TicketStatus.WAITING)
-    if '"type":"ended"' in text:
-        reason = json.loads(text).get("reason")
+def status_after_event(event: dict[str, Any], status: str) -> str:
+    """The ticket's status once its page has received the ticket event ``event`` (as
+    published by ``_ticket_event``, parsed); what the waiting room compares with the database."""
+    kind = events.type_of(event)
+    if kind in _STATUS_AFTER:
+        return str(_STATUS_AFTER[kind])
+    if kind == events.ENDED:
+        reason = event.get("reason")
         return str(reason) if isinstance(reason, str) else status
     return status
 
@@ -449,7 +446,7 @@ def join_booked(
             reserved_for=agent,
         )
         _queue_event(office, "join", ticket)
-        publish(f"member:{agent.pk}", {"type": "booked_arrived", "ticket": ticket.pk})
+        publish(f"member:{agent.pk}", events.booked_arrived(ticket.pk))
     return ticket
 
 
@@ -557,9 +554,7 @@ def _call(member: StaffMember, ticket_id: int | None, now: dt.datetime) -> Ticke
         AgentPresence.objects.filter(member=member).update(state=PresenceState.BUSY, changed_at=now)
         ticket.refresh_from_db()
         # The called citizen first: the queue message goes to everyone and takes longer.
-        _ticket_event(
-            ticket, {"type": "called", "deadline": deadline.isoformat(), "agent": member.public_name}
-        )
+        _ticket_event(ticket, events.called(deadline.isoformat(), member.public_name))
         _queue_event(ticket.office, "leave", ticket)
     return ticket
 
@@ -584,8 +579,8 @@ def _start_consultation(ticket: Ticket, agent: StaffMember, now: dt.datetime) ->
     consultation = Consultation.objects.create(
         ticket=ticket, office=ticket.office, agent=agent, mode=ticket.mode, started_at=now
     )
-    _ticket_event(ticket, {"type": "admitted", "consultation": consultation.pk})
-    publish(f"member:{agent.pk}", {"type": "admitted", "consultation": consultation.pk})
+    _ticket_event(ticket, events.admitted(consultation.pk))
+    publish(f"member:{agent.pk}", events.admitted(consultation.pk))
     return consultation
 
 
@@ -630,7 +625,7 @@ def undo_remove(member: StaffMember, ticket_id: int, now: dt.datetime | None = N
             status=TicketStatus.WAITING, ended_at=None, last_seen_at=now
         )
         _queue_event(ticket.office, "join", ticket)
-        _ticket_event(ticket, {"type": "requeued"})
+        _ticket_event(ticket, events.requeued())
     return ticket
 
 
@@ -647,7 +642,7 @@ def _end_ticket(ticket: Ticket, status: str, now: dt.datetime) -> bool:
             _queue_event(current.office, "leave", current)
         else:
             _queue_event_live_only(current.office)  # a seat was freed: new figures for everyone
-        _ticket_event(current, {"type": "ended", "reason": status})
+        _ticket_event(current, events.ended(status))
     return True
 
 
@@ -671,15 +666,7 @@ def transfer(member: StaffMember, ticket_id: int, target: Office, now: dt.dateti
         ticket.office = target
         _queue_event(target, "join", ticket)
         # Typed fields: the page changes its heading and waiting area and tells the citizen.
-        _ticket_event(
-            ticket,
-            {
-                "type": "transferred",
-                "office": target.pk,
-                "office_name": target.name,
-                "show_position": target.show_position,
-            },
-        )
+        _ticket_event(ticket, events.transferred(target.pk, target.name, target.show_position))
     return ticket
 
 
@@ -693,8 +680,8 @@ def announce(member: StaffMember, office: Office, text: str, now: dt.datetime | 
     with transaction.atomic():
         seq = _bump(office)
         QueueState.objects.filter(office=office).update(announcement=text, announced_at=now)
-        publish(waiting_group(office.pk), {"type": "announcement", "seq": seq, "text": text})
-        publish(staff_group(office.pk), {"type": "changed", "seq": seq})
+        publish(waiting_group(office.pk), events.announcement(seq, text))
+        publish(staff_group(office.pk), events.changed(seq))
 
 
 def clear_announcement(member: StaffMember, office: Office, now: dt.datetime | None = None) -> None:
@@ -704,8 +691,8 @@ def clear_announcement(member: StaffMember, office: Office, now: dt.datetime | N
     with transaction.atomic():
         seq = _bump(office)
         QueueState.objects.filter(office=office).update(announcement="", announced_at=now)
-        publish(waiting_group(office.pk), {"type": "announcement", "seq": seq, "text": ""})
-        publish(staff_group(office.pk), {"type": "changed", "seq": seq})
+        publish(waiting_group(office.pk), events.announcement(seq, ""))
+        publish(staff_group(office.pk), events.changed(seq))
 
 
 def set_presence(member: StaffMember, state: str, now: dt.datetime | None = None) -> AgentPresence:
@@ -728,13 +715,10 @@ def set_presence(member: StaffMember, state: str, now: dt.datetime | None = None
 def _queue_event_live_only(office: Office) -> None:
     """Seat counts changed (not the queue): everyone gets the new figures."""
     seq = _bump(office)
-    live = office_live(office)
-    publish(waiting_group(office.pk), {"type": "live", "seq": seq, "live": live.as_json()})
-    publish(staff_group(office.pk), {"type": "changed", "seq": seq})
-    publish(
-        directory_group(office.organization_id),
-        {"type": "office_live", "office": office.slug, **live.as_json()},
-    )
+    figures = office_live(office).as_json()
+    publish(waiting_group(office.pk), events.live(seq, figures))
+    publish(staff_group(office.pk), events.changed(seq))
+    publish(directory_group(office.organization_id), events.office_live(office.slug, figures))
 
 
 def _free_seat(agent_id: int | None, now: dt.datetime) -> None:
@@ -843,8 +827,13 @@ def snapshot_text(ticket: Ticket) -> tuple[str, str]:
     payload, live_text = _snapshot(ticket)
     if live_text is None:
         return payload["status"], encode(payload)
-    rest = encode({**payload, "live": None})
-    return payload["status"], rest.replace('"live":null', '"live":' + live_text, 1)
+    # The figures' text goes where a marker string was encoded (whatever the encoder's separators).
+    rest: dict[str, Any] = {**payload, "live": _LIVE_MARKER}
+    return payload["status"], encode(rest).replace(encode(_LIVE_MARKER), live_text, 1)
+
+
+# Random per process: no text of a payload (an announcement, say) can equal it.
+_LIVE_MARKER = f"live-{secrets.token_hex(16)}"
 
 
 _SNAPSHOT_ROW = (
@@ -946,8 +935,8 @@ def expire_unanswered_calls(now: dt.datetime | None = None) -> int:
             _free_seat(ticket.called_by_id, now)
             if ticket.missed_calls >= 1:
                 Ticket.objects.filter(pk=ticket.pk).update(status=TicketStatus.NO_SHOW, ended_at=now)
-                publish(staff_group(ticket.office_id), {"type": "changed", "seq": _bump(ticket.office)})
-                _ticket_event(ticket, {"type": "ended", "reason": TicketStatus.NO_SHOW})
+                publish(staff_group(ticket.office_id), events.changed(_bump(ticket.office)))
+                _ticket_event(ticket, events.ended(TicketStatus.NO_SHOW))
                 continue
             ticket.queue_key = _new_queue_key(now)  # back to the end of the queue
             Ticket.objects.filter(pk=ticket.pk).update(
@@ -959,7 +948,7 @@ def expire_unanswered_calls(now: dt.datetime | None = None) -> int:
                 call_deadline=None,
             )
             _queue_event(ticket.office, "join", ticket)
-            _ticket_event(ticket, {"type": "requeued"})
+            _ticket_event(ticket, events.requeued())
     return len(overdue)
 
 

@@ -1,0 +1,213 @@
+"""The real-time events: their names and typed payloads, in one place.
+
+Services build an event with the constructors below and ``publish`` it; the hub carries the
+event's type next to its serialised text, so that consumers branch on ``kind`` instead of
+searching the JSON (which breaks as soon as the encoder's separators change) and the fan-out
+still serialises once. Pages receive the same JSON as before: the ``type`` field names the event.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal, NotRequired, TypedDict
+
+# --- names -------------------------------------------------------------------------------------
+# The waiting room (``office:<id>:waiting``) and the office directory.
+QUEUE: Final = "queue"
+LIVE: Final = "live"
+ANNOUNCEMENT: Final = "announcement"
+OFFICE_LIVE: Final = "office_live"
+HOURS_CHANGED: Final = "hours_changed"
+# The staff console (``office:<id>:staff``, ``member:<id>``).
+CHANGED: Final = "changed"
+BOOKED_ARRIVED: Final = "booked_arrived"
+SESSION_ENDED: Final = "session_ended"
+# One citizen's ticket (``ticket:<id>``); ADMITTED also goes to the agent (``member:<id>``).
+CALLED: Final = "called"
+ADMITTED: Final = "admitted"
+REQUEUED: Final = "requeued"
+ENDED: Final = "ended"
+TRANSFERRED: Final = "transferred"
+# A consultation (``consultation:<id>``); ENDED as above.
+CHAT: Final = "chat"
+DOCUMENT: Final = "document"
+INTERPRETER_REMOVED: Final = "interpreter_removed"
+SIGNAL: Final = "signal"
+PRESENCE: Final = "presence"
+# Sent by the server to one socket only (never through a group).
+RENEGOTIATE: Final = "renegotiate"
+
+
+# --- payloads ----------------------------------------------------------------------------------
+class LiveFigures(TypedDict):
+    """An office's figures after a change (what every waiting room and the directory show)."""
+
+    waiting: int
+    seats: int
+    staffed: int
+    free: int
+    estimate: dict[str, object] | None
+
+
+class QueueEvent(TypedDict):
+    type: Literal["queue"]
+    seq: int
+    op: str  # join | leave
+    key: list[int]  # the ticket's place in the queue order (each page compares its own)
+    live: dict[str, Any]  # LiveFigures
+
+
+class LiveEvent(TypedDict):
+    type: Literal["live"]
+    seq: int
+    live: dict[str, Any]  # LiveFigures
+
+
+class AnnouncementEvent(TypedDict):
+    type: Literal["announcement"]
+    seq: int
+    text: str
+
+
+class OfficeLiveEvent(LiveFigures):
+    """The directory's event: the office's slug and its figures side by side."""
+
+    type: Literal["office_live"]
+    office: str
+
+
+class HoursChangedEvent(TypedDict):
+    type: Literal["hours_changed"]
+    office: NotRequired[str]  # the directory's event names the office
+
+
+class ChangedEvent(TypedDict):
+    type: Literal["changed"]
+    seq: NotRequired[int]
+
+
+class BookedArrivedEvent(TypedDict):
+    type: Literal["booked_arrived"]
+    ticket: int
+
+
+class SessionEndedEvent(TypedDict):
+    type: Literal["session_ended"]
+
+
+class CalledEvent(TypedDict):
+    type: Literal["called"]
+    deadline: str
+    agent: str
+
+
+class AdmittedEvent(TypedDict):
+    type: Literal["admitted"]
+    consultation: int
+
+
+class RequeuedEvent(TypedDict):
+    type: Literal["requeued"]
+
+
+class EndedEvent(TypedDict):
+    type: Literal["ended"]
+    reason: NotRequired[str]  # a ticket's event names why; a consultation's has none
+
+
+class TransferredEvent(TypedDict):
+    type: Literal["transferred"]
+    office: int
+    office_name: str
+    show_position: bool
+
+
+class InterpreterRemovedEvent(TypedDict):
+    type: Literal["interpreter_removed"]
+
+
+class ContentEvent(TypedDict):
+    """A chat message or a document: the type and the item's own fields side by side."""
+
+    type: Literal["chat", "document"]
+
+
+Event = (
+    QueueEvent
+    | LiveEvent
+    | AnnouncementEvent
+    | OfficeLiveEvent
+    | HoursChangedEvent
+    | ChangedEvent
+    | BookedArrivedEvent
+    | SessionEndedEvent
+    | CalledEvent
+    | AdmittedEvent
+    | RequeuedEvent
+    | EndedEvent
+    | TransferredEvent
+    | InterpreterRemovedEvent
+    | ContentEvent
+)
+
+
+# --- constructors (typed: mypy checks every field a service publishes) --------------------------
+def queue(seq: int, op: str, key: list[int], figures: dict[str, Any]) -> QueueEvent:
+    return {"type": QUEUE, "seq": seq, "op": op, "key": key, "live": figures}
+
+
+def live(seq: int, figures: dict[str, Any]) -> LiveEvent:
+    return {"type": LIVE, "seq": seq, "live": figures}
+
+
+def announcement(seq: int, text: str) -> AnnouncementEvent:
+    return {"type": ANNOUNCEMENT, "seq": seq, "text": text}
+
+
+def office_live(office: str, figures: dict[str, Any]) -> OfficeLiveEvent:
+    return {
+        "type": OFFICE_LIVE,
+        "office": office,
+        "waiting": figures["waiting"],
+        "seats": figures["seats"],
+        "staffed": figures["staffed"],
+        "free": figures["free"],
+        "estimate": figures["estimate"],
+    }
+
+
+def changed(seq: int | None = None) -> ChangedEvent:
+    return {"type": CHANGED} if seq is None else {"type": CHANGED, "seq": seq}
+
+
+def booked_arrived(ticket: int) -> BookedArrivedEvent:
+    return {"type": BOOKED_ARRIVED, "ticket": ticket}
+
+
+def called(deadline: str, agent: str) -> CalledEvent:
+    return {"type": CALLED, "deadline": deadline, "agent": agent}
+
+
+def admitted(consultation: int) -> AdmittedEvent:
+    return {"type": ADMITTED, "consultation": consultation}
+
+
+def requeued() -> RequeuedEvent:
+    return {"type": REQUEUED}
+
+
+def ended(reason: str | None = None) -> EndedEvent:
+    return {"type": ENDED} if reason is None else {"type": ENDED, "reason": str(reason)}
+
+
+def transferred(office: int, office_name: str, show_position: bool) -> TransferredEvent:
+    return {"type": TRANSFERRED, "office": office, "office_name": office_name, "show_position": show_position}
+
+
+def content(kind: Literal["chat", "document"], fields: dict[str, Any]) -> dict[str, Any]:
+    """A chat message or document event: ``fields`` are the item's JSON (never a ``type``)."""
+    return {**fields, "type": kind}
+
+
+def type_of(event: Event | dict[str, Any]) -> str:
+    kind = event.get("type")
+    return kind if isinstance(kind, str) else ""
