@@ -50,7 +50,8 @@ def test_the_rest_of_the_week_is_counted_too() -> None:
     tuesday = rows[WEEK[1]]
 
     assert (tuesday.walk_ins, tuesday.removed, tuesday.appointments, tuesday.meetings) == (1, 1, 0, 0)
-    assert tuesday.wait_p50_min is None and tuesday.staffed_minutes == 0
+    assert tuesday.wait_p50_min is None
+    assert tuesday.staffed_minutes == 0
     assert all(rows[date].walk_ins == 0 and rows[date].staffed_minutes == 0 for date in WEEK[2:])
 
 
@@ -127,7 +128,8 @@ def test_the_retention_jobs_aggregate_first_and_the_figures_remain() -> None:
         _job(name)()  # type: ignore[operator]
 
     assert not Ticket.objects.filter(office=week.office).exists()
-    assert not Consultation.objects.exists() and not Appointment.objects.exists()
+    assert not Consultation.objects.exists()
+    assert not Appointment.objects.exists()
     assert not PresencePeriod.objects.filter(member=week.agent).exists()
     monday = OfficeDay.objects.get(office=week.office, date=MONDAY)
     assert _figures(monday) == KNOWN_MONDAY
