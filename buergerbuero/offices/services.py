@@ -23,10 +23,8 @@ import zoneinfo
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import holidays
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.utils import formats, timezone
@@ -42,9 +40,6 @@ from buergerbuero.offices.models import (
     SpecialOpening,
     Weekday,
 )
-
-if TYPE_CHECKING:
-    from buergerbuero.staff.models import StaffMember
 
 logger = logging.getLogger(__name__)
 CLOSING_SOON = dt.timedelta(minutes=15)
@@ -430,17 +425,6 @@ def _merged(spans: Iterable[TimeSpan]) -> list[TimeSpan]:
     return result
 
 
-def _served_office(member: StaffMember, office: Office) -> Office:
-    """The office with its hours, if the staff member serves it (else PermissionDenied)."""
-    from buergerbuero.staff.services import offices_served
-
-    served = offices_served(member).filter(pk=office.pk).select_related("organization")
-    found = offices_with_hours(served).first()
-    if found is None:
-        raise PermissionDenied
-    return found
-
-
 def _replace_today(office: Office, today: dt.date, spans: Sequence[TimeSpan], note: str) -> None:
     """Today's hours become ``spans``: extra openings for the date (they take precedence over
     everything), or a one-day closure when nothing is left (an empty day of extra openings
@@ -456,24 +440,10 @@ def _replace_today(office: Office, today: dt.date, spans: Sequence[TimeSpan], no
         Closure.objects.create(office=office, starts_on=today, ends_on=today, reason=note)
 
 
-def _publish_hours_changed(office: Office) -> None:
-    """Like every other change: the waiting rooms, the directory and the consoles of the
-    office hear it (after commit) and fetch the new status."""
-    from buergerbuero.realtime.publish import publish
-    from buergerbuero.waiting import services as waiting
-
-    publish(waiting.waiting_group(office.pk), {"type": "hours_changed"})
-    publish(waiting.directory_group(office.organization_id), {"type": "hours_changed", "office": office.slug})
-    publish(waiting.staff_group(office.pk), {"type": "changed"})
-
-
-def open_now(
-    member: StaffMember, office: Office, until: dt.time, now: dt.datetime | None = None
-) -> OfficeStatus:
-    """Open the office from this minute until ``until`` today (local time; 00:00 = midnight),
-    on top of today's other hours: they become today's extra openings. Refused unless
-    ``until`` is later than now. Staff who serve the office (agents, office leads, org admins)."""
-    office = _served_office(member, office)
+def open_today_until(office: Office, until: dt.time, now: dt.datetime | None = None) -> OfficeStatus:
+    """Open the office (with its hours, ``offices_with_hours``) from this minute until
+    ``until`` today (local time; 00:00 = midnight), on top of today's other hours: they become
+    today's extra openings. Refused unless ``until`` is later than now."""
     now = (now or timezone.now()).astimezone(office.organization.zone)
     start = now.time().replace(second=0, microsecond=0)
     if _minutes(until, is_end=True) <= _minutes(start, is_end=False):
@@ -483,15 +453,13 @@ def open_now(
     spans = _merged([*today.spans, TimeSpan(start, until)])
     with transaction.atomic():
         _replace_today(office, now.date(), spans, today.closed_reason if today.is_special else "")
-        transaction.on_commit(lambda: _publish_hours_changed(office))
     return _status_of(office, now)
 
 
-def close_now(member: StaffMember, office: Office, now: dt.datetime | None = None) -> OfficeStatus:
-    """Close the office from this minute for the rest of today: earlier hours of today stay
-    as they were (as extra openings), later ones are dropped; a day with nothing left is a
-    one-day closure. Citizens already waiting keep their place (staff end the queue)."""
-    office = _served_office(member, office)
+def close_rest_of_today(office: Office, now: dt.datetime | None = None) -> OfficeStatus:
+    """Close the office (with its hours) from this minute for the rest of today: earlier hours
+    of today stay as they were (as extra openings), later ones are dropped; a day with nothing
+    left is a one-day closure. Citizens already waiting keep their place (staff end the queue)."""
     now = (now or timezone.now()).astimezone(office.organization.zone)
     stop = _minutes(now.time().replace(second=0, microsecond=0), is_end=False)
     calendar = OpeningCalendar(office)
@@ -506,7 +474,6 @@ def close_now(member: StaffMember, office: Office, now: dt.datetime | None = Non
             spans.append(TimeSpan(span.opens, now.time().replace(second=0, microsecond=0)))
     with transaction.atomic():
         _replace_today(office, now.date(), spans, gettext("Closed at short notice"))
-        transaction.on_commit(lambda: _publish_hours_changed(office))
     return _status_of(office, now)
 
 
@@ -621,6 +588,14 @@ def cached_status(office_id: int, now: dt.datetime | None = None) -> OfficeStatu
     entry.status = status
     entry.status_until = until or now + HOURS_MAX_AGE
     return status
+
+
+def office_token(office_id: int, now: dt.datetime | None = None) -> object:
+    """An object that stays the same while nothing about the office changed: the office, its
+    organisation, hours or services (everything that replaces its hours version). For keying
+    what this process derives from them, by identity (``is``)."""
+    cached_calendar(office_id, now)
+    return _hours[office_id]
 
 
 def forget_hours() -> None:

@@ -1,5 +1,6 @@
 """Any change of an office's hours (rows, the office's own flags, the organisation's state or
-time zone) replaces its hours version after the commit (``services.hours_changed``)."""
+time zone) or of its services replaces its hours version after the commit
+(``services.hours_changed``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from django.db.models.signals import post_delete, post_save
 
 from buergerbuero.offices import services
-from buergerbuero.offices.models import Closure, Office, OpeningInterval, SpecialOpening
+from buergerbuero.offices.models import Closure, Office, OpeningInterval, Service, SpecialOpening
 from buergerbuero.orgs.models import Organization
 
 
@@ -27,7 +28,8 @@ def _organization_changed(sender: type, instance: Organization, **kwargs: Any) -
 
 
 def connect() -> None:
-    for model in (OpeningInterval, SpecialOpening, Closure):
+    # Services too: the enter form's fields are kept per process under the same version.
+    for model in (OpeningInterval, SpecialOpening, Closure, Service):
         post_save.connect(_hour_row_changed, sender=model, dispatch_uid=f"hours-{model.__name__}-save")
         post_delete.connect(_hour_row_changed, sender=model, dispatch_uid=f"hours-{model.__name__}-delete")
     post_save.connect(_office_changed, sender=Office, dispatch_uid="hours-office-save")

@@ -12,12 +12,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from buergerbuero.booking import views as booking_views
 from buergerbuero.embed.framing import citizen_page
 from buergerbuero.limits import services as limits
 from buergerbuero.offices.shortcuts import office_or_404
 from buergerbuero.waiting import services
-from buergerbuero.waiting.forms import EnterForm
+from buergerbuero.waiting.forms import EnterForm, enter_fields
 from buergerbuero.waiting.models import Ticket, TicketStatus
 
 JOIN_SCOPE = "join"
@@ -34,6 +33,7 @@ def _ticket(token: str) -> Ticket:
 def enter(request: HttpRequest, org_slug: str, office_slug: str) -> HttpResponse:
     office = office_or_404(org_slug, office_slug)
     status = 200
+    form: EnterForm | None = None
     if request.method == "POST":
         form = EnterForm(office, request.POST)
         joins = limits.hit(
@@ -58,8 +58,6 @@ def enter(request: HttpRequest, org_slug: str, office_slug: str) -> HttpResponse
                 return redirect("waiting:room", token=ticket.token)
         else:
             status = 400
-    else:
-        form = EnterForm(office, initial={"language": request.LANGUAGE_CODE})
     # The form shows figures up to a second old: in a rush every join changes them, and the
     # join itself decides on fresh ones.
     refusal = services.join_refusal(office, timezone.now(), services.recent_live(office))
@@ -70,8 +68,9 @@ def enter(request: HttpRequest, org_slug: str, office_slug: str) -> HttpResponse
             "organization": office.organization,
             "office": office,
             "form": form,
+            # A GET's fields are the same for every citizen: rendered once (forms.enter_fields).
+            "fields": enter_fields(office, request.LANGUAGE_CODE) if form is None and refusal is None else "",
             "refusal": refusal,
-            "suggestions": booking_views.suggested_slots(office) if refusal or status == 409 else [],
             "zone": office.organization.zone,
         },
         status=status,

@@ -21,6 +21,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
+from pytest_django import DjangoAssertNumQueries, DjangoCaptureOnCommitCallbacks
 
 from buergerbuero.consult.models import Consultation
 from buergerbuero.offices.models import AdmissionMode, Office, Service
@@ -124,6 +125,97 @@ def test_enter_page_speaks_english_when_asked(office: Office) -> None:
     assert response.status_code == 200
     assert '<html lang="en"' in body(response)
     assert "Enter the waiting room" in body(response)
+
+
+# The office with its organisation; the rest of a warm GET comes from the process's caches
+# (calendar, figures of the last second, rendered fields).
+WARM_ENTER_GET_QUERIES = 1
+# The office; the form's services (any at all, the chosen one); the rate limit's counter (one upsert); the
+# savepoint and its release, the row locked, the figures (queue, presence, history), the
+# ticket, the sequence number bumped and read.
+JOIN_POST_QUERIES = 13
+
+
+def test_a_warm_enter_page_is_one_query(
+    office: Office, passport: Service, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    citizen("de").get(ENTER)
+
+    with django_assert_num_queries(WARM_ENTER_GET_QUERIES):
+        response = citizen("de").get(ENTER)
+
+    assert "Reisepass" in body(response)
+    assert 'name="csrfmiddlewaretoken"' in body(response)
+
+
+def test_joining_costs_a_fixed_number_of_queries(
+    office: Office, passport: Service, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    citizen().post(ENTER, entry(service=passport.pk))
+
+    with django_assert_num_queries(JOIN_POST_QUERIES):
+        response = citizen().post(ENTER, entry(service=passport.pk))
+
+    assert response.status_code == 302
+
+
+def test_the_enter_form_follows_an_office_leads_edits_of_services(
+    office: Office, passport: Service, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    """The fields are rendered once per office and language, and renewed after a commit that
+    changes a service (what saving the office's admin page does)."""
+    assert "Reisepass" in body(citizen("de").get(ENTER))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        passport.name = "Personalausweis"
+        passport.save()
+    html = body(citizen("de").get(ENTER))
+    assert "Personalausweis" in html
+    assert "Reisepass" not in html
+
+    with django_capture_on_commit_callbacks(execute=True):
+        added = Service.objects.create(office=office, name="Meldebescheinigung")
+    assert f'value="{added.pk}"' in body(citizen("de").get(ENTER))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        passport.delete()
+    assert "Personalausweis" not in body(citizen("de").get(ENTER))
+
+
+def language_choice(html: str) -> str:
+    """The enter form's language field (the page's language switcher lists languages too)."""
+    found = re.search(r'<select name="language".*?</select>', html, re.S)
+    assert found is not None
+    return found.group(0)
+
+
+def test_the_enter_form_follows_an_edit_of_the_offered_languages(
+    office: Office, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        organization = office.organization
+        organization.languages = "de,en,tr"
+        organization.save()
+    assert 'value="tr"' in language_choice(body(citizen("de").get(ENTER)))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        organization.languages = "de,en"
+        organization.save()
+
+    choice = language_choice(body(citizen("de").get(ENTER)))
+    assert 'value="tr"' not in choice
+    assert 'value="en"' in choice
+
+
+def test_the_rendered_fields_are_never_shared_between_languages(office: Office, passport: Service) -> None:
+    german_page = body(citizen("de").get(ENTER))
+    english_page = body(citizen("en").get(ENTER))
+
+    assert german("How would you like to talk?") in german_page
+    assert "How would you like to talk?" in english_page
+    assert german("How would you like to talk?") not in english_page
+    assert '<option value="en" selected>' in language_choice(english_page)
+    assert '<option value="de" selected>' in language_choice(german_page)
 
 
 def test_entering_creates_a_ticket_and_opens_the_waiting_room(office: Office, passport: Service) -> None:
