@@ -17,14 +17,13 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from buergerbuero.consult import services, signalling, turn
-from buergerbuero.consult.models import Role
+from buergerbuero.consult.models import ParticipantRole
 from buergerbuero.consult.services import Participant
 from buergerbuero.realtime.consumers import HubConsumer
 from buergerbuero.realtime.messages import parse
 from buergerbuero.realtime.publish import encode, publish_now
 from buergerbuero.staff import sockets
 from buergerbuero.staff.services import staff_member_of
-from buergerbuero.waiting.services import QueueError
 
 logger = logging.getLogger(__name__)
 MAX_SIGNAL_BYTES = 96 * 1024
@@ -50,7 +49,7 @@ class ConsultationConsumer(HubConsumer):
         if self.who is None or not self.who.consultation.is_open:
             await self.close(code=4403)
             return
-        if self.who.role == Role.AGENT:
+        if self.who.role == ParticipantRole.AGENT:
             self.login_group = sockets.login_group(self.scope)
             # An open consultation counts as the staff member's activity (no idle timeout).
             if self.login_group is None or not await sockets.login_is_valid(self.scope, activity=True):
@@ -156,7 +155,7 @@ class ConsultationConsumer(HubConsumer):
             await database_sync_to_async(services.post_message)(
                 self.who, text if isinstance(text, str) else ""
             )
-        except QueueError as refused:
+        except services.ConsultError as refused:
             await self.send(text_data=encode({"type": "error", "message": refused.message}))
 
     async def disconnect(self, code: int) -> None:

@@ -35,7 +35,7 @@ class Consultation(models.Model):
         return self.ended_at is None
 
 
-class Role(models.TextChoices):
+class ParticipantRole(models.TextChoices):
     """Who takes part in a consultation."""
 
     CITIZEN = "citizen", _("Citizen")
@@ -45,7 +45,7 @@ class Role(models.TextChoices):
 
 class ChatMessage(models.Model):
     consultation = models.ForeignKey(Consultation, on_delete=models.CASCADE, related_name="messages")
-    author = models.CharField(max_length=12, choices=Role.choices)
+    author = models.CharField(max_length=12, choices=ParticipantRole.choices)
     text = models.TextField(max_length=2000)
     sent_at = models.DateTimeField()
 
@@ -65,7 +65,7 @@ class Document(models.Model):
     """A file shared inside a consultation; deleted with it."""
 
     consultation = models.ForeignKey(Consultation, on_delete=models.CASCADE, related_name="documents")
-    shared_by = models.CharField(max_length=12, choices=Role.choices)
+    shared_by = models.CharField(max_length=12, choices=ParticipantRole.choices)
     file = models.FileField(upload_to=_document_path)
     name = models.CharField(max_length=200)
     content_type = models.CharField(max_length=120)

@@ -37,16 +37,21 @@ from buergerbuero.consult.models import (
     Document,
     Feedback,
     InterpreterInvite,
-    Role,
+    ParticipantRole,
 )
+from buergerbuero.lib.errors import ServiceError
 from buergerbuero.lib.text import clean_text
 from buergerbuero.realtime.publish import publish
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.waiting.models import Ticket, TicketStatus
-from buergerbuero.waiting.services import QueueError, finish_consultation_seat
+from buergerbuero.waiting.services import finish_consultation_seat
 
 MAX_CHAT_LENGTH = 2000
 CITIZEN_DOCUMENTS_AFTER_END = dt.timedelta(hours=1)
+
+
+class ConsultError(ServiceError):
+    """A request about a consultation that is refused (chat, documents, invites, feedback)."""
 
 
 def consultation_group(consultation_id: int) -> str:
@@ -56,7 +61,7 @@ def consultation_group(consultation_id: int) -> str:
 @dataclass(frozen=True)
 class Participant:
     consultation: Consultation
-    role: str  # a Role value
+    role: str  # a ParticipantRole value
 
 
 def participant(
@@ -80,20 +85,20 @@ def participant(
     if token and secrets.compare_digest(token.encode(), consultation.ticket.token.encode()):
         if ended is not None and (now or timezone.now()) > ended + CITIZEN_DOCUMENTS_AFTER_END:
             return None
-        return Participant(consultation, Role.CITIZEN)
+        return Participant(consultation, ParticipantRole.CITIZEN)
     if member is not None and consultation.agent_id == member.pk:
-        return Participant(consultation, Role.AGENT)
+        return Participant(consultation, ParticipantRole.AGENT)
     if ended is None and interpreter_invite(consultation_id, interpreter_session) is not None:
-        return Participant(consultation, Role.INTERPRETER)
+        return Participant(consultation, ParticipantRole.INTERPRETER)
     return None
 
 
 def post_message(who: Participant, text: str, now: dt.datetime | None = None) -> ChatMessage:
     text = clean_text(text)
     if not text:
-        raise QueueError(_("Please write a message."), "empty")
+        raise ConsultError(_("Please write a message."), "empty")
     if len(text) > MAX_CHAT_LENGTH:
-        raise QueueError(_("Messages can be at most 2,000 characters long."), "too_long")
+        raise ConsultError(_("Messages can be at most 2,000 characters long."), "too_long")
     _require_open(who.consultation)
     with transaction.atomic():
         message = ChatMessage.objects.create(
@@ -115,12 +120,12 @@ def message_json(message: ChatMessage) -> dict[str, Any]:
 def _require_open(consultation: Consultation) -> None:
     # Asked of the database: a socket holds the consultation as it was when it connected.
     if not Consultation.objects.filter(pk=consultation.pk, ended_at__isnull=True).exists():
-        raise QueueError(_("This consultation has ended."), "ended")
+        raise ConsultError(_("This consultation has ended."), "ended")
 
 
 def _require_agent(consultation: Consultation, member: StaffMember) -> None:
     if consultation.agent_id != member.pk:
-        raise QueueError(_("Only the staff member of this consultation can do that."), "not_agent")
+        raise ConsultError(_("Only the staff member of this consultation can do that."), "not_agent")
 
 
 def history(consultation: Consultation) -> list[dict[str, Any]]:
@@ -156,7 +161,7 @@ def invite_interpreter(
     """A new single-use invite link's secret (shown once to the agent, stored only hashed)."""
     _require_agent(consultation, member)
     if not consultation.is_open:
-        raise QueueError(_("This consultation has ended."), "ended")
+        raise ConsultError(_("This consultation has ended."), "ended")
     now = now or timezone.now()
     secret = secrets.token_urlsafe(32)
     InterpreterInvite.objects.create(
@@ -191,7 +196,7 @@ def claim_invite(secret: str, now: dt.datetime | None = None) -> tuple[Consultat
         if invite is None or not claimed.filter(pk=invite.pk).update(
             claimed_at=now, session_hash=_hash(session)
         ):
-            raise QueueError(_("This invitation link is not valid (any more)."), "bad_invite")
+            raise ConsultError(_("This invitation link is not valid (any more)."), "bad_invite")
     return invite.consultation, session
 
 
@@ -230,7 +235,7 @@ def share_document(who: Participant, upload: UploadedFile, now: dt.datetime | No
     try:
         checked = documents.check(upload)
     except documents.DocumentRefused as refused:
-        raise QueueError(refused.message, "bad_file") from None
+        raise ConsultError(refused.message, "bad_file") from None
     with transaction.atomic():
         document = Document(
             consultation=who.consultation,
@@ -264,15 +269,15 @@ def document_json(document: Document) -> dict[str, Any]:
 def give_feedback(ticket: Ticket, rating: int, comment: str, now: dt.datetime | None = None) -> None:
     """One anonymous rating per consultation; stored without any link to the person."""
     if not 1 <= rating <= 5:
-        raise QueueError(_("Please choose between 1 and 5 stars."), "bad_rating")
+        raise ConsultError(_("Please choose between 1 and 5 stars."), "bad_rating")
     if not Consultation.objects.filter(ticket=ticket, ended_at__isnull=False).exists():
-        raise QueueError(_("You can rate the consultation once it has ended."), "not_ended")
+        raise ConsultError(_("You can rate the consultation once it has ended."), "not_ended")
     with transaction.atomic():
         marked = Consultation.objects.filter(
             ticket=ticket, ended_at__isnull=False, feedback_given=False
         ).update(feedback_given=True)
         if not marked:
-            raise QueueError(_("Thank you — we already have your feedback."), "already_given")
+            raise ConsultError(_("Thank you — we already have your feedback."), "already_given")
         Feedback.objects.create(
             office_id=ticket.office_id,
             rating=rating,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from buergerbuero.consult.models import Role
+from buergerbuero.consult.models import ParticipantRole
 
 MAX_SDP = 64 * 1024
 MAX_CANDIDATE = 2048
@@ -64,7 +64,7 @@ def _media(value: Any) -> dict[str, Any]:
 def validate(message: dict[str, Any], sender: str) -> dict[str, Any]:
     """The relayable form of a ``signal`` message from ``sender``, or BadSignal."""
     to = message.get("to")
-    if to not in Role.values or to == sender:
+    if to not in ParticipantRole.values or to == sender:
         raise BadSignal("to must be another participant's role")
     relay: dict[str, Any] = {"type": "signal", "from": sender, "to": to}
     parts = {"description": _description, "candidate": _candidate, "media": _media}

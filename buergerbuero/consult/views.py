@@ -18,23 +18,23 @@ from django.views.decorators.http import require_POST
 from buergerbuero.audit.models import Action as Audit
 from buergerbuero.audit.services import record
 from buergerbuero.consult import services
-from buergerbuero.consult.models import Consultation, Document, Role
+from buergerbuero.consult.models import Consultation, Document, ParticipantRole
 from buergerbuero.embed.framing import citizen_page
 from buergerbuero.lib.browser_policy import allow_devices
+from buergerbuero.staff.current import current_member
 from buergerbuero.staff.models import StaffMember
-from buergerbuero.staff.services import staff_member_of
 from buergerbuero.waiting.models import TicketStatus
-from buergerbuero.waiting.services import QueueError, ticket_by_token
+from buergerbuero.waiting.services import ticket_by_token
 
 
 def _page(request: HttpRequest, who: services.Participant, **extra: Any) -> HttpResponse:
     consultation = who.consultation
     names = {
-        Role.AGENT: str(consultation.agent) if consultation.agent else "",
-        Role.CITIZEN: consultation.ticket.display_name,
+        ParticipantRole.AGENT: str(consultation.agent) if consultation.agent else "",
+        ParticipantRole.CITIZEN: consultation.ticket.display_name,
     }
     # Only the citizen's page may appear in the organisation's websites; staff pages never.
-    page = citizen_page if who.role == Role.CITIZEN else render
+    page = citizen_page if who.role == ParticipantRole.CITIZEN else render
     # The one page that may use camera, microphone and screen (the pre-call check and the call).
     response = page(
         request,
@@ -81,7 +81,7 @@ def done(request: HttpRequest, token: str) -> HttpResponse:
             rating = 0
         try:
             services.give_feedback(ticket, rating, request.POST.get("comment", ""))
-        except QueueError as refused:
+        except services.ConsultError as refused:
             messages.error(request, refused.message)
         else:
             messages.success(request, _("Thank you for your feedback."))
@@ -113,9 +113,9 @@ def _audit(
 
 
 def _agent_of(request: HttpRequest, consultation_id: int) -> tuple[services.Participant, StaffMember]:
-    member = staff_member_of(request.user)
+    member = current_member(request)
     who = services.participant(consultation_id, member=member) if member else None
-    if who is None or member is None or who.role != Role.AGENT:
+    if who is None or member is None or who.role != ParticipantRole.AGENT:
         raise Http404
     return who, member
 
@@ -143,7 +143,7 @@ def invite_interpreter(request: HttpRequest, consultation_id: int) -> JsonRespon
     who, member = _agent_of(request, consultation_id)
     try:
         secret = services.invite_interpreter(who.consultation, member)
-    except QueueError as refused:
+    except services.ConsultError as refused:
         return JsonResponse({"error": refused.message}, status=409)
     _audit(request, Audit.INTERPRETER_INVITED, who.consultation)
     return JsonResponse(
@@ -170,7 +170,7 @@ def interpreter_invite(request: HttpRequest, secret: str) -> HttpResponse:
         return render(request, "consult/invite.html")
     try:
         consultation, session = services.claim_invite(secret)
-    except QueueError as refused:
+    except services.ConsultError as refused:
         return render(request, "consult/invite_refused.html", {"message": refused.message}, status=410)
     _audit(request, Audit.INVITE_CLAIMED, consultation, by_staff=False)
     response = redirect("consult:interpreter", consultation_id=consultation.pk)
@@ -223,7 +223,7 @@ def _member_of(request: HttpRequest, consultation_id: int) -> services.Participa
     who = services.participant(
         consultation_id,
         token=request.GET.get("ticket", ""),
-        member=staff_member_of(request.user),
+        member=current_member(request),
         interpreter_session=request.COOKIES.get(services.interpreter_cookie(consultation_id), ""),
     )
     if who is None:
@@ -243,9 +243,9 @@ def share_document(request: HttpRequest, consultation_id: int) -> JsonResponse:
         return JsonResponse({"error": _("Please choose a file.")}, status=400)
     try:
         document = services.share_document(who, upload)
-    except QueueError as refused:
+    except services.ConsultError as refused:
         return JsonResponse({"error": refused.message}, status=400)
-    if who.role == Role.AGENT:  # the document's id: its name may name the citizen
+    if who.role == ParticipantRole.AGENT:  # the document's id: its name may name the citizen
         _audit(request, Audit.DOCUMENT_SHARED, who.consultation, document=document.pk)
     return JsonResponse(services.document_json(document), status=201)
 
@@ -267,8 +267,8 @@ def download_document(
         content_type=document.content_type,
     )
     response["Cache-Control"] = "private, no-store"
-    if who.role != Role.CITIZEN:  # staff or interpreter: the citizen's own downloads are theirs
-        staff = who.role == Role.AGENT
+    if who.role != ParticipantRole.CITIZEN:  # staff or interpreter: the citizen's own downloads are theirs
+        staff = who.role == ParticipantRole.AGENT
         _audit(
             request,
             Audit.DOCUMENT_DOWNLOADED,

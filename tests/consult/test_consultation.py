@@ -18,15 +18,13 @@ from django.utils import translation
 
 from buergerbuero.config.asgi import application
 from buergerbuero.consult import services as consult_services
-from buergerbuero.consult.models import ChatMessage, Consultation
-from buergerbuero.consult.models import Role as ParticipantRole
-from buergerbuero.consult.services import Participant
+from buergerbuero.consult.models import ChatMessage, Consultation, ParticipantRole
+from buergerbuero.consult.services import ConsultError, Participant
 from buergerbuero.offices.models import Office
 from buergerbuero.realtime.hub import hub
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.waiting import services
 from buergerbuero.waiting.models import AgentPresence, PresenceState, Ticket, TicketStatus
-from buergerbuero.waiting.services import QueueError
 from tests.consult.support import (
     OPEN,
     agent_page,
@@ -69,9 +67,9 @@ def test_chat_messages_are_stored_and_validated(consultation: Consultation) -> N
     who = Participant(consultation, ParticipantRole.CITIZEN)
 
     message = consult_services.post_message(who, "  Guten Tag  ", now=OPEN)
-    with translation.override("en"), pytest.raises(QueueError) as empty:
+    with translation.override("en"), pytest.raises(ConsultError) as empty:
         consult_services.post_message(who, "   ")
-    with translation.override("en"), pytest.raises(QueueError) as too_long:
+    with translation.override("en"), pytest.raises(ConsultError) as too_long:
         consult_services.post_message(who, "x" * 2001)
     consult_services.post_message(who, "x" * 2000)
 
@@ -85,7 +83,7 @@ def test_chat_messages_are_stored_and_validated(consultation: Consultation) -> N
 def test_only_its_agent_ends_a_consultation_and_ending_twice_is_harmless(
     consultation: Consultation, agent: User, colleague: User
 ) -> None:
-    with pytest.raises(QueueError) as refused:
+    with pytest.raises(ConsultError) as refused:
         consult_services.end_consultation(consultation, colleague.staff_member, now=OPEN)
     assert refused.value.code == "not_agent"
 

@@ -11,13 +11,12 @@ from django.contrib.auth.models import User
 
 from buergerbuero.booking.services import Contact, check_contact
 from buergerbuero.consult import services as consult_services
-from buergerbuero.consult.models import ChatMessage, Consultation, Feedback, Role
-from buergerbuero.consult.services import Participant
+from buergerbuero.consult.models import ChatMessage, Consultation, Feedback, ParticipantRole
+from buergerbuero.consult.services import ConsultError, Participant
 from buergerbuero.offices.models import Office
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.waiting import services as waiting_services
 from buergerbuero.waiting.models import QueueState
-from buergerbuero.waiting.services import QueueError
 from tests.consult.support import OPEN
 
 DIRTY = "Hallo\x00 Welt\x1b[2J \u202eabc\u202c\x7f!"
@@ -27,14 +26,16 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_chat_message_is_stored_without_control_characters(consultation: Consultation) -> None:
-    message = consult_services.post_message(Participant(consultation, Role.CITIZEN), DIRTY + "\nZeile 2")
+    message = consult_services.post_message(
+        Participant(consultation, ParticipantRole.CITIZEN), DIRTY + "\nZeile 2"
+    )
 
     assert ChatMessage.objects.get(pk=message.pk).text == CLEAN + "\nZeile 2"
 
 
 def test_a_chat_message_of_only_control_characters_is_refused(consultation: Consultation) -> None:
-    with pytest.raises(QueueError):
-        consult_services.post_message(Participant(consultation, Role.CITIZEN), "\x00\x01\u202e")
+    with pytest.raises(ConsultError):
+        consult_services.post_message(Participant(consultation, ParticipantRole.CITIZEN), "\x00\x01\u202e")
 
     assert not ChatMessage.objects.exists()
 

@@ -26,11 +26,10 @@ from pytest_django import Settings
 
 from buergerbuero.consult import documents
 from buergerbuero.consult import services as consult_services
-from buergerbuero.consult.models import Consultation, Document, Role
-from buergerbuero.consult.services import Participant
+from buergerbuero.consult.models import Consultation, Document, ParticipantRole
+from buergerbuero.consult.services import ConsultError, Participant
 from buergerbuero.realtime import publish as realtime_publish
 from buergerbuero.staff.models import StaffMember
-from buergerbuero.waiting.services import QueueError
 from tests.consult.support import (
     connect,
     english,
@@ -144,7 +143,7 @@ def content_of(response: Any) -> bytes:
 
 
 def citizen(consultation: Consultation) -> Participant:
-    return Participant(consultation, Role.CITIZEN)
+    return Participant(consultation, ParticipantRole.CITIZEN)
 
 
 # --- what is accepted -----------------------------------------------------------------------
@@ -444,7 +443,7 @@ def test_upload_after_the_end_is_refused(
 
     assert response.status_code == 400
     assert response.json() == {"error": "This consultation has ended."}
-    with pytest.raises(QueueError) as refused:
+    with pytest.raises(ConsultError) as refused:
         consult_services.share_document(citizen(consultation), upload("spaet.pdf", pdf_bytes()))
     assert refused.value.code == "ended"
     assert not Document.objects.exists()
@@ -459,7 +458,7 @@ def test_document_event_is_published_to_the_consultation_after_commit(
     sent: list[tuple[str, dict[str, Any]]] = []
     monkeypatch.setattr(realtime_publish, "_send", lambda group, text: sent.append((group, json.loads(text))))
 
-    with django_capture_on_commit_callbacks(execute=False) as refused_callbacks, pytest.raises(QueueError):
+    with django_capture_on_commit_callbacks(execute=False) as refused_callbacks, pytest.raises(ConsultError):
         consult_services.share_document(citizen(consultation), upload("Plan.pdf", png_bytes()))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         document = consult_services.share_document(citizen(consultation), upload("Plan.png", png_bytes()))

@@ -25,14 +25,13 @@ from buergerbuero.consult.models import (
     Document,
     Feedback,
     InterpreterInvite,
-    Role,
+    ParticipantRole,
 )
-from buergerbuero.consult.services import Participant
+from buergerbuero.consult.services import ConsultError, Participant
 from buergerbuero.jobs import registry
 from buergerbuero.offices.models import Office
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.waiting.models import Ticket
-from buergerbuero.waiting.services import QueueError
 from tests.consult.support import OPEN, english, start_consultation
 
 if TYPE_CHECKING:
@@ -98,7 +97,7 @@ def test_feedback_model_has_no_field_that_leads_to_the_person() -> None:
 @pytest.mark.django_db
 @pytest.mark.parametrize("rating", [0, 6, -1, 100])
 def test_ratings_outside_one_to_five_are_refused(finished: Consultation, rating: int) -> None:
-    with translation.override("en"), pytest.raises(QueueError) as refused:
+    with translation.override("en"), pytest.raises(ConsultError) as refused:
         consult_services.give_feedback(finished.ticket, rating, "")
 
     assert (refused.value.code, refused.value.message) == ("bad_rating", BAD_RATING)
@@ -121,7 +120,7 @@ def test_one_to_five_are_all_accepted(office: Office, agent: User) -> None:
 def test_only_once_per_consultation(finished: Consultation) -> None:
     consult_services.give_feedback(finished.ticket, 5, "Super")
 
-    with translation.override("en"), pytest.raises(QueueError) as again:
+    with translation.override("en"), pytest.raises(ConsultError) as again:
         consult_services.give_feedback(finished.ticket, 1, "Doch nicht")
 
     assert (again.value.code, again.value.message) == ("already_given", ALREADY)
@@ -132,7 +131,7 @@ def test_only_once_per_consultation(finished: Consultation) -> None:
 def test_only_after_the_end(office: Office, agent: User) -> None:
     consultation = start_consultation(office, agent)
 
-    with pytest.raises(QueueError):
+    with pytest.raises(ConsultError):
         consult_services.give_feedback(consultation.ticket, 5, "")
 
     assert not Feedback.objects.exists()
@@ -208,7 +207,7 @@ def png() -> bytes:
 def with_content(consultation: Consultation, member: StaffMember) -> Path:
     """Chat, a document and an interpreter invite for ``consultation`` (still open); the
     path of the document's file."""
-    who = Participant(consultation, Role.CITIZEN)
+    who = Participant(consultation, ParticipantRole.CITIZEN)
     consult_services.post_message(who, "Hier ist mein Grundriss.", now=OPEN)
     document = consult_services.share_document(who, SimpleUploadedFile("Grundriss.png", png()), now=OPEN)
     consult_services.invite_interpreter(consultation, member, now=OPEN)

@@ -18,10 +18,10 @@ from django.utils import timezone
 from pytest_django import Settings
 
 from buergerbuero.consult import services as consult_services
-from buergerbuero.consult.models import Consultation, InterpreterInvite, Role
+from buergerbuero.consult.models import Consultation, InterpreterInvite, ParticipantRole
+from buergerbuero.consult.services import ConsultError
 from buergerbuero.realtime import publish as realtime_publish
 from buergerbuero.staff.models import StaffMember
-from buergerbuero.waiting.services import QueueError
 from tests.consult.support import (
     communicator,
     connect,
@@ -77,7 +77,7 @@ def test_only_the_consultations_agent_invites(
     consultation: Consultation, colleague: User, foreign_agent: User, outsider: User, agent: User
 ) -> None:
     for member in (colleague.staff_member, foreign_agent.staff_member):
-        with pytest.raises(QueueError) as refused:
+        with pytest.raises(ConsultError) as refused:
             consult_services.invite_interpreter(consultation, member)
         assert refused.value.code == "not_agent"
 
@@ -128,7 +128,7 @@ def test_link_is_claimed_once(consultation: Consultation, agent_member: StaffMem
     secret = consult_services.invite_interpreter(consultation, agent_member)
 
     got, session = consult_services.claim_invite(secret)
-    with pytest.raises(QueueError) as again:
+    with pytest.raises(ConsultError) as again:
         consult_services.claim_invite(secret)
 
     assert got.pk == consultation.pk
@@ -166,7 +166,7 @@ def test_expired_link_is_refused(consultation: Consultation, agent_member: Staff
     late = consult_services.invite_interpreter(consultation, agent_member, now=invited)
     in_time = consult_services.invite_interpreter(consultation, agent_member, now=invited)
 
-    with pytest.raises(QueueError) as refused:
+    with pytest.raises(ConsultError) as refused:
         consult_services.claim_invite(late, now=invited + hours)
     got, _session = consult_services.claim_invite(in_time, now=invited + hours - dt.timedelta(seconds=1))
 
@@ -192,7 +192,7 @@ def test_removed_link_is_refused(consultation: Consultation, agent_member: Staff
     secret = consult_services.invite_interpreter(consultation, agent_member)
     consult_services.remove_interpreter(consultation, agent_member)
 
-    with pytest.raises(QueueError) as refused:
+    with pytest.raises(ConsultError) as refused:
         consult_services.claim_invite(secret)
 
     assert refused.value.code == "bad_invite"
@@ -206,9 +206,9 @@ def test_link_for_an_ended_consultation_is_refused(
     consult_services.end_consultation(consultation, agent_member)
     consultation.refresh_from_db()
 
-    with pytest.raises(QueueError) as claim:
+    with pytest.raises(ConsultError) as claim:
         consult_services.claim_invite(secret)
-    with pytest.raises(QueueError) as invite:
+    with pytest.raises(ConsultError) as invite:
         consult_services.invite_interpreter(consultation, agent_member)
     response = logged_in(agent).post(invite_url(consultation))
 
@@ -227,7 +227,7 @@ def test_guessed_secrets_are_refused(consultation: Consultation, agent_member: S
     for guess in (secrets.token_urlsafe(32), stored_hash, secret[:-1], secret.upper(), ""):
         if guess == secret:
             continue
-        with pytest.raises(QueueError):
+        with pytest.raises(ConsultError):
             consult_services.claim_invite(guess)
     response = english().post(link(secrets.token_urlsafe(32)))
 
@@ -297,7 +297,7 @@ def test_the_cookie_makes_a_participant_of_this_consultation_only(
 
     who = consult_services.participant(consultation.pk, interpreter_session=session)
     assert who is not None
-    assert (who.role, who.consultation.pk) == (Role.INTERPRETER, consultation.pk)
+    assert (who.role, who.consultation.pk) == (ParticipantRole.INTERPRETER, consultation.pk)
     assert consult_services.participant(other_consultation.pk, interpreter_session=session) is None
 
     # The same secret under the other consultation's cookie name opens nothing there.
@@ -335,7 +335,7 @@ def test_only_the_agent_removes_the_interpreter(
     session = claimed(consultation, agent_member)
     events = record_events(monkeypatch)
 
-    with pytest.raises(QueueError) as refused:
+    with pytest.raises(ConsultError) as refused:
         consult_services.remove_interpreter(consultation, colleague.staff_member)
     assert refused.value.code == "not_agent"
     assert logged_in(colleague).post(remove_url(consultation)).status_code == 404
