@@ -19,10 +19,8 @@ PACKAGE = "buergerbuero"
 ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 
 KNOWN: set[frozenset[str]] = {
-    frozenset({"booking", "waiting"}),
     frozenset({"consult", "waiting"}),
     frozenset({"offices", "waiting"}),
-    frozenset({"offices", "staff"}),
 }
 
 

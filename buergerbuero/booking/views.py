@@ -124,7 +124,11 @@ def details_url(office: Office, service: Service, agent: StaffMember | None, slo
     return reverse("booking:details", args=[office.organization.slug, office.slug]) + "?" + query
 
 
-def suggested_slots(office: Office) -> list[tuple[Service, list[tuple[Slot, str]]]]:
+# Per service, its free times, each with the link that books it.
+Suggestions = list[tuple[Service, list[tuple[Slot, str]]]]
+
+
+def suggested_slots(office: Office) -> Suggestions:
     """Free times to offer where the waiting room refuses (full, closed)."""
     return [
         (service, [(slot, details_url(office, service, None, slot)) for slot in slots])

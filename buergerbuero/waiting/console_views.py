@@ -22,9 +22,10 @@ from buergerbuero.audit.models import Action as Audit
 from buergerbuero.audit.services import record
 from buergerbuero.offices import services as office_services
 from buergerbuero.offices.models import Office
+from buergerbuero.staff.current import current_member
 from buergerbuero.staff.models import StaffMember
-from buergerbuero.staff.services import offices_served, staff_member_of
-from buergerbuero.waiting import services
+from buergerbuero.staff.services import offices_served
+from buergerbuero.waiting import opening, services
 from buergerbuero.waiting.models import Ticket
 
 
@@ -44,7 +45,7 @@ Action = Callable[..., Done]
 
 @login_required
 def console(request: HttpRequest) -> HttpResponse:
-    member = staff_member_of(request.user)
+    member = current_member(request)
     if member is None:
         return render(request, "staff/no_membership.html", status=403)
     languages = {code: str(name) for code, name in settings.LANGUAGES}
@@ -61,7 +62,7 @@ def staff_action(action: Action) -> Callable[..., HttpResponse]:
     @require_POST
     @wraps(action)
     def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
-        member = staff_member_of(request.user)
+        member = current_member(request)
         if member is None:
             return JsonResponse({"error": "forbidden"}, status=403)
         try:
@@ -154,7 +155,7 @@ def clear_announcement(request: HttpRequest, member: StaffMember, office_id: int
 def open_now(request: HttpRequest, member: StaffMember, office_id: int) -> Done:
     office = offices_served(member).get(pk=office_id)
     until = office_services.time_of_day(request.POST.get("until", ""))
-    status = office_services.open_now(member, office, until)
+    status = opening.open_now(member, office, until)
     return Done(
         {"open": status.is_open}, Audit.OFFICE_OPENED_NOW, f"office:{office.pk}", {"until": str(until)}
     )
@@ -163,5 +164,5 @@ def open_now(request: HttpRequest, member: StaffMember, office_id: int) -> Done:
 @staff_action
 def close_now(request: HttpRequest, member: StaffMember, office_id: int) -> Done:
     office = offices_served(member).get(pk=office_id)
-    status = office_services.close_now(member, office)
+    status = opening.close_now(member, office)
     return Done({"open": status.is_open}, Audit.OFFICE_CLOSED_NOW, f"office:{office.pk}")

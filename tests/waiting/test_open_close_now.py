@@ -18,12 +18,12 @@ from django.urls import reverse
 from pytest_django import DjangoCaptureOnCommitCallbacks
 
 from buergerbuero.audit.models import Action, AuditEntry
-from buergerbuero.offices import services
 from buergerbuero.offices.models import Closure, Office, SpecialOpening
-from buergerbuero.offices.services import HoursError, OpeningCalendar, offices_with_hours
+from buergerbuero.offices.services import HoursError, OfficeStatus, OpeningCalendar, offices_with_hours
 from buergerbuero.orgs.models import Organization
 from buergerbuero.realtime import publish as realtime_publish
 from buergerbuero.staff.models import Role, StaffMember
+from buergerbuero.waiting import opening
 from buergerbuero.waiting.services import directory_group, staff_group, waiting_group
 from tests import factories
 
@@ -41,7 +41,7 @@ def member(user: User) -> StaffMember:
     return user.staff_member
 
 
-def status(office: Office, now: dt.datetime) -> services.OfficeStatus:
+def status(office: Office, now: dt.datetime) -> OfficeStatus:
     fresh = offices_with_hours(Office.objects.filter(pk=office.pk)).select_related("organization").get()
     return OpeningCalendar(fresh).status(now)
 
@@ -60,7 +60,7 @@ def test_open_now_on_a_closed_day_opens_from_this_minute_until_the_time_given(
     now = local(SATURDAY, 10, 17, 42)
     assert not status(office, now).is_open
 
-    result = services.open_now(member(office_lead), office, dt.time(13, 0), now=now)
+    result = opening.open_now(member(office_lead), office, dt.time(13, 0), now=now)
 
     assert result.is_open
     assert result.closes_at == local(SATURDAY, 13)
@@ -73,20 +73,20 @@ def test_open_now_on_a_closed_day_opens_from_this_minute_until_the_time_given(
 def test_open_now_after_hours_keeps_the_days_earlier_hours(office: Office, agent: User) -> None:
     now = local(THURSDAY, 17, 5)
 
-    services.open_now(member(agent), office, dt.time(19, 30), now=now)
+    opening.open_now(member(agent), office, dt.time(19, 30), now=now)
 
     assert spans(office, THURSDAY) == [("08:00", "16:00"), ("17:05", "19:30")]
     assert status(office, local(THURSDAY, 18)).is_open
 
 
 def test_open_now_while_open_extends_the_current_hours(office: Office, agent: User) -> None:
-    services.open_now(member(agent), office, dt.time(18, 0), now=local(THURSDAY, 15, 0))
+    opening.open_now(member(agent), office, dt.time(18, 0), now=local(THURSDAY, 15, 0))
 
     assert spans(office, THURSDAY) == [("08:00", "18:00")]
 
 
 def test_open_now_until_midnight(office: Office, agent: User) -> None:
-    result = services.open_now(member(agent), office, dt.time(0, 0), now=local(SATURDAY, 20, 0))
+    result = opening.open_now(member(agent), office, dt.time(0, 0), now=local(SATURDAY, 20, 0))
 
     assert result.closes_at == local(SATURDAY + dt.timedelta(days=1), 0)
 
@@ -96,7 +96,7 @@ def test_open_now_until_a_time_not_after_now_is_refused_and_changes_nothing(
     office: Office, agent: User, until: dt.time
 ) -> None:
     with pytest.raises(HoursError) as refused:
-        services.open_now(member(agent), office, until, now=local(SATURDAY, 10, 0, 30))
+        opening.open_now(member(agent), office, until, now=local(SATURDAY, 10, 0, 30))
 
     assert refused.value.code == "bad_until"
     assert not SpecialOpening.objects.exists()
@@ -105,7 +105,7 @@ def test_open_now_until_a_time_not_after_now_is_refused_and_changes_nothing(
 def test_open_now_on_a_closure_day_opens_anyway(office: Office, agent: User) -> None:
     Closure.objects.create(office=office, starts_on=THURSDAY, ends_on=THURSDAY, reason="Betriebsausflug")
 
-    services.open_now(member(agent), office, dt.time(12, 0), now=local(THURSDAY, 10, 0))
+    opening.open_now(member(agent), office, dt.time(12, 0), now=local(THURSDAY, 10, 0))
 
     assert status(office, local(THURSDAY, 11)).is_open
 
@@ -114,7 +114,7 @@ def test_open_now_on_a_closure_day_opens_anyway(office: Office, agent: User) -> 
 def test_close_now_ends_todays_hours_this_minute(office: Office, office_lead: User) -> None:
     now = local(THURSDAY, 11, 20, 15)
 
-    result = services.close_now(member(office_lead), office, now=now)
+    result = opening.close_now(member(office_lead), office, now=now)
 
     assert not result.is_open
     assert spans(office, THURSDAY) == [("08:00", "11:20")]  # the morning stays as it was
@@ -123,15 +123,15 @@ def test_close_now_ends_todays_hours_this_minute(office: Office, office_lead: Us
 
 
 def test_close_now_drops_later_hours_of_the_day(office: Office, agent: User) -> None:
-    services.open_now(member(agent), office, dt.time(20, 0), now=local(THURSDAY, 17, 0))
+    opening.open_now(member(agent), office, dt.time(20, 0), now=local(THURSDAY, 17, 0))
 
-    services.close_now(member(agent), office, now=local(THURSDAY, 12, 0))
+    opening.close_now(member(agent), office, now=local(THURSDAY, 12, 0))
 
     assert spans(office, THURSDAY) == [("08:00", "12:00")]
 
 
 def test_close_now_at_the_first_minute_closes_the_whole_day(office: Office, agent: User) -> None:
-    result = services.close_now(member(agent), office, now=local(THURSDAY, 8, 0, 30))
+    result = opening.close_now(member(agent), office, now=local(THURSDAY, 8, 0, 30))
 
     assert not result.is_open
     assert spans(office, THURSDAY) == []
@@ -141,9 +141,9 @@ def test_close_now_at_the_first_minute_closes_the_whole_day(office: Office, agen
 
 
 def test_close_now_after_open_now_on_a_closed_day(office: Office, agent: User) -> None:
-    services.open_now(member(agent), office, dt.time(14, 0), now=local(SATURDAY, 10, 0))
+    opening.open_now(member(agent), office, dt.time(14, 0), now=local(SATURDAY, 10, 0))
 
-    services.close_now(member(agent), office, now=local(SATURDAY, 11, 30))
+    opening.close_now(member(agent), office, now=local(SATURDAY, 11, 30))
 
     assert spans(office, SATURDAY) == [("10:00", "11:30")]
     assert not status(office, local(SATURDAY, 12)).is_open
@@ -159,9 +159,9 @@ def test_only_staff_serving_the_office_may_change_todays_hours(
 
     for user in (elsewhere, foreign):
         with pytest.raises(PermissionDenied):
-            services.open_now(member(user), office, dt.time(13, 0), now=local(SATURDAY, 10))
+            opening.open_now(member(user), office, dt.time(13, 0), now=local(SATURDAY, 10))
         with pytest.raises(PermissionDenied):
-            services.close_now(member(user), office, now=local(THURSDAY, 10))
+            opening.close_now(member(user), office, now=local(THURSDAY, 10))
 
     assert not SpecialOpening.objects.exists()
     assert not Closure.objects.exists()
@@ -175,7 +175,7 @@ def test_changes_are_published_after_commit_like_other_changes(
     capture: DjangoCaptureOnCommitCallbacks = django_capture_on_commit_callbacks
 
     with capture(execute=True):
-        services.close_now(member(agent), office, now=local(THURSDAY, 12, 0))
+        opening.close_now(member(agent), office, now=local(THURSDAY, 12, 0))
 
     assert sent == [
         (waiting_group(office.pk), {"type": "hours_changed"}),
