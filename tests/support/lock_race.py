@@ -22,7 +22,8 @@ invariant to break. Two things make that possible:
 
 ``at_once`` runs the racing calls in threads released by a barrier, each with a connection of
 its own, and records when each call started and ended, so that a test can assert that the calls
-really were in flight at the same time (``all_in_flight_together``, ``peak_in_flight``): a race
+really were in flight at the same time (``all_in_flight_together``; ``one_in_flight_with_all``
+where losers fail at once, ``peak_in_flight`` for many requests): a race
 whose calls ran one after another proves nothing.
 
 Server processes take the same seams from the environment through the test-only settings module
@@ -96,6 +97,13 @@ def all_in_flight_together(intervals: Iterable[tuple[float, float]]) -> bool:
     """Whether one moment lies within every interval: the last start precedes the first end."""
     spans = list(intervals)
     return bool(spans) and max(start for start, _end in spans) < min(end for _start, end in spans)
+
+
+def one_in_flight_with_all(intervals: Iterable[tuple[float, float]]) -> bool:
+    """Whether one interval overlaps every other: what a race whose losers fail at once (instead of
+    waiting) leaves, when the winner was held in flight while all of them ran."""
+    spans = list(intervals)
+    return any(all(max(start, begin) < min(end, finish) for begin, finish in spans) for start, end in spans)
 
 
 def peak_in_flight(intervals: Iterable[tuple[float, float]]) -> int:

@@ -1,0 +1,269 @@
+"""Waiting-room races that only the locks can win (``waiting/services.py``'s docstring says what
+is locked and why).
+
+- **The last places of a full office:** many citizens enter at once; the office's queue row,
+  locked by every join, keeps the number waiting at the limit.
+- **Agents calling next at once:** the compare-and-set on ``status = waiting`` alone makes sure
+  no ticket is called twice, but an agent who loses it gets *nobody* although citizens are
+  still waiting. The tickets' ``SKIP LOCKED`` row locks make agents calling together take
+  different citizens: each agent gets one.
+- **The last seat:** agents admitting different citizens at once in a “knock” office with one
+  seat; the office's row, locked before the seats are counted, lets only one take it.
+- **Two consoles of one agent** admitting two citizens at once: the agent's presence row, locked
+  first, leaves them with one call, never two.
+
+In-process threads released by a barrier, each with its own connection (PostgreSQL in the
+scaled mode, SQLite in the embedded one), with the decisive moment held inside the transaction
+(``tests.support.lock_race``: the ticket's write for joins; for calls, the moment right after the
+seats were counted) so that the calls are measurably in flight together. Each race has a control
+with the locks taken away (``lock_race.without_locks``: on PostgreSQL ``locked`` is the identity;
+on SQLite the transactions are ``DEFERRED`` and the join's turn lock is off) that expects the
+invariant to break: on PostgreSQL the limit, the seats or the one call per agent are exceeded,
+or agents go empty-handed; on SQLite the second writer fails with “database is locked”. The same
+calling through two server processes over HTTP is ``test_races.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import OperationalError, connection
+
+from buergerbuero.offices.models import AdmissionMode, Office
+from buergerbuero.staff.models import StaffMember
+from buergerbuero.waiting import services
+from buergerbuero.waiting.models import PresenceState, Ticket, TicketStatus
+from tests import factories
+from tests.support import lock_race
+from tests.waiting.conftest import always_open_office, now
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HOLD = 0.3  # seconds between deciding and writing
+
+
+def _waiting(office: Office, count: int, first: int = 0) -> list[Ticket]:
+    """``count`` citizens already waiting, in this order."""
+    start = now() - dt.timedelta(minutes=5)
+    tickets = []
+    for number in range(first, first + count):
+        arrived = start + dt.timedelta(milliseconds=number)
+        tickets.append(
+            Ticket.objects.create(
+                office=office,
+                token=secrets.token_urlsafe(32),
+                display_name=f"Bürger:in {number}",
+                arrived_at=arrived,
+                queue_key=int(arrived.timestamp() * 1_000_000) * 1000,
+                last_seen_at=now(),
+            )
+        )
+    return tickets
+
+
+def _outcome(run: lock_race.Run[Any]) -> str:
+    if isinstance(run.error, services.QueueError):
+        return run.error.code
+    if run.error is not None:
+        return f"{type(run.error).__name__}: {run.error}"
+    return "nobody" if run.value is None else "ticket"
+
+
+def _assert_raced(runs: list[lock_race.Run[Any]]) -> None:
+    assert lock_race.all_in_flight_together(lock_race.spans(runs)), lock_race.spans(runs)
+
+
+def _assert_raced_control(runs: list[lock_race.Run[Any]]) -> None:
+    """As ``_assert_raced``; on SQLite without IMMEDIATE the losers fail at once, so only the held
+    winner is in flight with each of them."""
+    if connection.vendor != "sqlite":
+        _assert_raced(runs)
+    assert lock_race.one_in_flight_with_all(lock_race.spans(runs)), lock_race.spans(runs)
+
+
+def _assert_sqlite_failed(runs: list[lock_race.Run[Any]]) -> None:
+    """Without IMMEDIATE transactions SQLite lets the second writer fail instead of wait."""
+    assert any(isinstance(run.error, OperationalError) for run in runs), [_outcome(run) for run in runs]
+
+
+# --- the last places of a full office -------------------------------------------------------------
+LIMIT = 5
+FREE_PLACES = 2
+ENTRANTS = 8
+
+
+def _rush_for_the_last_places(*, deferred_sqlite: bool = False) -> tuple[Office, list[lock_race.Run[Ticket]]]:
+    office = always_open_office(factories.make_org(), "buergerbuero", waiting_room_limit=LIMIT)
+    _waiting(office, LIMIT - FREE_PLACES)
+
+    def enter(number: int) -> Ticket:
+        return services.join(office, service=None, display_name=f"Neu {number}", language="de", mode="video")
+
+    calls = [functools.partial(enter, number) for number in range(ENTRANTS)]
+    with lock_race.hold(Ticket, HOLD):
+        return office, lock_race.at_once(calls, deferred_sqlite=deferred_sqlite)
+
+
+def _number_waiting(office: Office) -> int:
+    return Ticket.objects.filter(office=office, status=TicketStatus.WAITING).count()
+
+
+def test_citizens_rushing_for_the_last_places_never_exceed_the_limit() -> None:
+    office, runs = _rush_for_the_last_places()
+
+    _assert_raced(runs)
+    outcomes = Counter(_outcome(run) for run in runs)
+    assert outcomes == {"ticket": FREE_PLACES, "full": ENTRANTS - FREE_PLACES}
+    assert _number_waiting(office) == LIMIT
+
+
+def test_control_citizens_rushing_without_the_lock_exceed_the_limit(monkeypatch: Any) -> None:
+    lock_race.without_locks(monkeypatch)
+
+    office, runs = _rush_for_the_last_places(deferred_sqlite=True)
+
+    _assert_raced_control(runs)
+    if connection.vendor == "sqlite":
+        _assert_sqlite_failed(runs)
+        assert _number_waiting(office) <= LIMIT
+    else:
+        assert _number_waiting(office) > LIMIT, Counter(_outcome(run) for run in runs)
+
+
+# --- agents at once -------------------------------------------------------------------------------
+AGENTS = 4
+
+
+def _agents(office: Office, count: int) -> list[StaffMember]:
+    members = []
+    for number in range(count):
+        user = factories.make_staff(office.organization, f"agent{number:02d}", offices=[office])
+        member = StaffMember.objects.get(user=user)
+        services.set_presence(member, PresenceState.AVAILABLE)
+        members.append(member)
+    return members
+
+
+def _hold_after_counting_seats(monkeypatch: Any) -> None:
+    """A call sleeps right after it counted the free seats, with its ticket chosen: the window
+    between deciding and the compare-and-set."""
+    count_seats: Callable[..., bool] = services._seat_free
+
+    def counted_then_held(*args: Any, **kwargs: Any) -> bool:
+        free = count_seats(*args, **kwargs)
+        time.sleep(HOLD)
+        return free
+
+    monkeypatch.setattr(services, "_seat_free", counted_then_held)
+
+
+def _agents_call_next(
+    monkeypatch: Any, *, deferred_sqlite: bool = False
+) -> list[lock_race.Run[Ticket | None]]:
+    office = always_open_office(factories.make_org(), "buergerbuero", seats=AGENTS)
+    members = _agents(office, AGENTS)
+    _waiting(office, AGENTS + 2)
+    _hold_after_counting_seats(monkeypatch)
+    calls = [functools.partial(services.call_next, member) for member in members]
+    return lock_race.at_once(calls, deferred_sqlite=deferred_sqlite)
+
+
+def test_agents_calling_next_at_once_each_get_a_different_citizen() -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        runs = _agents_call_next(monkeypatch)
+
+    _assert_raced(runs)
+    called = [run.value.pk for run in runs if run.value is not None]
+    assert [_outcome(run) for run in runs] == ["ticket"] * AGENTS  # nobody empty-handed
+    assert len(set(called)) == AGENTS
+    assert Ticket.objects.filter(status=TicketStatus.CALLED).count() == AGENTS
+
+
+def test_control_agents_calling_next_without_the_locks_go_empty_handed(monkeypatch: Any) -> None:
+    lock_race.without_locks(monkeypatch)
+
+    runs = _agents_call_next(monkeypatch, deferred_sqlite=True)
+
+    _assert_raced_control(runs)
+    if connection.vendor == "sqlite":
+        _assert_sqlite_failed(runs)
+    else:
+        # Everyone chose the first citizen; the compare-and-set let one have them.
+        assert Counter(_outcome(run) for run in runs) == {"ticket": 1, "nobody": AGENTS - 1}
+        assert Ticket.objects.filter(status=TicketStatus.WAITING).count() == AGENTS + 1
+    # Still never a citizen called twice.
+    assert Ticket.objects.filter(status=TicketStatus.CALLED).count() <= AGENTS
+
+
+def _admit_at_once(
+    monkeypatch: Any, *, seats: int, agents: int, tickets: int, deferred_sqlite: bool = False
+) -> tuple[list[StaffMember], list[lock_race.Run[Ticket]]]:
+    """Each of ``tickets`` citizens is admitted by agent ``i % agents``, all at once."""
+    office = always_open_office(
+        factories.make_org(), "buergerbuero", seats=seats, admission_mode=AdmissionMode.KNOCK
+    )
+    members = _agents(office, agents)
+    waiting = _waiting(office, tickets)
+    _hold_after_counting_seats(monkeypatch)
+    calls = [
+        functools.partial(services.call_ticket, members[number % agents], ticket.pk)
+        for number, ticket in enumerate(waiting)
+    ]
+    return members, lock_race.at_once(calls, deferred_sqlite=deferred_sqlite)
+
+
+def _active_calls() -> int:
+    return Ticket.objects.filter(status__in=[TicketStatus.CALLED, TicketStatus.ADMITTED]).count()
+
+
+def test_agents_admitting_at_once_take_the_last_seat_only_once() -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _members, runs = _admit_at_once(monkeypatch, seats=1, agents=AGENTS, tickets=AGENTS)
+
+    _assert_raced(runs)
+    assert Counter(_outcome(run) for run in runs) == {"ticket": 1, "no_seat": AGENTS - 1}
+    assert _active_calls() == 1
+
+
+def test_control_agents_admitting_without_the_locks_take_more_seats_than_there_are(
+    monkeypatch: Any,
+) -> None:
+    lock_race.without_locks(monkeypatch)
+
+    _members, runs = _admit_at_once(monkeypatch, seats=1, agents=AGENTS, tickets=AGENTS, deferred_sqlite=True)
+
+    _assert_raced_control(runs)
+    if connection.vendor == "sqlite":
+        _assert_sqlite_failed(runs)
+        assert _active_calls() <= 1
+    else:
+        assert _active_calls() > 1, [_outcome(run) for run in runs]
+
+
+def test_one_agents_two_consoles_admitting_at_once_get_one_call() -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _members, runs = _admit_at_once(monkeypatch, seats=2, agents=1, tickets=2)
+
+    _assert_raced(runs)
+    assert sorted(_outcome(run) for run in runs) == ["busy", "ticket"]
+    assert _active_calls() == 1
+
+
+def test_control_one_agents_two_consoles_without_the_locks_get_two_calls(monkeypatch: Any) -> None:
+    lock_race.without_locks(monkeypatch)
+
+    _members, runs = _admit_at_once(monkeypatch, seats=2, agents=1, tickets=2, deferred_sqlite=True)
+
+    _assert_raced_control(runs)
+    if connection.vendor == "sqlite":
+        _assert_sqlite_failed(runs)
+        assert _active_calls() <= 1
+    else:
+        assert _active_calls() == 2, [_outcome(run) for run in runs]
