@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime as dt
 import os
 import re
 import subprocess
@@ -44,6 +43,7 @@ from bench.support import cli  # noqa: E402
 from bench.support.environment import BenchEnvironment, postgres_url  # noqa: E402
 from bench.support.processes import cpu_seconds, stop_process, with_children  # noqa: E402
 from bench.support.report import run_and_report, say, with_all  # noqa: E402
+from bench.support.scene import open_office  # noqa: E402
 from bench.support.servers import AsgiServer, start_servers, stop_servers  # noqa: E402
 from bench.support.stats import ms_percentile, percentile  # noqa: E402
 
@@ -194,30 +194,16 @@ class Bench:
 
     def prepare(self) -> str:
         """An office open all day today and tomorrow, with three services and room for all."""
-        from django.utils import timezone
-
-        from buergerbuero.offices.models import MIDNIGHT, Office, Service, SpecialOpening
-        from buergerbuero.orgs.models import Organization
-        from buergerbuero.waiting.models import QueueState
+        from buergerbuero.offices.models import Service
 
         self.environment.migrate()
-        org = Organization.objects.create(slug="benchstadt", name="Benchstadt", state="BY")
-        office = Office.objects.create(
-            organization=org,
-            slug="auslaenderbehoerde",
-            name="Ausländerbehörde",
-            seats=4,
-            waiting_room_limit=self.args.citizens + 1000,
+        office = open_office(
+            "auslaenderbehoerde", "Ausländerbehörde", seats=4, waiting_room_limit=self.args.citizens + 1000
         )
         names = ("Aufenthaltstitel", "Verpflichtungserklärung", "Fiktionsbescheinigung")
         for position, name in enumerate(names):
             Service.objects.create(office=office, name=name, position=position, slot_minutes=15)
-        today = timezone.localdate(timezone.now(), org.zone)
-        for day in (today, today + dt.timedelta(days=1)):
-            SpecialOpening.objects.create(office=office, date=day, opens=MIDNIGHT, closes=dt.time(12, 0))
-            SpecialOpening.objects.create(office=office, date=day, opens=dt.time(12, 0), closes=MIDNIGHT)
-        QueueState.objects.create(office=office)
-        return f"/{org.slug}/{office.slug}/enter/"
+        return f"/{office.organization.slug}/{office.slug}/enter/"
 
     def start(self) -> tuple[int, list[int]]:
         env, logs = self.environment.env, self.environment.tmp

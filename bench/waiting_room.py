@@ -71,6 +71,7 @@ from bench.support.processes import (  # noqa: E402
     rss_kib,
 )
 from bench.support.report import run_and_report, say, with_all  # noqa: E402
+from bench.support.scene import open_office  # noqa: E402
 from bench.support.servers import AsgiServer, start_servers, stop_servers  # noqa: E402
 from bench.support.stats import in_ms, percentile, ratio  # noqa: E402
 from bench.support.websocket import BASELINE, BASELINE_SEQ, PRODUCT, ClientPool, ClientSpec, Collected  # noqa: E402
@@ -270,36 +271,28 @@ class Bench:
         from django.utils.crypto import get_random_string
 
         from buergerbuero.consult.models import Consultation
-        from buergerbuero.offices.models import MIDNIGHT, Office, SpecialOpening
+        from buergerbuero.offices.models import Office
         from buergerbuero.offices.services import OpeningCalendar, offices_with_hours
-        from buergerbuero.orgs.models import Organization
         from buergerbuero.staff import sessions as staff_sessions
         from buergerbuero.staff.models import Role, StaffMember
         from buergerbuero.waiting import services
-        from buergerbuero.waiting.models import AgentPresence, PresenceState, QueueState, Ticket, TicketStatus
+        from buergerbuero.waiting.models import AgentPresence, PresenceState, Ticket, TicketStatus
 
         assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.db"  # noqa: S101
         started = time.monotonic()
         self.environment.migrate()
         now = timezone.now()
-        org = Organization.objects.create(slug="benchstadt", name="Benchstadt", state="BY")
-        office = Office.objects.create(
-            organization=org,
-            slug="buergerbuero",
-            name="Bürgerbüro",
+        office = open_office(
+            "buergerbuero",
+            "Bürgerbüro",
             seats=AGENTS,
             waiting_room_limit=self.clients + 1000,
             call_confirm_seconds=600,
             hold_place_seconds=3600,
         )
-        # Open all day today and tomorrow (local time), whatever the weekday or holiday.
-        today = timezone.localdate(now, org.zone)
-        for day in (today, today + dt.timedelta(days=1)):
-            SpecialOpening.objects.create(office=office, date=day, opens=MIDNIGHT, closes=dt.time(12, 0))
-            SpecialOpening.objects.create(office=office, date=day, opens=dt.time(12, 0), closes=MIDNIGHT)
+        org = office.organization
         status = OpeningCalendar(offices_with_hours(Office.objects.filter(pk=office.pk)).get()).status(now)
         assert status.is_open, "the office must be open for the bench"  # noqa: S101
-        QueueState.objects.create(office=office)
 
         agents: list[Agent] = []
         members: list[StaffMember] = []
