@@ -22,6 +22,7 @@ from buergerbuero.demo.data import (
     ORGANIZATIONS,
     PLATFORM_SUPERUSER,
 )
+from buergerbuero.demo.statistics import DEMO_ORGANIZATION, add_statistics_history
 from buergerbuero.offices.models import Closure, Office, OpeningInterval, Service, SpecialOpening
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff import second_factor
@@ -115,6 +116,8 @@ def load_demo() -> None:
                 demo_app(member.user)
         for office in offices.values():
             add_history(office)
+        if organization.slug == DEMO_ORGANIZATION:
+            add_statistics_history(organization)
 
 
 def _history_times(
