@@ -1,8 +1,10 @@
 """Settings for the Virtuelles Bürgerbüro.
 
 Every value comes from the environment (see ``.env.example``). With nothing set, the
-project runs in its *embedded default*: SQLite in WAL mode, in-memory channel layer.
-Setting ``DATABASE_URL`` and ``REDIS_URL`` switches to the *scaled* mode.
+project runs in its *embedded default*: SQLite in WAL mode in ``var/``, real-time events fanned
+out within the process. Setting ``DATABASE_URL`` and ``REDIS_URL`` switches to the *scaled* mode.
+Importing this module only reads: ``var/`` and its secret key are made by the entry points
+(``buergerbuero.lib.var_dir``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,26 +19,13 @@ import dj_database_url
 from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
+from buergerbuero.lib import var_dir
 from buergerbuero.lib.env import ConfigError, env_bool, env_int, env_list, env_str, served_url
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
-
-
-def _secret_key() -> str:
-    """The configured key, or one generated once and kept in ``var/`` for the embedded mode."""
-    configured = env_str("SECRET_KEY")
-    if configured:
-        return configured
-    key_file = VAR_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50), encoding="utf-8")
-        key_file.chmod(0o600)
-    return key_file.read_text(encoding="utf-8").strip()
-
-
-SECRET_KEY = _secret_key()
+BASE_DIR = var_dir.BASE_DIR
+VAR_DIR = var_dir.var_dir()
+# The configured key, or the one generated once into VAR_DIR for the embedded mode.
+SECRET_KEY = var_dir.secret_key()
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -152,18 +140,11 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Channels -----------------------------------------------------------------------------
+# --- Redis (scaled mode) ------------------------------------------------------------------
+# No CHANNEL_LAYERS: the consumers use no channel layer. buergerbuero.realtime fans events out
+# within the process and through one Redis pub/sub subscription per process across them.
 REDIS_URL = env_str("REDIS_URL")
 REDIS_PREFIX = env_str("REDIS_PREFIX", "bb")
-if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": REDIS_PREFIX},
-        }
-    }
-else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # Rate limits need one shared counter per client across processes: Redis when scaled.
 if REDIS_URL:
@@ -237,9 +218,8 @@ USE_TZ = True
 
 # --- Static and uploaded files ------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = VAR_DIR / "static"  # made with VAR_DIR (lib.var_dir.prepare); WhiteNoise expects it
 STATICFILES_DIRS = [BASE_DIR / "buergerbuero" / "static"]
-STATIC_ROOT.mkdir(exist_ok=True)
 # Serve straight from the apps' static folders: no collectstatic step for the embedded mode.
 WHITENOISE_USE_FINDERS = True
 # A separate, cookieless origin (e.g. https://media.example.de/) is the stronger choice for

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from buergerbuero.demo.data import DEMO_PASSWORD, DEMO_TOTP_SECRET
 from buergerbuero.demo.services import demo_logins
 from buergerbuero.jobs.registry import join_lanes, start_lanes
-from buergerbuero.lib.env import served_url
+from buergerbuero.lib.env import env_int, served_url
 from buergerbuero.orgs.models import Organization
 
 APP = "buergerbuero.config.asgi:application"
@@ -20,8 +20,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-        parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "1")))
+        # env_int: PORT=abc ends in manage.py's one-line configuration error, not a traceback.
+        parser.add_argument("--port", type=int, default=env_int("PORT", 8000))
+        parser.add_argument("--workers", type=int, default=env_int("WEB_WORKERS", 1))
         parser.add_argument("--banner", action="store_true", help="print the URLs and demo logins")
 
     def handle(self, *args: Any, host: str, port: int, workers: int, banner: bool, **options: Any) -> None:
