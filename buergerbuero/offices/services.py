@@ -134,8 +134,15 @@ def holiday_language(language: str | None) -> str:
     code = (language or "de").split("-")[0].lower()
     if code == "en":
         return "en_US"
-    supported: tuple[str, ...] = holidays.country_holidays("DE").supported_languages
-    return code if code in supported else "de"
+    return code if code in _german_holiday_languages() else "de"
+
+
+@lru_cache(maxsize=1)
+def _german_holiday_languages() -> tuple[str, ...]:
+    # Asked once: building a holidays calendar to ask it cost 0.6 ms, and the office page asked
+    # once per day of its upcoming-changes table (half the page's time).
+    languages: tuple[str, ...] = holidays.country_holidays("DE").supported_languages
+    return languages
 
 
 def holiday_name(state: str, day: dt.date) -> str:
