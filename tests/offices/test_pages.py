@@ -109,6 +109,20 @@ def test_directory_query_count_does_not_grow_with_offices(
         client.get("/testhausen/")
 
 
+def test_office_page_query_count_is_fixed(
+    client: Client, office: Office, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    for index in range(3):
+        Service.objects.create(office=office, name=f"Anliegen {index}", position=index)
+    # the office with its organisation, its services; the calendar not cached yet: offices,
+    # hours, extra openings, closures
+    with django_assert_num_queries(6):
+        client.get("/testhausen/buergerbuero/")
+    with django_assert_num_queries(2):  # the calendar comes from the cache
+        html = client.get("/testhausen/buergerbuero/").content.decode()
+    assert "Anliegen 2" in html
+
+
 def test_home_lists_organisations(client: Client, org: Organization, other_org: Organization) -> None:
     html = client.get("/").content.decode()
 
