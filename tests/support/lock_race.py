@@ -33,6 +33,7 @@ Server processes take the same seams from the environment through the test-only 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import sys
 import threading
 import time
@@ -160,6 +161,43 @@ def without_locks(monkeypatch: Any) -> None:
     assert patched, "no module uses locking.locked: the seam no longer reaches the locks"
     for name in patched:
         monkeypatch.setattr(sys.modules[name], "locked", unlocked)
-    from buergerbuero.waiting import services as waiting
+    module, name = product_function(JOIN_TURN)
+    monkeypatch.setattr(module, name, lambda _office_id: contextlib.nullcontext())
 
-    monkeypatch.setattr(waiting, "_join_turn", lambda _office_id: contextlib.nullcontext())
+
+# Where the waiting room's functions live: the services module, or the package it is being split
+# into (the first place that has the name wins).
+JOIN_TURN = (
+    ("buergerbuero.waiting.services.joining", "_join_turn"),
+    ("buergerbuero.waiting.services", "_join_turn"),
+)
+SEAT_COUNT = (
+    ("buergerbuero.waiting.services.seating", "seat_free"),
+    ("buergerbuero.waiting.services", "_seat_free"),
+)
+
+
+def product_function(places: Iterable[tuple[str, str]]) -> tuple[Any, str]:
+    """The module and name of the first of ``places`` that exists, for a monkeypatch."""
+    for module_name, name in places:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        if hasattr(module, name):
+            return module, name
+    raise AssertionError(f"none of {list(places)} exists: the seam no longer reaches the product")
+
+
+def hold_after(monkeypatch: Any, places: Iterable[tuple[str, str]], seconds: float) -> None:
+    """The function found at ``places`` sleeps ``seconds`` after it returned (still inside the
+    caller's transaction)."""
+    module, name = product_function(places)
+    original: Callable[..., Any] = getattr(module, name)
+
+    def then_held(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        time.sleep(seconds)
+        return result
+
+    monkeypatch.setattr(module, name, then_held)

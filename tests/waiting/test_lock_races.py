@@ -28,9 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import secrets
-import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -38,7 +36,8 @@ from django.db import OperationalError, connection
 
 from buergerbuero.offices.models import AdmissionMode, Office
 from buergerbuero.staff.models import StaffMember
-from buergerbuero.waiting import services
+from buergerbuero.waiting.services import calling, joining, staffing
+from buergerbuero.waiting.services.errors import QueueError
 from buergerbuero.waiting.models import PresenceState, Ticket, TicketStatus
 from tests import factories
 from tests.support import lock_race
@@ -69,7 +68,7 @@ def _waiting(office: Office, count: int, first: int = 0) -> list[Ticket]:
 
 
 def _outcome(run: lock_race.Run[Any]) -> str:
-    if isinstance(run.error, services.QueueError):
+    if isinstance(run.error, QueueError):
         return run.error.code
     if run.error is not None:
         return f"{type(run.error).__name__}: {run.error}"
@@ -104,7 +103,7 @@ def _rush_for_the_last_places(*, deferred_sqlite: bool = False) -> tuple[Office,
     _waiting(office, LIMIT - FREE_PLACES)
 
     def enter(number: int) -> Ticket:
-        return services.join(office, service=None, display_name=f"Neu {number}", language="de", mode="video")
+        return joining.join(office, service=None, display_name=f"Neu {number}", language="de", mode="video")
 
     calls = [functools.partial(enter, number) for number in range(ENTRANTS)]
     with lock_race.hold(Ticket, HOLD):
@@ -146,7 +145,7 @@ def _agents(office: Office, count: int) -> list[StaffMember]:
     for number in range(count):
         user = factories.make_staff(office.organization, f"agent{number:02d}", offices=[office])
         member = StaffMember.objects.get(user=user)
-        services.set_presence(member, PresenceState.AVAILABLE)
+        staffing.set_presence(member, PresenceState.AVAILABLE)
         members.append(member)
     return members
 
@@ -154,14 +153,7 @@ def _agents(office: Office, count: int) -> list[StaffMember]:
 def _hold_after_counting_seats(monkeypatch: Any) -> None:
     """A call sleeps right after it counted the free seats, with its ticket chosen: the window
     between deciding and the compare-and-set."""
-    count_seats: Callable[..., bool] = services._seat_free
-
-    def counted_then_held(*args: Any, **kwargs: Any) -> bool:
-        free = count_seats(*args, **kwargs)
-        time.sleep(HOLD)
-        return free
-
-    monkeypatch.setattr(services, "_seat_free", counted_then_held)
+    lock_race.hold_after(monkeypatch, lock_race.SEAT_COUNT, HOLD)
 
 
 def _agents_call_next(
@@ -171,7 +163,7 @@ def _agents_call_next(
     members = _agents(office, AGENTS)
     _waiting(office, AGENTS + 2)
     _hold_after_counting_seats(monkeypatch)
-    calls = [functools.partial(services.call_next, member) for member in members]
+    calls = [functools.partial(calling.call_next, member) for member in members]
     return lock_race.at_once(calls, deferred_sqlite=deferred_sqlite)
 
 
@@ -213,7 +205,7 @@ def _admit_at_once(
     waiting = _waiting(office, tickets)
     _hold_after_counting_seats(monkeypatch)
     calls = [
-        functools.partial(services.call_ticket, members[number % agents], ticket.pk)
+        functools.partial(calling.call_ticket, members[number % agents], ticket.pk)
         for number, ticket in enumerate(waiting)
     ]
     return members, lock_race.at_once(calls, deferred_sqlite=deferred_sqlite)
