@@ -36,9 +36,9 @@ from django.db import OperationalError, connection
 
 from buergerbuero.offices.models import AdmissionMode, Office
 from buergerbuero.staff.models import StaffMember
+from buergerbuero.waiting.models import PresenceState, Ticket, TicketStatus
 from buergerbuero.waiting.services import calling, joining, staffing
 from buergerbuero.waiting.services.errors import QueueError
-from buergerbuero.waiting.models import PresenceState, Ticket, TicketStatus
 from tests import factories
 from tests.support import lock_race
 from tests.waiting.conftest import always_open_office, now
