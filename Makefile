@@ -30,14 +30,17 @@ run-scaled: $(VENV)/.installed
 embed-example:
 	$(PYTHON) -m http.server 8080 --bind 127.0.0.1 --directory examples
 
+# Exactly the locked versions, each file checked against its hash (requirements*.txt are compiled
+# from requirements*.in by pip-compile, see README "Development"). pip itself is not upgraded
+# from the network here: an unpinned upgrade would be the one unchecked download.
 $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.txt
 	touch $@
 
+# The dev lock holds the run-time lock's versions too (compiled with -c requirements.txt).
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed
