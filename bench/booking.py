@@ -42,6 +42,12 @@ of their own, deleted afterwards). Output: lines, then one JSON object as the la
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # a script: the project importable, not this folder (where
+    sys.path[0] = str(Path(__file__).resolve().parents[1])  # statistics.py hides the stdlib's)
+
 import argparse
 import contextlib
 import datetime as dt
@@ -50,18 +56,14 @@ import random
 import re
 import secrets
 import statistics
-import sys
 import time
 import zoneinfo
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if __package__ in (None, ""):  # run as a script: make the project importable
-    sys.path.insert(0, str(ROOT))
 
 from bench.support import cli  # noqa: E402
 from bench.support.environment import BenchEnvironment, beside  # noqa: E402

@@ -48,21 +48,23 @@ Output: one line per call, a summary, then one JSON object as the last line.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # a script: the project importable, not this folder (where
+    sys.path[0] = str(Path(__file__).resolve().parents[1])  # statistics.py hides the stdlib's)
+
 import argparse
 import contextlib
 import os
 import secrets
 import statistics
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if __package__ in (None, ""):  # run as a script: make the project importable
-    sys.path.insert(0, str(ROOT))
 
 from bench.support import cli  # noqa: E402
 from bench.support.environment import BenchEnvironment  # noqa: E402
@@ -322,10 +324,10 @@ class Bench:
         return state or "offline"
 
     def set_presence(self, state: str) -> None:
-        from buergerbuero.waiting import services
+        from buergerbuero.waiting.services import staffing
 
         assert self.member is not None  # noqa: S101
-        services.set_presence(self.member, state)
+        staffing.set_presence(self.member, state)
 
     def end_open_consultation(self) -> None:
         from buergerbuero.consult import services as consult_services
@@ -337,11 +339,11 @@ class Bench:
 
     def enter_citizen(self, number: int) -> str:
         """A citizen enters the office while the staff member is not free: they wait."""
-        from buergerbuero.waiting import services
         from buergerbuero.waiting.models import TicketStatus
+        from buergerbuero.waiting.services import joining
 
         assert self.office is not None  # noqa: S101
-        ticket = services.join(
+        ticket = joining.join(
             self.office, service=None, display_name=f"Bürger:in {number}", language="de", mode="video"
         )
         ticket.refresh_from_db()
@@ -351,12 +353,12 @@ class Bench:
 
     def clear_tickets(self) -> None:
         """After a failed call: nobody waits or is called any more, no consultation is open."""
-        from buergerbuero.waiting import services
         from buergerbuero.waiting.models import Ticket, TicketStatus
+        from buergerbuero.waiting.services import calling
 
         self.end_open_consultation()
         for ticket in Ticket.objects.filter(status__in=[TicketStatus.WAITING, TicketStatus.CALLED]):
-            services.leave(ticket)
+            calling.leave(ticket)
 
     # --- one mode: K calls --------------------------------------------------------------------
     def run_mode(self, browser: Browser, mode: str) -> ModeResult:

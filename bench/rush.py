@@ -22,22 +22,24 @@ POST's response read. Output: human-readable lines, then one JSON object as the 
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # a script: the project importable, not this folder (where
+    sys.path[0] = str(Path(__file__).resolve().parents[1])  # statistics.py hides the stdlib's)
+
 import argparse
 import asyncio
 import contextlib
 import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
-if __package__ in (None, ""):  # run as a script: make the project importable
-    sys.path.insert(0, str(ROOT))
 
 from bench.support import cli  # noqa: E402
 from bench.support.environment import BenchEnvironment, postgres_url  # noqa: E402

@@ -31,19 +31,20 @@ Output: one line per scenario, then a JSON object as the last line. Deterministi
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # a script: the project importable, not this folder (where
+    sys.path[0] = str(Path(__file__).resolve().parents[1])  # statistics.py hides the stdlib's)
+
 import bisect
 import heapq
 import math
 import random
 import statistics
-import sys
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-
-if __package__ in (None, ""):  # run as a script: make the project importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.support import cli
 from bench.support.report import emit, say
@@ -268,7 +269,7 @@ def our_inputs(
     queue: Sequence[int],
     now: float,
 ) -> EstimateInputs:
-    """The estimate's inputs as the product builds them from its rows (waiting.services)."""
+    """The estimate's inputs as the product builds them from its rows (waiting.services.live_figures)."""
     minutes = [spec.configured_minutes for spec in scenario.services]
     present = [a for a in agents if not a.gone]
     return office_inputs(

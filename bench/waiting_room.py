@@ -40,6 +40,12 @@ Output: human-readable lines, then one JSON object as the last line.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # a script: the project importable, not this folder (where
+    sys.path[0] = str(Path(__file__).resolve().parents[1])  # statistics.py hides the stdlib's)
+
 import argparse
 import contextlib
 import datetime as dt
@@ -48,17 +54,13 @@ import json
 import math
 import os
 import secrets
-import sys
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if __package__ in (None, ""):  # run as a script: make the project importable
-    sys.path.insert(0, str(ROOT))
 
 from bench.support import cli  # noqa: E402
 from bench.support.broadcast import BroadcastServer  # noqa: E402
@@ -275,8 +277,8 @@ class Bench:
         from buergerbuero.offices.services import OpeningCalendar, offices_with_hours
         from buergerbuero.staff import sessions as staff_sessions
         from buergerbuero.staff.models import Role, StaffMember
-        from buergerbuero.waiting import services
         from buergerbuero.waiting.models import AgentPresence, PresenceState, Ticket, TicketStatus
+        from buergerbuero.waiting.services import live_figures
 
         assert settings.SESSION_ENGINE == "django.contrib.sessions.backends.db"  # noqa: S101
         started = time.monotonic()
@@ -360,7 +362,7 @@ class Bench:
             .order_by("queue_key", "pk")
             .values_list("pk", "token")
         )
-        live = services.office_live(office)
+        live = live_figures.office_live(office)
         sample = {
             "type": "queue",
             "seq": 1,
@@ -710,22 +712,22 @@ class DirectActions(Actions):
     def call_next(self, agent: Agent) -> int | None:
         from django.db import transaction
 
-        from buergerbuero.waiting import services
+        from buergerbuero.waiting.services import calling
 
         self.commit_at = None
         with transaction.atomic():
             # Registered first, so it runs first after COMMIT: before the events are published.
             transaction.on_commit(self._stamp)
-            ticket = services.call_next(self._member(agent))
+            ticket = calling.call_next(self._member(agent))
         return ticket.pk if ticket is not None else None
 
     def _stamp(self) -> None:
         self.commit_at = time.monotonic()
 
     def remove(self, agent: Agent, ticket_id: int) -> None:
-        from buergerbuero.waiting import services
+        from buergerbuero.waiting.services import calling
 
-        services.remove(self._member(agent), ticket_id)
+        calling.remove(self._member(agent), ticket_id)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
