@@ -56,9 +56,12 @@ class Scene:
     agent_ids: tuple[int, ...]
     start: dt.datetime  # UTC, the slot raced for
 
-    def details_path(self, agent_id: int | None) -> str:
-        """The citizen's details form of the raced slot (``agent_id=None``: anyone free)."""
-        query = {"service": str(self.service_id), "start": self.start.isoformat()}
+    def details_path(
+        self, agent_id: int | None, *, service_id: int | None = None, start: dt.datetime | None = None
+    ) -> str:
+        """The citizen's details form of the raced slot (``agent_id=None``: anyone free), or of
+        another service and time."""
+        query = {"service": str(service_id or self.service_id), "start": (start or self.start).isoformat()}
         if agent_id is not None:
             query["agent"] = str(agent_id)
         return f"/{self.organization}/{self.office}/book/details/?{urlencode(query)}"
@@ -120,6 +123,8 @@ class Attempt:
     suggestions: int = 0  # free times offered with a refusal
     detail: str = ""
     seconds: float = 0.0  # from the release to the reply
+    started: float = 0.0  # monotonic: the request was sent …
+    finished: float = 0.0  # … and its reply read
 
 
 @dataclass
@@ -134,6 +139,11 @@ class RaceResult:
     @property
     def tokens(self) -> list[str]:
         return [attempt.token for attempt in self.attempts if attempt.kind == "booked"]
+
+    @property
+    def spans(self) -> list[tuple[float, float]]:
+        """When each attempt was in flight (monotonic seconds)."""
+        return [(attempt.started, attempt.finished) for attempt in self.attempts]
 
     @property
     def server_errors(self) -> int:
@@ -196,15 +206,18 @@ def _attempt(attempt: Attempt, path: str, cookies: dict[str, str], release: thre
             _classify(attempt, reply.status, reply.location, reply.text())
         finished = time.monotonic()
         attempt.seconds = finished - started
+        attempt.started, attempt.finished = started, finished
         return finished
     finally:
         browser.close()
 
 
-def race(ports: list[int], path: str, attempts: int) -> RaceResult:
+def race(ports: list[int], path: str | list[str], attempts: int) -> RaceResult:
     """``attempts`` citizens submit the form at ``path`` at the same instant, round-robin over
-    the servers on ``ports``."""
-    cookies = {port: _form_cookies(port, path) for port in ports}
+    the servers on ``ports``; with several paths, citizen ``n`` submits ``path[n % len(path)]``
+    (e.g. overlapping times of services of different lengths)."""
+    paths = [path] if isinstance(path, str) else path
+    cookies = {port: _form_cookies(port, paths[0]) for port in ports}
     released_at = 0.0
 
     def at_release() -> None:
@@ -214,5 +227,9 @@ def race(ports: list[int], path: str, attempts: int) -> RaceResult:
     release = threading.Barrier(attempts, action=at_release)
     runs = [Attempt(number, ports[number % len(ports)]) for number in range(attempts)]
     with ThreadPoolExecutor(max_workers=attempts) as pool:
-        finished = list(pool.map(lambda run: _attempt(run, path, cookies[run.port], release), runs))
+        finished = list(
+            pool.map(
+                lambda run: _attempt(run, paths[run.number % len(paths)], cookies[run.port], release), runs
+            )
+        )
     return RaceResult(runs, max(finished) - released_at)
