@@ -55,8 +55,10 @@ def _office_history(office: Office, now: dt.datetime) -> int:
         rows.append(_day(office, date, open_minutes, periods, services, rng))
     created = OfficeDay.objects.bulk_create([row for row, _services, _hours in rows])
     for day, (_row, day_services, hours) in zip(created, rows, strict=True):
-        for entry in [*day_services, *hours]:
-            entry.day = day
+        for service_day in day_services:
+            service_day.day = day
+        for hour in hours:
+            hour.day = day
     ServiceDay.objects.bulk_create([entry for _row, day_services, _hours in rows for entry in day_services])
     HourDemand.objects.bulk_create([entry for _row, _services, hours in rows for entry in hours])
     return len(created)

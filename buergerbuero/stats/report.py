@@ -9,6 +9,7 @@ import io
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from django import forms
 from django.db.models import QuerySet, Sum
@@ -65,7 +66,8 @@ class PeriodForm(forms.Form):
     def __init__(self, *args: object, offices: Sequence[Office], today: dt.date, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.today = today
-        self.fields["office"].choices = [("", _("All offices")), *((o.pk, o.name) for o in offices)]
+        office_field = cast(forms.TypedChoiceField, self.fields["office"])
+        office_field.choices = [("", _("All offices")), *((o.pk, o.name) for o in offices)]
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}

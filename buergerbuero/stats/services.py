@@ -164,8 +164,8 @@ def aggregate_range(office: Office, first: dt.date, last: dt.date, now: dt.datet
         return days.get(moment.astimezone(zone).date())
 
     calendar = OpeningCalendar(office)
-    for date, day in days.items():
-        day.row.open_minutes = round(
+    for date, collected in days.items():
+        collected.row.open_minutes = round(
             sum(_minutes(p.end - p.start) for p in calendar.local_periods(date, calendar.day(date).spans))
         )
 

@@ -23,7 +23,7 @@ from tests.stats.support import MONDAY, WEEK, KnownWeek, at, make_known_week, ma
 pytestmark = pytest.mark.django_db
 # Session, login, staff member, offices, days, services, hours (and the session's save).
 QUERIES_OF_THE_PAGE = 8
-PERIOD = {"period": "custom", "start": WEEK[0].isoformat(), "end": WEEK[-1].isoformat()}
+PERIOD: dict[str, str | int] = {"period": "custom", "start": WEEK[0].isoformat(), "end": WEEK[-1].isoformat()}
 API = "/api/v1/organizations/{org}/statistics/"
 
 
