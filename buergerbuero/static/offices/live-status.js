@@ -66,7 +66,7 @@ if (container && "WebSocket" in window) {
 for (const link of document.querySelectorAll("[data-return-to-place]")) {
   const token = recall(`bb-ticket-${link.dataset.returnToPlace}`);
   if (token) {
-    link.href = `/w/${encodeURIComponent(token)}/`;
+    link.href = link.dataset.roomUrl.replace("/0/", `/${encodeURIComponent(token)}/`); // the room's URL, 0 for the token
     link.hidden = false;
   }
 }

@@ -8,6 +8,7 @@ import { liveSocket, showConnection } from "../realtime/socket.js";
 import { waitAt, waitText } from "./estimate.js";
 import { seatsText } from "./seats.js";
 import { remember } from "../lib/storage.js";
+import { chime } from "../lib/chime.js";
 
 const root = document.getElementById("waiting-room");
 const token = root.dataset.token;
@@ -97,7 +98,7 @@ async function officeChanged(next) {
   if (typeof next.show_position === "boolean") setShowPosition(next.show_position);
   try {
     // The office's parts of the page (a fragment: no styles or scripts of a whole page).
-    const response = await fetch(`/w/${encodeURIComponent(token)}/area/`, { credentials: "same-origin" });
+    const response = await fetch(root.dataset.areaUrl, { credentials: "same-origin" });
     if (!response.ok) return;
     const parts = new DOMParser().parseFromString(await response.text(), "text/html");
     const fresh = parts.querySelector("[data-office-parts]");
@@ -109,17 +110,6 @@ async function officeChanged(next) {
     originalTitle = fresh.querySelector("h1").textContent;
     if (status !== "called") document.title = originalTitle;
   } catch { /* offline for a moment: the notice stands, a reload shows the rest */ }
-}
-
-function beep() {
-  try {
-    const audio = new AudioContext();
-    const oscillator = audio.createOscillator();
-    oscillator.frequency.value = 880;
-    oscillator.connect(audio.destination);
-    oscillator.start();
-    oscillator.stop(audio.currentTime + 0.4);
-  } catch { /* no audio available: the visual signal remains */ }
 }
 
 function called(deadline) {
@@ -139,7 +129,7 @@ function called(deadline) {
     show();
     countdown = setInterval(show, 1000);
   }
-  beep();
+  chime(880, 0.4);
   root.querySelector("[data-confirm-button]").focus();
 }
 
@@ -152,7 +142,7 @@ function applySnapshot(message) {
   pending.clear();
   if (message.office && message.office !== office) officeChanged({ id: message.office });
   setAnnouncement(message.announcement);
-  if (message.status === "admitted") return location.assign(`/w/${token}/consultation/`);
+  if (message.status === "admitted") return location.assign(root.dataset.consultationUrl);
   if (message.status === "called") called(message.deadline);
   render();
   announcePosition(true);
@@ -203,7 +193,7 @@ let endedTimer = null;
 function onTicketEvent(message) {
   switch (message.type) {
     case "called": return called(message.deadline);
-    case "admitted": return location.assign(`/w/${token}/consultation/`);
+    case "admitted": return location.assign(root.dataset.consultationUrl);
     case "requeued":
       clearTimeout(endedTimer); // staff took a removal back: the place is ours again
       status = "waiting";

@@ -4,7 +4,8 @@
 // half-typed message and the keyboard focus survive every change.
 
 import { liveSocket, showConnection } from "../realtime/socket.js";
-import { seatsText } from "../waiting/seats.js";
+import { chime } from "../lib/chime.js";
+import { seatsText } from "./seats.js";
 
 const root = document.getElementById("console");
 const csrf = root.querySelector("input[name=csrfmiddlewaretoken]").value;
@@ -22,6 +23,11 @@ const PRESENCE = {
 };
 const MODE = { video: gettext("Video"), chat: gettext("Chat only") };
 const UNDO_MS = 10_000; // waiting.services.UNDO_SECONDS
+
+// An address from the page (Django's URLs, reversed with 0 for the id) for one ticket or office.
+function urlFor(name, id) {
+  return root.dataset[name].replace("/0/", `/${encodeURIComponent(id)}/`);
+}
 
 async function post(url, data = {}) {
   errorBox.textContent = "";
@@ -89,7 +95,7 @@ undoButton.addEventListener("click", async () => {
   const ticket = undoTicket;
   clearTimeout(undoTimer);
   hideUndo();
-  const result = await post(`/staff/console/tickets/${ticket}/undo-remove/`);
+  const result = await post(urlFor("undoRemove", ticket));
   if (!result.failed) {
     root.querySelector("[data-alert]").textContent = gettext("The citizen is back in their place.");
   }
@@ -106,7 +112,7 @@ async function removeTicket(ticket, noShow) {
     noShow ? gettext("Mark as no-show") : gettext("Remove"),
   );
   if (!confirmed) return;
-  const result = await post(`/staff/console/tickets/${ticket.id}/remove/`, noShow ? { no_show: "1" } : {});
+  const result = await post(urlFor("remove", ticket.id), noShow ? { no_show: "1" } : {});
   if (result.failed) return;
   offerUndo(ticket.id, interpolate(
     noShow ? gettext("%s was marked as no-show.") : gettext("%s was removed."), [name]));
@@ -122,7 +128,7 @@ async function transferTicket(ticket, select) {
       { name: ticket.name || gettext("(anonymous)"), office: target.name }, true),
     gettext("Transfer"),
   );
-  if (confirmed) await post(`/staff/console/tickets/${ticket.id}/transfer/`, { office: target.id });
+  if (confirmed) await post(urlFor("transfer", ticket.id), { office: target.id });
   select.value = "";
 }
 
@@ -141,14 +147,7 @@ function alertArrival(count, text = null) {
   root.querySelector("[data-alert]").textContent = text || interpolate(
     ngettext("%s citizen has arrived", "%s citizens have arrived", count), [count]);
   updateTitle();
-  try {
-    const audio = new AudioContext();
-    const oscillator = audio.createOscillator();
-    oscillator.frequency.value = 660;
-    oscillator.connect(audio.destination);
-    oscillator.start();
-    oscillator.stop(audio.currentTime + 0.25);
-  } catch { /* no audio: the visual alert remains */ }
+  chime(660, 0.25);
   root.classList.add("console--arrival");
   setTimeout(() => root.classList.remove("console--arrival"), 1500);
 }
@@ -172,16 +171,16 @@ function buildCard(id) {
   card.querySelector("[data-announce-form]").addEventListener("submit", async (event) => {
     event.preventDefault();
     const input = event.target.querySelector("input[name=text]");
-    const result = await post(`/staff/console/offices/${id}/announce/`, { text: input.value });
+    const result = await post(urlFor("announce", id), { text: input.value });
     if (result.ok) input.value = "";
   });
   card.querySelector("[data-clear-announcement]").addEventListener("click", async () => {
-    const result = await post(`/staff/console/offices/${id}/announce/clear/`);
+    const result = await post(urlFor("clearAnnouncement", id));
     if (result.ok) card.querySelector("[data-announce-form] input").focus();
   });
   card.querySelector("[data-open-now-form]").addEventListener("submit", async (event) => {
     event.preventDefault();
-    await post(`/staff/console/offices/${id}/open-now/`, { until: event.target.elements.until.value });
+    await post(urlFor("openNow", id), { until: event.target.elements.until.value });
   });
   card.querySelector("[data-close-now]").addEventListener("click", async () => {
     const office = current.get(id);
@@ -191,7 +190,7 @@ function buildCard(id) {
         [office.name]),
       gettext("Close now"),
     );
-    if (confirmed) await post(`/staff/console/offices/${id}/close-now/`);
+    if (confirmed) await post(urlFor("closeNow", id));
   });
   return card;
 }
@@ -257,7 +256,7 @@ function buildActions(entry, ticket, admit) {
   const focusedKey = entry.actions.contains(document.activeElement) ? document.activeElement.dataset.key : null;
   entry.actions.replaceChildren();
   if (admit) {
-    const admitButton = button(gettext("Admit"), () => post(`/staff/console/tickets/${id}/call/`));
+    const admitButton = button(gettext("Admit"), () => post(urlFor("callTicket", id)));
     admitButton.dataset.key = "admit";
     entry.actions.append(admitButton);
   }
@@ -330,7 +329,7 @@ function renderCall() {
   const open = root.querySelector("[data-open-consultation]");
   open.hidden = !state.consultation;
   if (state.consultation) {
-    open.querySelector("a").href = `/staff/consultations/${state.consultation}/`;
+    open.querySelector("a").href = urlFor("consultation", state.consultation);
   }
   root.querySelector("[data-call-next-button]").disabled = Boolean(state.call || state.consultation);
   root.querySelector("[data-presence-label]").textContent = PRESENCE[state.presence] || state.presence;
@@ -361,7 +360,7 @@ const socket = liveSocket("/ws/console/", {
   onState: (connection) => showConnection(root, connection),
   onMessage(message) {
     if (message.type === "state") render(message);
-    if (message.type === "admitted") location.assign(`/staff/consultations/${message.consultation}/`);
+    if (message.type === "admitted") location.assign(urlFor("consultation", message.consultation));
     if (message.type === "booked_arrived") {
       announcedBooked.add(message.ticket);
       alertArrival(1, BOOKED_ARRIVED());
