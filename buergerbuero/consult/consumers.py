@@ -3,12 +3,19 @@
 Members are the citizen (``?ticket=`` token), the consultation's staff member (session) and an
 invited interpreter (the cookie set when their invite link was claimed). Signalling messages
 are validated and relayed only to the participant they are addressed to.
+
+Resync (Redis was down, see ``realtime.bridge``): events published meanwhile are lost — a chat
+message, a document, the end of the consultation, the interpreter's removal, someone's
+presence, signalling. Each socket then starts again from the database: a consultation that
+ended (or an interpreter no longer invited) is told so and closed; otherwise the page gets
+the messages and documents (it skips those it has) with the cue to renegotiate its peer
+connections (a lost offer, answer or candidate would leave one half-negotiated), and every
+participant announces itself again, so that a page that arrived during the outage is met.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 from urllib.parse import parse_qs
@@ -17,8 +24,9 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from buergerbuero.consult import services, signalling, turn
-from buergerbuero.consult.models import ParticipantRole
+from buergerbuero.consult.models import Consultation, ParticipantRole
 from buergerbuero.consult.services import Participant
+from buergerbuero.realtime import events
 from buergerbuero.realtime.consumers import HubConsumer
 from buergerbuero.realtime.messages import parse
 from buergerbuero.realtime.publish import encode, publish_now
@@ -32,6 +40,10 @@ MAX_SIGNAL_BYTES = 96 * 1024
 class ConsultationConsumer(HubConsumer):
     who: Participant | None = None
     group = ""
+    # How this socket identified itself (asked again on resync).
+    consultation_id = 0
+    token = ""
+    interpreter_session = ""
     # Names this connection in presence events, so that a page can tell a late "offline" of
     # someone's previous connection from the end of their current one.
     connection_id = ""
@@ -45,6 +57,7 @@ class ConsultationConsumer(HubConsumer):
         query = parse_qs(self.scope.get("query_string", b"").decode("ascii", "ignore"))
         token = query.get("ticket", [""])[0]
         interpreter = self.scope.get("cookies", {}).get(services.interpreter_cookie(consultation_id), "")
+        self.consultation_id, self.token, self.interpreter_session = consultation_id, token, interpreter
         self.who = await database_sync_to_async(self._identify)(consultation_id, token, interpreter)
         if self.who is None or not self.who.consultation.is_open:
             await self.close(code=4403)
@@ -63,8 +76,7 @@ class ConsultationConsumer(HubConsumer):
         if self.login_group is not None:
             self.listen(self.login_group)
             self._login_watch = sockets.watch(self.scope, self._login_ended, activity=True)
-        history = await database_sync_to_async(services.history)(self.who.consultation)
-        documents = await database_sync_to_async(services.documents_of)(self.who.consultation)
+        history, documents = await database_sync_to_async(self._contents)()
         await self.send(
             text_data=encode(
                 {
@@ -79,20 +91,49 @@ class ConsultationConsumer(HubConsumer):
         )
         self.announce(online=True)
 
+    def _identify_again(self) -> tuple[Participant | None, bool]:
+        """This socket's participant now (None: no longer admitted), and whether the
+        consultation is still open."""
+        who = self._identify(self.consultation_id, self.token, self.interpreter_session)
+        if who is not None:
+            return who, who.consultation.is_open
+        consultation = Consultation.objects.filter(pk=self.consultation_id).first()
+        return None, consultation is not None and consultation.is_open
+
+    def _contents(self) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+        assert self.who is not None  # noqa: S101
+        return services.history(self.who.consultation), services.documents_of(self.who.consultation)
+
+    async def resync(self) -> None:
+        """The event path was interrupted: start again from the database (see the top)."""
+        before = self.who
+        if before is None:
+            return
+        who, still_open = await database_sync_to_async(self._identify_again)()
+        if self.who is None:  # ended meanwhile (logout)
+            return
+        if who is None or not still_open:
+            removed = still_open and before.role == ParticipantRole.INTERPRETER
+            gone = events.interpreter_removed() if removed else events.ended()
+            await self.send(text_data=encode(gone))
+            await self.disconnect(4403)
+            self.who = None
+            await self.close(code=4403)
+            return
+        self.who = who
+        history, documents = await database_sync_to_async(self._contents)()
+        await self.send(text_data=encode(events.resync(history, documents)))
+        # A reply: whoever hears it keeps a working connection to us (or opens one), no storm.
+        self.announce(online=True, reply=True)
+
     def announce(self, *, online: bool, reply: bool = False) -> None:
         if self.who is None:
             return
-        event = {
-            "type": "presence",
-            "role": self.who.role,
-            "online": online,
-            "connection": self.connection_id,
-        }
-        publish_now(self.group, {**event, "reply": True} if reply else event)
+        publish_now(self.group, events.presence(self.who.role, online, self.connection_id, reply=reply))
 
     async def refuse_signal(self, code: str) -> None:
         """Tell the sender's page (not the person: the page's own fault) what was refused."""
-        await self.send(text_data=encode({"type": "signal_refused", "code": code}))
+        await self.send(text_data=encode(events.signal_refused(code)))
 
     def _identify(self, consultation_id: int, token: str, interpreter: str) -> Participant | None:
         member = staff_member_of(self.scope["user"])
@@ -110,23 +151,23 @@ class ConsultationConsumer(HubConsumer):
         self.who = None
         await self.close(code=4403)
 
-    async def deliver(self, group: str, text: str) -> None:
+    async def deliver(self, group: str, kind: str, text: str) -> None:
         if self.who is None:
             return
         if self.login_group is not None and group == self.login_group:
             await self._login_ended()
             return
-        if '"type":"signal"' in text:
-            if json.loads(text).get("to") == self.who.role:  # only for its addressee
-                await super().deliver(group, text)
+        if kind == events.SIGNAL:
+            if parse(text, limit=MAX_SIGNAL_BYTES).get("to") == self.who.role:  # only for its addressee
+                await super().deliver(group, kind, text)
             return
-        await super().deliver(group, text)
-        if '"type":"interpreter_removed"' in text and self.who.role == "interpreter":
+        await super().deliver(group, kind, text)
+        if kind == events.INTERPRETER_REMOVED and self.who.role == ParticipantRole.INTERPRETER:
             await self.close(code=4403)
             return
-        if '"presence"' not in text:
+        if kind != events.PRESENCE:
             return
-        event = json.loads(text)
+        event = parse(text)
         newcomer = event.get("online") and not event.get("reply") and event.get("role") != self.who.role
         if newcomer:  # tell them that we are here too
             self.announce(online=True, reply=True)
@@ -139,7 +180,7 @@ class ConsultationConsumer(HubConsumer):
             await self.refuse_signal("too_large")
             return
         message = parse(text_data, limit=MAX_SIGNAL_BYTES)
-        if message.get("type") == "signal":
+        if message.get("type") == events.SIGNAL:
             try:
                 relay = signalling.validate(message, self.who.role)
             except signalling.BadSignal as refused:
@@ -148,7 +189,7 @@ class ConsultationConsumer(HubConsumer):
                 return
             publish_now(self.group, relay)
             return
-        if message.get("type") != "chat":
+        if message.get("type") != events.CHAT:
             return
         text = message.get("text")
         try:
@@ -156,7 +197,7 @@ class ConsultationConsumer(HubConsumer):
                 self.who, text if isinstance(text, str) else ""
             )
         except services.ConsultError as refused:
-            await self.send(text_data=encode({"type": "error", "message": refused.message}))
+            await self.send(text_data=encode(events.error(refused.message)))
 
     async def disconnect(self, code: int) -> None:
         sockets.stop(self._login_watch)

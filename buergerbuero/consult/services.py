@@ -1,6 +1,6 @@
 """Consultations: who may take part, chat, and the end.
 
-A consultation starts in ``waiting.services`` when a called citizen confirms (or a free
+A consultation starts in ``waiting.services.seating`` when a called citizen confirms (or a free
 seat takes them at once). Members are the citizen holding the ticket's token, the staff
 member who admitted them and, if invited, one interpreter at a time.
 
@@ -41,10 +41,11 @@ from buergerbuero.consult.models import (
 )
 from buergerbuero.lib.errors import ServiceError
 from buergerbuero.lib.text import clean_text
+from buergerbuero.realtime import events
 from buergerbuero.realtime.publish import publish
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.waiting.models import Ticket, TicketStatus
-from buergerbuero.waiting.services import finish_consultation_seat
+from buergerbuero.waiting.services.seating import finish_consultation_seat
 
 MAX_CHAT_LENGTH = 2000
 CITIZEN_DOCUMENTS_AFTER_END = dt.timedelta(hours=1)
@@ -104,7 +105,7 @@ def post_message(who: Participant, text: str, now: dt.datetime | None = None) ->
         message = ChatMessage.objects.create(
             consultation=who.consultation, author=who.role, text=text, sent_at=now or timezone.now()
         )
-        publish(consultation_group(who.consultation.pk), {"type": "chat", **message_json(message)})
+        publish(consultation_group(who.consultation.pk), events.content(events.CHAT, message_json(message)))
     return message
 
 
@@ -142,7 +143,7 @@ def end_consultation(consultation: Consultation, member: StaffMember, now: dt.da
             return False
         Ticket.objects.filter(pk=consultation.ticket_id).update(status=TicketStatus.DONE, ended_at=now)
         finish_consultation_seat(consultation.agent_id, consultation.office, now)
-        publish(consultation_group(consultation.pk), {"type": "ended"})
+        publish(consultation_group(consultation.pk), events.ended())
     return True
 
 
@@ -225,7 +226,7 @@ def remove_interpreter(
         removed = InterpreterInvite.objects.filter(consultation=consultation, removed_at__isnull=True).update(
             removed_at=now or timezone.now()
         )
-        publish(consultation_group(consultation.pk), {"type": "interpreter_removed"})
+        publish(consultation_group(consultation.pk), events.interpreter_removed())
     return removed
 
 
@@ -247,7 +248,9 @@ def share_document(who: Participant, upload: UploadedFile, now: dt.datetime | No
         )
         document.file.save(checked.name, upload, save=False)
         document.save()
-        publish(consultation_group(who.consultation.pk), {"type": "document", **document_json(document)})
+        publish(
+            consultation_group(who.consultation.pk), events.content(events.DOCUMENT, document_json(document))
+        )
     return document
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from buergerbuero.consult.models import ParticipantRole
+from buergerbuero.realtime import events
 
 MAX_SDP = 64 * 1024
 MAX_CANDIDATE = 2048
@@ -66,7 +67,7 @@ def validate(message: dict[str, Any], sender: str) -> dict[str, Any]:
     to = message.get("to")
     if to not in ParticipantRole.values or to == sender:
         raise BadSignal("to must be another participant's role")
-    relay: dict[str, Any] = {"type": "signal", "from": sender, "to": to}
+    relay: dict[str, Any] = {"type": events.SIGNAL, "from": sender, "to": to}
     parts = {"description": _description, "candidate": _candidate, "media": _media}
     present = [key for key in parts if key in message]
     if len(present) != 1:

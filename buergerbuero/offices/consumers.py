@@ -10,10 +10,12 @@ from django.utils import timezone, translation
 from buergerbuero.offices import services
 from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
+from buergerbuero.realtime import events
 from buergerbuero.realtime.consumers import HubConsumer
 from buergerbuero.realtime.messages import parse
 from buergerbuero.realtime.publish import encode
-from buergerbuero.waiting.services import directory_group, office_live
+from buergerbuero.waiting.services.groups import directory_group
+from buergerbuero.waiting.services.live_figures import office_live
 
 RESYNC_SPREAD_SECONDS = 5.0
 
@@ -59,13 +61,13 @@ class DirectoryStatusConsumer(HubConsumer):
                 ],
             }
 
-    async def deliver(self, group: str, text: str) -> None:
-        if '"hours_changed"' in text:
+    async def deliver(self, group: str, kind: str, text: str) -> None:
+        if kind == events.HOURS_CHANGED:
             # Opened or closed on the spot: a fresh status in the page's language (in a task,
             # spread like a resync: the hub's delivery must not wait for queries).
             self._hours = asyncio.create_task(self.resync())
             return
-        await super().deliver(group, text)
+        await super().deliver(group, kind, text)
 
     async def resync(self) -> None:
         # Directory pages are many and their snapshot costs the most: spread them out.

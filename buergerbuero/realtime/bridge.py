@@ -40,6 +40,9 @@ from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from buergerbuero.realtime import events
+from buergerbuero.realtime.messages import parse
+
 logger = logging.getLogger(__name__)
 SEPARATOR = "\n"
 TIMEOUT = 2.0
@@ -81,12 +84,26 @@ def _publisher() -> redis.Redis:
     )
 
 
-def publish(group: str, text: str) -> bool:
+def frame(group: str, kind: str, text: str) -> str:
+    """One Redis message: the group and the event's type (neither contains a newline), then
+    the event's text."""
+    return f"{group}{SEPARATOR}{kind}{SEPARATOR}{text}"
+
+
+def unframe(data: str) -> tuple[str, str, str]:
+    group, _, rest = data.partition(SEPARATOR)
+    if rest.startswith("{"):  # a process of the previous release: no type in the frame
+        return group, events.type_of(parse(rest)), rest
+    kind, _, text = rest.partition(SEPARATOR)
+    return group, kind, text
+
+
+def publish(group: str, kind: str, text: str) -> bool:
     """Publish to every process; False (logged) when Redis could not take it."""
     if time.monotonic() < state.publish_paused_until:
         return False
     try:
-        _publisher().publish(channel(), f"{group}{SEPARATOR}{text}")
+        _publisher().publish(channel(), frame(group, kind, text))
     except (redis.RedisError, OSError):
         state.publish_paused_until = time.monotonic() + PUBLISH_PAUSE
         logger.warning("could not publish an event to Redis; the sockets resync when it is back")
@@ -101,7 +118,7 @@ def ping() -> None:
 
 def start_listening(
     loop: asyncio.AbstractEventLoop,
-    deliver: Callable[[str, str], None],
+    deliver: Callable[[str, str, str], None],
     resync: Callable[[], object],
 ) -> list[asyncio.Task[None]]:
     if not settings.REDIS_URL:
@@ -113,7 +130,7 @@ def start_listening(
     ]
 
 
-async def _listen(deliver: Callable[[str, str], None], resync: Callable[[], object]) -> None:
+async def _listen(deliver: Callable[[str, str, str], None], resync: Callable[[], object]) -> None:
     backoff = 0.25
     first = True
     while True:
@@ -130,8 +147,7 @@ async def _listen(deliver: Callable[[str, str], None], resync: Callable[[], obje
                 async for message in pubsub.listen():
                     if message.get("type") != "message":
                         continue
-                    group, _, text = message["data"].decode("utf-8").partition(SEPARATOR)
-                    deliver(group, text)
+                    deliver(*unframe(message["data"].decode("utf-8")))
         except asyncio.CancelledError:
             raise
         except Exception:

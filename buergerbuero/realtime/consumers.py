@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.consumer import get_handler_name
 
 from buergerbuero.realtime.hub import hub
 
@@ -96,8 +97,20 @@ class HubConsumer(AsyncWebsocketConsumer):
             hub.leave(group, self)
         self.hub_groups = ()
 
-    async def deliver(self, group: str, text: str) -> None:
-        """Forward the broadcast as it is: serialised once for every receiver."""
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its ``aclose_old_connections()`` before every handler (a
+        thread hop per connect, message and disconnect: CPU and latency on the event loop that
+        also fans out). Our handlers reach the database only through ``database_sync_to_async``
+        (which closes old connections in the thread it uses, before and after) or the waiting
+        room's kept connection (which tidies its own); nothing runs a query on the loop."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def deliver(self, group: str, kind: str, text: str) -> None:
+        """Forward the broadcast as it is: serialised once for every receiver (``kind``: the
+        event's type, see ``events``)."""
         await self.base_send({"type": "websocket.send", "text": text})
 
     async def resync(self) -> None:

@@ -8,6 +8,7 @@ still serialises once. Pages receive the same JSON as before: the ``type`` field
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final, Literal, NotRequired, TypedDict
 
 # --- names -------------------------------------------------------------------------------------
@@ -34,7 +35,9 @@ INTERPRETER_REMOVED: Final = "interpreter_removed"
 SIGNAL: Final = "signal"
 PRESENCE: Final = "presence"
 # Sent by the server to one socket only (never through a group).
-RENEGOTIATE: Final = "renegotiate"
+RESYNC: Final = "resync"  # a consultation's contents after an outage; renegotiate the peers
+SIGNAL_REFUSED: Final = "signal_refused"
+ERROR: Final = "error"
 
 
 # --- payloads ----------------------------------------------------------------------------------
@@ -125,6 +128,37 @@ class InterpreterRemovedEvent(TypedDict):
     type: Literal["interpreter_removed"]
 
 
+class PresenceEvent(TypedDict):
+    type: Literal["presence"]
+    role: str
+    online: bool
+    connection: str  # names the socket: a late "offline" of an earlier one is told apart
+    reply: NotRequired[bool]  # answers an announcement: keep a working connection
+
+
+class SignalEvent(TypedDict):
+    """Relayed signalling (built by ``consult.signalling.validate``)."""
+
+    type: Literal["signal"]
+    to: str
+
+
+class ResyncEvent(TypedDict):
+    type: Literal["resync"]
+    messages: list[dict[str, object]]
+    documents: list[dict[str, object]]
+
+
+class SignalRefusedEvent(TypedDict):
+    type: Literal["signal_refused"]
+    code: str
+
+
+class ErrorEvent(TypedDict):
+    type: Literal["error"]
+    message: str
+
+
 class ContentEvent(TypedDict):
     """A chat message or a document: the type and the item's own fields side by side."""
 
@@ -146,6 +180,11 @@ Event = (
     | EndedEvent
     | TransferredEvent
     | InterpreterRemovedEvent
+    | PresenceEvent
+    | SignalEvent
+    | ResyncEvent
+    | SignalRefusedEvent
+    | ErrorEvent
     | ContentEvent
 )
 
@@ -203,11 +242,35 @@ def transferred(office: int, office_name: str, show_position: bool) -> Transferr
     return {"type": TRANSFERRED, "office": office, "office_name": office_name, "show_position": show_position}
 
 
+def interpreter_removed() -> InterpreterRemovedEvent:
+    return {"type": INTERPRETER_REMOVED}
+
+
+def presence(role: str, online: bool, connection: str, *, reply: bool = False) -> PresenceEvent:
+    event: PresenceEvent = {"type": PRESENCE, "role": role, "online": online, "connection": connection}
+    if reply:
+        event["reply"] = True
+    return event
+
+
+def resync(messages: list[dict[str, object]], documents: list[dict[str, object]]) -> ResyncEvent:
+    return {"type": RESYNC, "messages": messages, "documents": documents}
+
+
+def signal_refused(code: str) -> SignalRefusedEvent:
+    return {"type": SIGNAL_REFUSED, "code": code}
+
+
+def error(message: str) -> ErrorEvent:
+    return {"type": ERROR, "message": message}
+
+
 def content(kind: Literal["chat", "document"], fields: dict[str, Any]) -> dict[str, Any]:
     """A chat message or document event: ``fields`` are the item's JSON (never a ``type``)."""
-    return {**fields, "type": kind}
+    return {"type": kind, **fields}
 
 
-def type_of(event: Event | dict[str, Any]) -> str:
+def type_of(event: Mapping[str, object]) -> str:
+    """The event's name (``""`` for anything without one)."""
     kind = event.get("type")
     return kind if isinstance(kind, str) else ""

@@ -2,7 +2,8 @@
 
 Each server process keeps a registry of its connected sockets per group (``office:7:waiting``,
 ``ticket:42`` …). A queue change is serialised once and the same text is written to every
-local member of the group, in order, by one delivery task per process. Across processes, one
+local member of the group (with the event's type beside it, see ``events``, so that a
+consumer branches without parsing), in order, by one delivery task per process. Across processes, one
 Redis pub/sub subscription per process (not per socket) carries the events; without Redis
 (the embedded mode) there is only one process and events are delivered directly.
 
@@ -44,7 +45,7 @@ SEND_TIMEOUT = 10.0
 
 
 class Subscriber(Protocol):
-    async def deliver(self, group: str, text: str) -> None: ...
+    async def deliver(self, group: str, kind: str, text: str) -> None: ...
 
 
 class Stats:
@@ -75,10 +76,10 @@ class Hub:
     def __init__(self) -> None:
         self._groups: dict[str, set[Subscriber]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[tuple[str, str, float]] | None = None
+        self._queue: asyncio.Queue[tuple[str, str, str, float]] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         # Subscribers whose send is waiting, with the messages queued behind it.
-        self._backlog: dict[Subscriber, collections.deque[tuple[str, str]]] = {}
+        self._backlog: dict[Subscriber, collections.deque[tuple[str, str, str]]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self.stats = Stats()
 
@@ -105,8 +106,9 @@ class Hub:
         return set().union(*self._groups.values()) if self._groups else set()
 
     # --- delivery -----------------------------------------------------------------------
-    def deliver_from_any_thread(self, group: str, text: str) -> None:
-        """Queue an event for local delivery; a no-op in a process without sockets."""
+    def deliver_from_any_thread(self, group: str, kind: str, text: str) -> None:
+        """Queue the event ``text`` of type ``kind`` for local delivery; a no-op in a process
+        without sockets."""
         loop, queue = self._loop, self._queue
         if loop is None or queue is None or loop.is_closed():
             return
@@ -114,7 +116,7 @@ class Hub:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        item = (group, text, time.monotonic())
+        item = (group, kind, text, time.monotonic())
         if running is loop:
             queue.put_nowait(item)
         else:
@@ -123,11 +125,11 @@ class Hub:
     async def _deliver_forever(self) -> None:
         assert self._queue is not None  # noqa: S101  (set together with this task)
         while True:
-            group, text, queued_at = await self._queue.get()
-            await self.fan_out(group, text)
+            group, kind, text, queued_at = await self._queue.get()
+            await self.fan_out(group, kind, text)
             self.stats.observe_fanout(time.monotonic() - queued_at)
 
-    async def fan_out(self, group: str, text: str) -> None:
+    async def fan_out(self, group: str, kind: str, text: str) -> None:
         """Write ``text`` to every local member of ``group`` without waiting for any one."""
         backlogs = self._backlog
         count = 0
@@ -140,11 +142,11 @@ class Hub:
                 if len(backlog) >= MAX_BACKLOG:
                     self.evict(subscriber, "its backlog overflowed")
                 else:
-                    backlog.append((group, text))
+                    backlog.append((group, kind, text))
                 continue
             # Run ``deliver`` up to its first wait: the common case completes here (written at
             # once); only a send that waits gets a task of its own.
-            coroutine = subscriber.deliver(group, text)
+            coroutine = subscriber.deliver(group, kind, text)
             try:
                 waits_for = coroutine.send(None)
             except StopIteration:
@@ -165,8 +167,8 @@ class Hub:
                 await _resume(coroutine, waits_for)
                 backlog = self._backlog.get(subscriber)
                 while backlog:
-                    group, text = backlog.popleft()
-                    await subscriber.deliver(group, text)
+                    group, kind, text = backlog.popleft()
+                    await subscriber.deliver(group, kind, text)
         except TimeoutError:
             coroutine.close()
             if subscriber in self._backlog:  # not evicted already (for its backlog)

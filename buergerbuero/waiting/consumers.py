@@ -16,14 +16,16 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.db import connections
 
+from buergerbuero.realtime import events
 from buergerbuero.realtime.consumers import HubConsumer
 from buergerbuero.realtime.messages import parse
 from buergerbuero.realtime.publish import encode
 from buergerbuero.staff import sockets
 from buergerbuero.staff.services import staff_member_of
-from buergerbuero.waiting import console, services
+from buergerbuero.waiting import console
 from buergerbuero.waiting.liveness import liveness
 from buergerbuero.waiting.models import ACTIVE_STATUSES, Ticket
+from buergerbuero.waiting.services import groups, sequence, snapshots
 
 _A = TypeVar("_A")
 _T = TypeVar("_T")
@@ -64,8 +66,8 @@ def _kept_connection(function: Callable[[_A], _T]) -> Callable[[_A], Awaitable[_
     return sync_to_async(call, thread_sensitive=True)
 
 
-_ticket_by_token = _kept_connection(services.socket_ticket)
-_snapshot_text = _kept_connection(services.snapshot_text)
+_ticket_by_token = _kept_connection(snapshots.socket_ticket)
+_snapshot_text = _kept_connection(snapshots.snapshot_text)
 
 
 class WaitingRoomConsumer(HubConsumer):
@@ -94,7 +96,7 @@ class WaitingRoomConsumer(HubConsumer):
 
     def _join_groups(self) -> None:
         assert self.ticket is not None  # noqa: S101
-        self.listen(services.waiting_group(self.ticket.office_id), services.ticket_group(self.ticket.pk))
+        self.listen(groups.waiting_group(self.ticket.office_id), groups.ticket_group(self.ticket.pk))
 
     async def _send_snapshot(self) -> None:
         assert self.ticket is not None  # noqa: S101
@@ -110,23 +112,24 @@ class WaitingRoomConsumer(HubConsumer):
         if self.ticket is not None and status != self.known_status:
             await self._send_snapshot()
 
-    async def deliver(self, group: str, text: str) -> None:
-        if '"hours_changed"' in text and self.ticket is not None:
+    async def deliver(self, group: str, kind: str, text: str) -> None:
+        if kind == events.HOURS_CHANGED and self.ticket is not None:
             # Opened or closed on the spot: the closing time comes with a fresh snapshot (in a
             # task: the hub's delivery must not wait for a query).
             self._hours = asyncio.create_task(self._send_snapshot())
             return
-        await super().deliver(group, text)
-        if self.ticket is not None and group == services.ticket_group(self.ticket.pk):
-            self.known_status = services.status_after_event(parse(text), self.known_status)
-            if parse(text).get("type") == "transferred":
+        await super().deliver(group, kind, text)
+        if self.ticket is not None and group == groups.ticket_group(self.ticket.pk):
+            # This socket's own event (rare): parsed here for the reason of an ending.
+            self.known_status = sequence.status_after_event(parse(text), self.known_status)
+            if kind == events.TRANSFERRED:
                 self._follow = asyncio.create_task(self._follow_transfer())
 
     async def _follow_transfer(self) -> None:
         """Now in another office's queue: listen to it and start from a fresh snapshot."""
         assert self.ticket is not None  # noqa: S101
         self.stop_listening()
-        self.ticket = await database_sync_to_async(services.ticket_by_token)(self.ticket.token)
+        self.ticket = await database_sync_to_async(snapshots.ticket_by_token)(self.ticket.token)
         if self.ticket is not None:
             self._join_groups()
             await self._send_snapshot()
@@ -164,7 +167,7 @@ class ConsoleConsumer(HubConsumer):
         self.member_id = member.pk
         office_ids = await database_sync_to_async(console.office_ids)(member)
         await self.accept()
-        self.listen(*(services.staff_group(pk) for pk in office_ids), f"member:{member.pk}", self.login_group)
+        self.listen(*(groups.staff_group(pk) for pk in office_ids), f"member:{member.pk}", self.login_group)
         self._login_watch = sockets.watch(self.scope, self._login_ended)
         self.at_end(await liveness.connected(member_id=member.pk))
         await self._send_state()
@@ -186,7 +189,7 @@ class ConsoleConsumer(HubConsumer):
         payload = await database_sync_to_async(console.state)(self.member)
         await self.send(text_data=encode(payload))
 
-    async def deliver(self, group: str, text: str) -> None:
+    async def deliver(self, group: str, kind: str, text: str) -> None:
         if group == self.login_group:
             await self._login_ended()
             return
@@ -200,7 +203,7 @@ class ConsoleConsumer(HubConsumer):
             self._refresher = asyncio.create_task(self._refresh_while_dirty())
 
     async def resync(self) -> None:
-        await self.deliver("", "")  # a fresh list, as after any change
+        await self.deliver("", events.CHANGED, "")  # a fresh list, as after any change
 
     async def _refresh_while_dirty(self) -> None:
         while self._dirty:

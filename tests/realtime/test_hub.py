@@ -16,7 +16,7 @@ class Fast:
     def __init__(self) -> None:
         self.got: list[str] = []
 
-    async def deliver(self, group: str, text: str) -> None:
+    async def deliver(self, group: str, kind: str, text: str) -> None:
         self.got.append(text)
 
 
@@ -28,7 +28,7 @@ class Stuck:
         self.got: list[str] = []
         self.evicted = False
 
-    async def deliver(self, group: str, text: str) -> None:
+    async def deliver(self, group: str, kind: str, text: str) -> None:
         await self.writable.wait()
         self.got.append(text)
 
@@ -56,7 +56,7 @@ async def test_a_stuck_subscriber_does_not_hold_up_the_others_and_catches_up_in_
     hub.join("g", fast)
 
     for number in range(10):
-        await hub.fan_out("g", str(number))
+        await hub.fan_out("g", "test", str(number))
 
     assert fast.got == [str(number) for number in range(10)]
     await _settle()  # its send is waiting in a task of its own now
@@ -76,7 +76,7 @@ async def test_a_subscriber_whose_backlog_overflows_is_evicted(monkeypatch: pyte
     hub.join("g", fast)
 
     for number in range(8):
-        await hub.fan_out("g", str(number))
+        await hub.fan_out("g", "test", str(number))
 
     assert stuck.evicted
     assert hub.size("g") == 1
@@ -91,7 +91,7 @@ async def test_a_send_that_stays_stuck_is_evicted_after_the_timeout(monkeypatch:
     stuck = Stuck()
     hub.join("g", stuck)
 
-    await hub.fan_out("g", "one")
+    await hub.fan_out("g", "test", "one")
     await asyncio.sleep(0.4)
 
     assert stuck.evicted
@@ -115,7 +115,7 @@ async def test_a_large_fan_out_yields_to_the_event_loop() -> None:
     other = asyncio.create_task(other_work())
     await asyncio.sleep(0)
     before = ticks
-    await hub.fan_out("g", "x")
+    await hub.fan_out("g", "test", "x")
     during = ticks - before
     other.cancel()
 

@@ -18,7 +18,7 @@ class Probe:
     def __init__(self) -> None:
         self.got: list[str] = []
 
-    async def deliver(self, group: str, text: str) -> None:
+    async def deliver(self, group: str, kind: str, text: str) -> None:
         self.got.append(text)
 
 

@@ -13,7 +13,7 @@ class _Probe:
     def __init__(self) -> None:
         self.heard = asyncio.Event()
 
-    async def deliver(self, group: str, text: str) -> None:
+    async def deliver(self, group: str, kind: str, text: str) -> None:
         self.heard.set()
 
 
