@@ -70,6 +70,18 @@ export class Call {
     return this.connectTo(remoteRole);
   }
 
+  // The server lost events (Redis was down): offers, answers or candidates may be gone. A
+  // connection that is negotiated and connected restarts ICE (a fresh offer, gathered anew);
+  // a half-negotiated one is replaced by the impolite side (the polite side answers whatever
+  // offer comes, and starts afresh itself if that offer does not fit its connection).
+  renegotiate() {
+    for (const [remoteRole, peer] of this.peers) {
+      const healthy = peer.pc.signalingState === "stable" && ["connected", "completed"].includes(peer.pc.iceConnectionState);
+      if (healthy) peer.pc.restartIce();
+      else if (!peer.polite) this.connectTo(remoteRole);
+    }
+  }
+
   disconnectFrom(remoteRole) {
     this.peers.get(remoteRole)?.close();
     this.peers.delete(remoteRole);

@@ -149,12 +149,16 @@ root.querySelector("[data-document-form]").addEventListener("submit", async (eve
 // --- presence ------------------------------------------------------------------------------
 function onPresence({ role: peerRole, online, reply, connection }) {
   if (peerRole === role) return;
+  let known = Boolean(reply);
   if (online) {
+    // A reply from a socket we have not heard of (its page came while events were lost):
+    // a new page, so a new connection.
+    if (connectionOf.has(peerRole) && connectionOf.get(peerRole) !== connection) known = false;
     connectionOf.set(peerRole, connection);
   } else if (connectionOf.has(peerRole) && connectionOf.get(peerRole) !== connection) {
     return; // the end of their previous socket, reported after the new one arrived
   }
-  setPresence(peerRole, online, Boolean(reply));
+  setPresence(peerRole, online, known);
 }
 
 // reply: the participant was here already and answers our (or a newcomer's) announcement.
@@ -497,6 +501,11 @@ const socket = liveSocket(`/ws/consultations/${root.dataset.consultation}/${tick
         startCall(message);
         message.messages.forEach(addMessage);
         message.documents.forEach(addDocument);
+        return;
+      case "resync": // the server lost events meanwhile: what we missed, and fresh negotiation
+        message.messages.forEach(addMessage);
+        message.documents.forEach(addDocument);
+        call?.renegotiate();
         return;
       case "chat": return addMessage(message);
       case "document": return addDocument(message);
