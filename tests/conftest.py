@@ -96,13 +96,13 @@ def _no_cached_hours_or_snapshots() -> Iterator[None]:
     """Each test's database starts afresh (ids may repeat): so do the per-process caches of
     opening calendars and waiting-room snapshots."""
     from buergerbuero.offices import services as offices
-    from buergerbuero.waiting import services as waiting
+    from buergerbuero.waiting.services import snapshots
 
     offices.forget_hours()
-    waiting.forget_snapshots()
+    snapshots.forget_snapshots()
     yield
     offices.forget_hours()
-    waiting.forget_snapshots()
+    snapshots.forget_snapshots()
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """Public read API of offices: what the directory and the office page show, as JSON.
 
 Thin: it looks things up and hands them to the same services the pages use (opening
-hours in ``offices.services``, live figures in ``waiting.services``, free slots in
+hours in ``offices.services``, live figures in ``waiting.services.live_figures``, free slots in
 ``booking.slots``). Texts come in the request's language (``Accept-Language``).
 """
 
@@ -27,7 +27,7 @@ from buergerbuero.offices.models import Office
 from buergerbuero.offices.shortcuts import office_or_404
 from buergerbuero.orgs.models import Organization
 from buergerbuero.waiting.estimate import shown_range, wait_at
-from buergerbuero.waiting.services import OfficeLive, office_live
+from buergerbuero.waiting.services.live_figures import OfficeLive, office_live
 
 router = Router(tags=["offices"])
 

@@ -56,8 +56,8 @@ from buergerbuero.offices.models import Office, Service
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import Role, StaffMember
 from buergerbuero.staff.services import offices_served
-from buergerbuero.waiting import services as waiting
 from buergerbuero.waiting.models import ACTIVE_STATUSES, Ticket, TicketStatus
+from buergerbuero.waiting.services import joining
 
 SUGGESTIONS = 5
 TOKEN_BYTES = 16  # 128 bits: unguessable, and short enough for an SMS
@@ -513,7 +513,7 @@ def join(appointment: Appointment, now: dt.datetime | None = None) -> Ticket:
         current = appointment.ticket
         if current is not None and current.status in ACTIVE_STATUSES:
             return current
-        ticket = waiting.join_booked(
+        ticket = joining.join_booked(
             appointment.office,
             agent=appointment.agent,
             service=appointment.service,

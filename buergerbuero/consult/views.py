@@ -24,7 +24,7 @@ from buergerbuero.lib.browser_policy import allow_devices
 from buergerbuero.staff.current import current_member
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.waiting.models import TicketStatus
-from buergerbuero.waiting.services import ticket_by_token
+from buergerbuero.waiting.services.snapshots import ticket_by_token
 
 
 def _page(request: HttpRequest, who: services.Participant, **extra: Any) -> HttpResponse:

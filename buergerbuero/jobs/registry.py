@@ -43,7 +43,7 @@ from buergerbuero.limits import services as limits
 from buergerbuero.notify import services as notify
 from buergerbuero.stats import services as stats
 from buergerbuero.waiting import presence_history
-from buergerbuero.waiting import services as waiting
+from buergerbuero.waiting.services import periodic, staffing
 
 logger = logging.getLogger(__name__)
 TIMERS = "timers"
@@ -125,9 +125,9 @@ JOBS: list[PeriodicJob] = [
     PeriodicJob("prune_audit", dt.timedelta(hours=1), audit.prune_audit),
     PeriodicJob("enqueue_reminders", dt.timedelta(minutes=1), appointment_messages.enqueue_reminders),
     PeriodicJob("deliver_notifications", dt.timedelta(seconds=5), deliver_notifications, NETWORK),
-    PeriodicJob("expire_unanswered_calls", dt.timedelta(seconds=2), waiting.expire_unanswered_calls),
-    PeriodicJob("expire_lost_tickets", dt.timedelta(seconds=15), waiting.expire_lost_tickets),
-    PeriodicJob("mark_absent_agents_offline", dt.timedelta(seconds=10), waiting.mark_absent_agents_offline),
+    PeriodicJob("expire_unanswered_calls", dt.timedelta(seconds=2), periodic.expire_unanswered_calls),
+    PeriodicJob("expire_lost_tickets", dt.timedelta(seconds=15), periodic.expire_lost_tickets),
+    PeriodicJob("mark_absent_agents_offline", dt.timedelta(seconds=10), staffing.mark_absent_agents_offline),
 ]
 
 

@@ -11,8 +11,8 @@ from buergerbuero.offices.models import Office
 from buergerbuero.offices.services import OfficeOverview, offices_with_hours, overview
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.staff.services import offices_served
-from buergerbuero.waiting import services
 from buergerbuero.waiting.models import AgentPresence, PresenceState, QueueState, Ticket, TicketStatus
+from buergerbuero.waiting.services import calling, live_figures
 
 LIST_LIMIT = 200
 
@@ -33,7 +33,7 @@ def state(member: StaffMember) -> dict[str, Any]:
         .select_related("service", "office")
         .order_by("-priority", "queue_key", "pk")[:LIST_LIMIT]
     )
-    callable_ids = set(services.callable_tickets(member).values_list("pk", flat=True)[:LIST_LIMIT])
+    callable_ids = set(calling.callable_tickets(member).values_list("pk", flat=True)[:LIST_LIMIT])
     call = (
         Ticket.objects.filter(called_by=member, status=TicketStatus.CALLED)
         .values("pk", "display_name", "call_deadline")
@@ -42,7 +42,7 @@ def state(member: StaffMember) -> dict[str, Any]:
     consultation = (
         Consultation.objects.filter(agent=member, ended_at__isnull=True).values_list("pk", flat=True).first()
     )
-    counts = {office.pk: services.office_live(office, now).as_json() for office in offices}
+    counts = {office.pk: live_figures.office_live(office, now).as_json() for office in offices}
     return {
         "type": "state",
         "presence": presence or PresenceState.OFFLINE,

@@ -25,8 +25,10 @@ from buergerbuero.offices.models import Office
 from buergerbuero.staff.current import current_member
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.staff.services import offices_served
-from buergerbuero.waiting import opening, services
+from buergerbuero.waiting import opening
 from buergerbuero.waiting.models import Ticket
+from buergerbuero.waiting.services import calling, staffing
+from buergerbuero.waiting.services.errors import QueueError
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def staff_action(action: Action) -> Callable[..., HttpResponse]:
             return JsonResponse({"error": "forbidden"}, status=403)
         try:
             done = action(request, member, **kwargs)
-        except (services.QueueError, office_services.HoursError) as refused:
+        except (QueueError, office_services.HoursError) as refused:
             return JsonResponse({"error": refused.message, "code": refused.code}, status=409)
         except (PermissionDenied, Ticket.DoesNotExist, Office.DoesNotExist):
             return JsonResponse({"error": "not found"}, status=404)
@@ -95,13 +97,13 @@ def _ticket(ticket_id: int) -> str:
 
 @staff_action
 def presence(request: HttpRequest, member: StaffMember) -> Done:
-    state = services.set_presence(member, request.POST.get("state", "")).state
+    state = staffing.set_presence(member, request.POST.get("state", "")).state
     return Done({"presence": state}, Audit.QUEUE_PRESENCE, details={"state": state})
 
 
 @staff_action
 def call_next(request: HttpRequest, member: StaffMember) -> Done:
-    ticket = services.call_next(member)
+    ticket = calling.call_next(member)
     if ticket is None:  # nobody waiting: nothing happened to anyone
         return Done(_ticket_json(None), "")
     return Done(_ticket_json(ticket), Audit.QUEUE_CALL_NEXT, _ticket(ticket.pk))
@@ -109,20 +111,20 @@ def call_next(request: HttpRequest, member: StaffMember) -> Done:
 
 @staff_action
 def call_ticket(request: HttpRequest, member: StaffMember, ticket_id: int) -> Done:
-    ticket = services.call_ticket(member, ticket_id)
+    ticket = calling.call_ticket(member, ticket_id)
     return Done(_ticket_json(ticket), Audit.QUEUE_ADMIT, _ticket(ticket.pk))
 
 
 @staff_action
 def remove(request: HttpRequest, member: StaffMember, ticket_id: int) -> Done:
     no_show = request.POST.get("no_show") == "1"
-    services.remove(member, ticket_id, no_show=no_show)
+    calling.remove(member, ticket_id, no_show=no_show)
     return Done({"ok": True}, Audit.QUEUE_NO_SHOW if no_show else Audit.QUEUE_REMOVE, _ticket(ticket_id))
 
 
 @staff_action
 def undo_remove(request: HttpRequest, member: StaffMember, ticket_id: int) -> Done:
-    ticket = services.undo_remove(member, ticket_id)
+    ticket = calling.undo_remove(member, ticket_id)
     return Done(_ticket_json(ticket), Audit.QUEUE_REMOVE_UNDONE, _ticket(ticket_id))
 
 
@@ -132,14 +134,14 @@ def transfer(request: HttpRequest, member: StaffMember, ticket_id: int) -> Done:
     if not office_id.isdigit():
         raise Office.DoesNotExist
     target = Office.objects.get(pk=int(office_id), organization=member.organization)
-    ticket = services.transfer(member, ticket_id, target)
+    ticket = calling.transfer(member, ticket_id, target)
     return Done(_ticket_json(ticket), Audit.QUEUE_TRANSFER, _ticket(ticket_id), {"to_office": target.pk})
 
 
 @staff_action
 def announce(request: HttpRequest, member: StaffMember, office_id: int) -> Done:
     office = offices_served(member).get(pk=office_id)
-    services.announce(member, office, request.POST.get("text", ""))
+    calling.announce(member, office, request.POST.get("text", ""))
     # That a message went out, not its text.
     return Done({"ok": True}, Audit.QUEUE_ANNOUNCE, f"office:{office.pk}")
 
@@ -147,7 +149,7 @@ def announce(request: HttpRequest, member: StaffMember, office_id: int) -> Done:
 @staff_action
 def clear_announcement(request: HttpRequest, member: StaffMember, office_id: int) -> Done:
     office = offices_served(member).get(pk=office_id)
-    services.clear_announcement(member, office)
+    calling.clear_announcement(member, office)
     return Done({"ok": True}, Audit.QUEUE_ANNOUNCE_CLEARED, f"office:{office.pk}")
 
 

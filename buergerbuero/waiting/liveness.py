@@ -29,8 +29,8 @@ from channels.db import database_sync_to_async
 
 from buergerbuero.realtime import bridge
 from buergerbuero.realtime.hub import hub
-from buergerbuero.waiting import services
 from buergerbuero.waiting.models import Ticket
+from buergerbuero.waiting.services import groups, periodic
 
 logger = logging.getLogger(__name__)
 TOUCH_EVERY = 20.0
@@ -59,7 +59,7 @@ class Liveness:
         while True:
             await asyncio.sleep(TOUCH_EVERY)
             try:
-                await database_sync_to_async(services.touch)(list(self.tickets), list(self.members))
+                await database_sync_to_async(periodic.touch)(list(self.tickets), list(self.members))
             except Exception:
                 logger.warning("could not record which sockets are connected", exc_info=True)
 
@@ -112,7 +112,7 @@ class Liveness:
             tickets, self._pending_tickets = self._pending_tickets, set()
             members, self._pending_members = self._pending_members, set()
             try:
-                await database_sync_to_async(services.touch)(list(tickets), list(members))
+                await database_sync_to_async(periodic.touch)(list(tickets), list(members))
             except Exception:
                 logger.warning("could not record which sockets came or went", exc_info=True)
                 return
@@ -124,7 +124,7 @@ class Liveness:
         tickets, self._pending_tickets = self._pending_tickets, set()
         members, self._pending_members = self._pending_members, set()
         if tickets or members:
-            await database_sync_to_async(services.touch)(list(tickets), list(members))
+            await database_sync_to_async(periodic.touch)(list(tickets), list(members))
 
 
 liveness = Liveness()
@@ -141,7 +141,7 @@ async def recheck_tickets() -> None:
         return
     statuses = await database_sync_to_async(_statuses)(ticket_ids)
     for ticket_id, status in statuses.items():
-        for subscriber in hub.members(services.ticket_group(ticket_id)):
+        for subscriber in hub.members(groups.ticket_group(ticket_id)):
             check: Callable[[str], Any] | None = getattr(subscriber, "ticket_status_is", None)
             if check is not None:
                 await check(status)

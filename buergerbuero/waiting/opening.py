@@ -19,7 +19,7 @@ from buergerbuero.offices.models import Office
 from buergerbuero.realtime import publish as realtime
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.staff.services import offices_served
-from buergerbuero.waiting.services import directory_group, staff_group, waiting_group
+from buergerbuero.waiting.services.groups import directory_group, staff_group, waiting_group
 
 
 def open_now(

@@ -15,16 +15,17 @@ from django.views.decorators.http import require_POST
 from buergerbuero.embed.framing import citizen_page
 from buergerbuero.limits import services as limits
 from buergerbuero.offices.shortcuts import office_or_404
-from buergerbuero.waiting import services
 from buergerbuero.waiting.forms import EnterForm, enter_fields
 from buergerbuero.waiting.models import Ticket, TicketStatus
+from buergerbuero.waiting.services import calling, joining, live_figures, snapshots
+from buergerbuero.waiting.services.errors import QueueError
 
 JOIN_SCOPE = "join"
 JOIN_WINDOW_SECONDS = 600
 
 
 def _ticket(token: str) -> Ticket:
-    ticket = services.ticket_by_token(token)
+    ticket = snapshots.ticket_by_token(token)
     if ticket is None:
         raise Http404
     return ticket
@@ -44,14 +45,14 @@ def enter(request: HttpRequest, org_slug: str, office_slug: str) -> HttpResponse
             status = 429
         elif form.is_valid():
             try:
-                ticket = services.join(
+                ticket = joining.join(
                     office,
                     service=form.cleaned_data.get("service"),
                     display_name=form.cleaned_data["display_name"],
                     language=form.cleaned_data["language"],
                     mode=form.cleaned_data["mode"],
                 )
-            except services.QueueError as refused:
+            except QueueError as refused:
                 form.add_error(None, refused.message)
                 status = 409
             else:
@@ -60,7 +61,7 @@ def enter(request: HttpRequest, org_slug: str, office_slug: str) -> HttpResponse
             status = 400
     # The form shows figures up to a second old: in a rush every join changes them, and the
     # join itself decides on fresh ones.
-    refusal = services.join_refusal(office, timezone.now(), services.recent_live(office))
+    refusal = joining.join_refusal(office, timezone.now(), live_figures.recent_live(office))
     return citizen_page(
         request,
         "waiting/enter.html",
@@ -89,7 +90,7 @@ def room(request: HttpRequest, token: str) -> HttpResponse:
         "ticket": ticket,
     }
     if ticket.status in (TicketStatus.WAITING, TicketStatus.CALLED):
-        context["snapshot"] = services.snapshot(ticket)
+        context["snapshot"] = snapshots.snapshot(ticket)
         return citizen_page(request, "waiting/room.html", context)
     return citizen_page(request, "waiting/ended.html", context)
 
@@ -106,8 +107,8 @@ def area(request: HttpRequest, token: str) -> HttpResponse:
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
     ticket = _ticket(token)
     try:
-        services.confirm_call(ticket)
-    except services.QueueError as refused:
+        calling.confirm_call(ticket)
+    except QueueError as refused:
         messages.error(request, refused.message)
         return redirect("waiting:room", token=token)
     return redirect("consult:citizen", token=token)
@@ -116,7 +117,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def leave(request: HttpRequest, token: str) -> HttpResponse:
     ticket = _ticket(token)
-    if not services.leave(ticket):
+    if not calling.leave(ticket):
         return redirect("waiting:room", token=token)
     messages.info(request, _("You have left the waiting room."))
     return redirect("office", org_slug=ticket.office.organization.slug, office_slug=ticket.office.slug)

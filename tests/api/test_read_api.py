@@ -27,8 +27,8 @@ from buergerbuero.booking.models import WorkingTime
 from buergerbuero.offices.models import Closure, Office, Service
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import Role, StaffMember
-from buergerbuero.waiting import services as waiting
 from buergerbuero.waiting.models import Mode, PresenceState
+from buergerbuero.waiting.services import joining, staffing
 from tests import factories
 
 if TYPE_CHECKING:
@@ -250,10 +250,10 @@ def test_live_figures_follow_staff_presence_and_waiting_citizens(
         }
 
     assert live() == figures(0, 0, 0, None)  # nobody staffed: no wait can be told
-    waiting.set_presence(member(agent), PresenceState.AVAILABLE)
+    staffing.set_presence(member(agent), PresenceState.AVAILABLE)
     assert live() == figures(0, 1, 1, (0, 1))  # someone free: a citizen arriving now goes straight in
     # A citizen enters: the free staff member takes them at once.
-    waiting.join(bureau, service=None, display_name="Erste", language="de", mode=Mode.CHAT)
+    joining.join(bureau, service=None, display_name="Erste", language="de", mode=Mode.CHAT)
     first = live()
     # No consultation has finished yet: the wait comes from the configured durations.
     assert first["wait_minutes_min"] is not None
@@ -261,8 +261,8 @@ def test_live_figures_follow_staff_presence_and_waiting_citizens(
     assert 0 < first["wait_minutes_min"] < 15 < first["wait_minutes_max"] <= 40
     assert first == figures(0, 1, 0, (first["wait_minutes_min"], first["wait_minutes_max"]))
     # The next one waits; a colleague on a break does not count as staffed (but will be back).
-    waiting.set_presence(member(colleague), PresenceState.PAUSE)
-    waiting.join(bureau, service=None, display_name="Zweiter", language="de", mode=Mode.CHAT)
+    staffing.set_presence(member(colleague), PresenceState.PAUSE)
+    joining.join(bureau, service=None, display_name="Zweiter", language="de", mode=Mode.CHAT)
     second = live()
     assert second["waiting"] == 1
     assert second["staffed"] == 1

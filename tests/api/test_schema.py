@@ -48,8 +48,8 @@ from schemathesis.core.result import Ok
 from buergerbuero.offices.models import Closure, Service, SpecialOpening
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import StaffMember
-from buergerbuero.waiting import services as waiting
 from buergerbuero.waiting.models import Mode, PresenceState
+from buergerbuero.waiting.services import joining, staffing
 from tests import factories
 from tests.support.live import ALWAYS_OPEN
 
@@ -117,8 +117,8 @@ def published(db: None) -> Iterator[Organization]:
         office=office, date=today + dt.timedelta(days=5), opens=dt.time(10), closes=dt.time(12)
     )
     agent: User = factories.make_staff(organization, "agent", offices=[office])
-    waiting.set_presence(StaffMember.objects.get(user=agent), PresenceState.PAUSE)
-    waiting.join(office, service=None, display_name="Wartende", language="de", mode=Mode.CHAT)
+    staffing.set_presence(StaffMember.objects.get(user=agent), PresenceState.PAUSE)
+    joining.join(office, service=None, display_name="Wartende", language="de", mode=Mode.CHAT)
     # The WSGI handler would close the test's connection at each request (as Django's test
     # client also prevents).
     request_started.disconnect(close_old_connections)

@@ -24,8 +24,8 @@ from buergerbuero.consult.models import Consultation, Role
 from buergerbuero.notify.models import Notification
 from buergerbuero.offices.models import Office
 from buergerbuero.staff.models import StaffMember
-from buergerbuero.waiting import services as waiting
 from buergerbuero.waiting.models import Ticket
+from buergerbuero.waiting.services import calling
 from tests import factories
 from tests.audit.conftest import OPEN, change_form_data, everything_recorded, logged_in, verified
 from tests.booking.conftest import make_appointment
@@ -66,7 +66,7 @@ def test_a_full_day_leaves_no_personal_data_in_the_audit_log(
     ticket = Ticket.objects.get(display_name=NAME)
     staff.post(reverse("waiting:presence"), {"state": "available"})
     assert staff.post(reverse("waiting:call_next")).json() == {"ticket": ticket.pk}
-    consultation = waiting.confirm_call(ticket)
+    consultation = calling.confirm_call(ticket)
     who = consult.Participant(Consultation.objects.get(pk=consultation.pk), Role.CITIZEN)
     consult.post_message(who, CHAT)
     share = reverse("consult:share_document", args=[consultation.pk])

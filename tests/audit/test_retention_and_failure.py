@@ -15,8 +15,8 @@ from buergerbuero.audit.models import Action, AuditEntry
 from buergerbuero.audit.services import prune_audit, record
 from buergerbuero.jobs.registry import JOBS
 from buergerbuero.offices.models import Office
-from buergerbuero.waiting import services as waiting
 from buergerbuero.waiting.models import PresenceState, Ticket, TicketStatus
+from buergerbuero.waiting.services import joining, staffing
 from tests.audit.conftest import OPEN, logged_in
 
 pytestmark = pytest.mark.django_db
@@ -66,8 +66,8 @@ def broken_audit(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_failing_audit_write_does_not_fail_a_console_action(
     office: Office, agent: User, caplog: pytest.LogCaptureFixture
 ) -> None:
-    waiting.set_presence(agent.staff_member, PresenceState.PAUSE, now=OPEN)
-    ticket = waiting.join(office, service=None, display_name="Zofia", language="de", mode="chat", now=OPEN)
+    staffing.set_presence(agent.staff_member, PresenceState.PAUSE, now=OPEN)
+    ticket = joining.join(office, service=None, display_name="Zofia", language="de", mode="chat", now=OPEN)
 
     response = logged_in(agent).post(reverse("waiting:remove", args=[ticket.pk]), {"no_show": "1"})
 

@@ -24,8 +24,8 @@ from buergerbuero.notify.models import Notification
 from buergerbuero.offices.models import AdmissionMode, Office
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import StaffMember
-from buergerbuero.waiting import services as waiting
 from buergerbuero.waiting.models import PresenceState, Ticket
+from buergerbuero.waiting.services import joining, staffing
 from tests import factories
 from tests.audit.conftest import OPEN, logged_in, the_entry, verified
 from tests.booking.conftest import make_appointment
@@ -45,8 +45,8 @@ def member(user: User) -> StaffMember:
 
 def waiting_ticket(office: Office, agent: User, name: str = "Zofia Quellenberg") -> Ticket:
     """A citizen in the queue (the agent on a break, so nobody takes them at once)."""
-    waiting.set_presence(member(agent), PresenceState.PAUSE, now=OPEN)
-    return waiting.join(office, service=None, display_name=name, language="de", mode="chat", now=OPEN)
+    staffing.set_presence(member(agent), PresenceState.PAUSE, now=OPEN)
+    return joining.join(office, service=None, display_name=name, language="de", mode="chat", now=OPEN)
 
 
 def assert_by(entry: AuditEntry, user: User | None, organization: Organization, target: str) -> None:
@@ -145,7 +145,7 @@ def test_a_refused_action_records_nothing(office: Office, agent: User, foreign_t
 @pytest.fixture
 def foreign_ticket(other_org: Organization) -> Ticket:
     office = factories.make_office(other_org, "kfz", hours=[(3, "08:00", "16:00")])
-    return waiting.join(office, service=None, display_name="Bernd", language="de", mode="chat", now=OPEN)
+    return joining.join(office, service=None, display_name="Bernd", language="de", mode="chat", now=OPEN)
 
 
 # --- the consultation -------------------------------------------------------------------------

@@ -27,8 +27,9 @@ from buergerbuero.notify.models import Channel, DeliveryStatus, Notification
 from buergerbuero.offices.models import Office, Service
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import Role, StaffMember
-from buergerbuero.waiting import services as waiting
 from buergerbuero.waiting.models import PresenceState, Ticket, TicketStatus
+from buergerbuero.waiting.services import calling, joining, staffing
+from buergerbuero.waiting.services.errors import QueueError
 from tests import factories
 from tests.booking.conftest import NOW, at, make_agent, make_appointment
 
@@ -506,7 +507,7 @@ def test_joining_from_ten_minutes_before_puts_the_citizen_in_the_agents_waiting_
     ticket.refresh_from_db()
     assert ticket.status == TicketStatus.WAITING
     assert ticket.reserved_for == agent_member
-    assert ticket.priority == waiting.BOOKED_PRIORITY > 0
+    assert ticket.priority == joining.BOOKED_PRIORITY > 0
     assert ticket.office == office
     assert ticket.service == service
     assert ticket.display_name == "Erika Mustermann"
@@ -572,7 +573,7 @@ def arrived(office: Office, service: Service, agent_member: StaffMember, contact
 
 
 def walk_in(office: Office, now: dt.datetime) -> Ticket:
-    return waiting.join(
+    return joining.join(
         office, service=None, display_name="Laufkundschaft", language="de", mode="video", now=now
     )
 
@@ -582,14 +583,14 @@ def test_the_booked_citizen_is_callable_only_by_the_booked_agent_and_before_walk
 ) -> None:
     earlier = walk_in(office, at(2026, 12, 2, 9, 0))  # arrived an hour before the booked citizen
 
-    assert list(waiting.callable_tickets(agent_member)) == [arrived, earlier]
-    assert list(waiting.callable_tickets(colleague)) == [earlier]
+    assert list(calling.callable_tickets(agent_member)) == [arrived, earlier]
+    assert list(calling.callable_tickets(colleague)) == [earlier]
 
 
 def test_a_walk_in_is_not_given_the_agent_who_expects_a_booked_citizen(
     office: Office, agent_member: StaffMember, arrived: Ticket
 ) -> None:
-    waiting.set_presence(agent_member, PresenceState.AVAILABLE, now=at(2026, 12, 2, 10, 1))
+    staffing.set_presence(agent_member, PresenceState.AVAILABLE, now=at(2026, 12, 2, 10, 1))
 
     ticket = walk_in(office, at(2026, 12, 2, 10, 2))
 
@@ -602,12 +603,12 @@ def test_another_available_agent_calls_the_walk_in_not_the_booked_citizen(
     office: Office, agent_member: StaffMember, colleague: StaffMember, arrived: Ticket
 ) -> None:
     Office.objects.filter(pk=office.pk).update(seats=2)
-    waiting.set_presence(agent_member, PresenceState.AVAILABLE, now=at(2026, 12, 2, 10, 1))
-    waiting.set_presence(colleague, PresenceState.PAUSE, now=at(2026, 12, 2, 10, 1))
+    staffing.set_presence(agent_member, PresenceState.AVAILABLE, now=at(2026, 12, 2, 10, 1))
+    staffing.set_presence(colleague, PresenceState.PAUSE, now=at(2026, 12, 2, 10, 1))
     ticket = walk_in(office, at(2026, 12, 2, 10, 2))  # queues: the colleague pauses
-    waiting.set_presence(colleague, PresenceState.AVAILABLE, now=at(2026, 12, 2, 10, 3))
+    staffing.set_presence(colleague, PresenceState.AVAILABLE, now=at(2026, 12, 2, 10, 3))
 
-    called = waiting.call_next(colleague, now=at(2026, 12, 2, 10, 3))
+    called = calling.call_next(colleague, now=at(2026, 12, 2, 10, 3))
 
     assert called is not None
     assert called.pk == ticket.pk
@@ -620,8 +621,8 @@ def test_a_walk_in_goes_straight_to_another_free_agent_while_a_booked_citizen_wa
     office: Office, agent_member: StaffMember, colleague: StaffMember, arrived: Ticket
 ) -> None:
     Office.objects.filter(pk=office.pk).update(seats=2)
-    waiting.set_presence(agent_member, PresenceState.AVAILABLE, now=at(2026, 12, 2, 10, 1))
-    waiting.set_presence(colleague, PresenceState.AVAILABLE, now=at(2026, 12, 2, 10, 1))
+    staffing.set_presence(agent_member, PresenceState.AVAILABLE, now=at(2026, 12, 2, 10, 1))
+    staffing.set_presence(colleague, PresenceState.AVAILABLE, now=at(2026, 12, 2, 10, 1))
 
     ticket = walk_in(office, at(2026, 12, 2, 10, 2))
 
@@ -638,10 +639,10 @@ def test_the_booked_agent_calls_the_booked_citizen_in_a_queue_office(
     assert office.admission_mode == "queue"
     walk_in(office, at(2026, 12, 2, 9, 0))
 
-    with pytest.raises(waiting.QueueError) as refused:
-        waiting.call_ticket(colleague, arrived.pk, now=at(2026, 12, 2, 10, 1))
+    with pytest.raises(QueueError) as refused:
+        calling.call_ticket(colleague, arrived.pk, now=at(2026, 12, 2, 10, 1))
     assert refused.value.code == "gone"
-    called = waiting.call_ticket(agent_member, arrived.pk, now=at(2026, 12, 2, 10, 1))
+    called = calling.call_ticket(agent_member, arrived.pk, now=at(2026, 12, 2, 10, 1))
 
     assert called.pk == arrived.pk
     assert called.status == TicketStatus.CALLED
@@ -653,7 +654,7 @@ def test_call_next_of_the_booked_agent_takes_the_booked_citizen_first(
 ) -> None:
     walk_in(office, at(2026, 12, 2, 9, 0))
 
-    called = waiting.call_next(agent_member, now=at(2026, 12, 2, 10, 1))
+    called = calling.call_next(agent_member, now=at(2026, 12, 2, 10, 1))
 
     assert called is not None
     assert called.pk == arrived.pk

@@ -22,8 +22,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, exp
 from buergerbuero.consult.models import Consultation
 from buergerbuero.offices.models import Office, Service
 from buergerbuero.staff.models import Role, StaffMember
-from buergerbuero.waiting import services as waiting
 from buergerbuero.waiting.models import Mode, PresenceState
+from buergerbuero.waiting.services import joining, staffing
 from tests import factories
 from tests.support.live import ALWAYS_OPEN
 from tests.support.server import AsgiServer
@@ -95,8 +95,8 @@ def make_call_office() -> CallOffice:
 
 def start_consultation(place: CallOffice, mode: str = Mode.VIDEO) -> Meeting:
     """An available staff member and a citizen entering: the free seat takes them at once."""
-    waiting.set_presence(place.agent, PresenceState.AVAILABLE)
-    ticket = waiting.join(place.office, service=None, display_name=CITIZEN_NAME, language="de", mode=mode)
+    staffing.set_presence(place.agent, PresenceState.AVAILABLE)
+    ticket = joining.join(place.office, service=None, display_name=CITIZEN_NAME, language="de", mode=mode)
     consultation = Consultation.objects.get(ticket=ticket)
     return Meeting(
         consultation=consultation,

@@ -47,8 +47,8 @@ from buergerbuero.consult.models import Consultation
 from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import Role, StaffMember
-from buergerbuero.waiting import services as waiting
 from buergerbuero.waiting.models import Mode, PresenceState, Ticket
+from buergerbuero.waiting.services import calling, joining, staffing
 from tests import factories
 from tests.support.live import ALWAYS_OPEN
 
@@ -133,8 +133,8 @@ def _member(organization: Organization, office: Office, username: str, name: str
 
 def _admitted(office: Office, member: StaffMember, name: str, mode: str) -> Ticket:
     """A citizen entering while ``member`` alone is free: straight into a consultation."""
-    waiting.set_presence(member, PresenceState.AVAILABLE)
-    ticket = waiting.join(office, service=None, display_name=name, language="de", mode=mode)
+    staffing.set_presence(member, PresenceState.AVAILABLE)
+    ticket = joining.join(office, service=None, display_name=name, language="de", mode=mode)
     assert Consultation.objects.filter(ticket=ticket, agent=member).exists(), "not admitted at once"
     return ticket
 
@@ -174,16 +174,16 @@ def make_town() -> Town:
     chat_ticket = _admitted(office, chat, "Bürger Chat", Mode.CHAT)
     done_ticket = _admitted(office, ended, "Bürgerin Fertig", Mode.VIDEO)
     assert consult.end_consultation(Consultation.objects.get(ticket=done_ticket), ended)
-    waiting.set_presence(ended, PresenceState.PAUSE)
+    staffing.set_presence(ended, PresenceState.PAUSE)
     # Two citizens queue while nobody is free; then one staff member calls the first.
-    called = waiting.join(
+    called = joining.join(
         office, service=service, display_name="Bürger Gerufen", language="de", mode=Mode.VIDEO
     )
-    queued = waiting.join(
+    queued = joining.join(
         office, service=service, display_name="Bürgerin Wartend", language="de", mode=Mode.CHAT
     )
-    waiting.set_presence(caller, PresenceState.AVAILABLE)
-    assert waiting.call_next(caller) == called
+    staffing.set_presence(caller, PresenceState.AVAILABLE)
+    assert calling.call_next(caller) == called
     # An appointment at the next free time.
     slot = booking.finder(office, service).next_free(1)[0]
     appointment: Appointment = booking.book(

@@ -40,8 +40,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from buergerbuero.booking import services as booking
 from buergerbuero.booking.models import Appointment
-from buergerbuero.waiting import services as waiting
 from buergerbuero.waiting.models import Mode, Ticket, TicketStatus
+from buergerbuero.waiting.services import calling, joining, periodic
 from tests.browser.support_a11y import (
     Town,
     axe_script,
@@ -195,7 +195,7 @@ def _walk_through_waiting_and_consultation(audit: Audit, town: Town, people: Peo
     chat, switched to chat only, its end and the rating; a chat-only consultation; a place
     given up."""
     page, language = audit.page, audit.language
-    ticket = waiting.join(
+    ticket = joining.join(
         town.office, service=town.service, display_name=CITIZEN, language=language, mode=Mode.VIDEO
     )
     assert ticket.status == TicketStatus.WAITING  # nobody staffs a seat yet
@@ -270,8 +270,8 @@ def _walk_through_waiting_and_consultation(audit: Audit, town: Town, people: Peo
     audit.check("done page after rating")
 
     # A consultation chosen as chat only: a free seat takes the citizen at once.
-    waiting.touch([], [town.caller.pk])
-    chat = waiting.join(town.office, service=None, display_name=CITIZEN, language=language, mode=Mode.CHAT)
+    periodic.touch([], [town.caller.pk])
+    chat = joining.join(town.office, service=None, display_name=CITIZEN, language=language, mode=Mode.CHAT)
     assert Ticket.objects.get(pk=chat.pk).status == TicketStatus.ADMITTED
     audit.visit(
         f"/w/{chat.token}/consultation/", "consultation chosen as chat only: pre-call", "#consultation"
@@ -282,8 +282,8 @@ def _walk_through_waiting_and_consultation(audit: Audit, town: Town, people: Peo
     audit.check("consultation in chat-only mode")
 
     # Someone who left: the waiting room says their place has ended.
-    gone = waiting.join(town.office, service=None, display_name="", language=language, mode=Mode.VIDEO)
-    assert waiting.leave(gone)
+    gone = joining.join(town.office, service=None, display_name="", language=language, mode=Mode.VIDEO)
+    assert calling.leave(gone)
     audit.visit(f"/w/{gone.token}/", "waiting room after leaving")
 
 
@@ -377,7 +377,7 @@ def test_reduced_motion_switches_off_animations_and_transitions(
 ) -> None:
     """A component with its own transition and animation moves for everyone else, and not at all
     for someone whose system asks for reduced motion; nothing on the pages moves for them."""
-    ticket = waiting.join(town.office, service=None, display_name="", language="de", mode=Mode.VIDEO)
+    ticket = joining.join(town.office, service=None, display_name="", language="de", mode=Mode.VIDEO)
     room = f"/w/{ticket.token}/"
     seen = {}
     motions: tuple[Motion, ...] = ("no-preference", "reduce")

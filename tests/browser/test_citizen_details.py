@@ -9,8 +9,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from buergerbuero.waiting import services as waiting
 from buergerbuero.waiting.models import Mode
+from buergerbuero.waiting.services import joining
 from tests.browser.support_call import make_call_office, open_call_page, start_consultation
 from tests.support.live import reset_join_limit
 from tests.support.server import AsgiServer
@@ -53,7 +53,7 @@ def test_the_waiting_room_opens_its_socket_where_storage_is_blocked(
 ) -> None:
     place = make_call_office()
     reset_join_limit()
-    ticket = waiting.join(place.office, service=None, display_name="Gast", language="de", mode=Mode.CHAT)
+    ticket = joining.join(place.office, service=None, display_name="Gast", language="de", mode=Mode.CHAT)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.context.add_init_script(BLOCK_STORAGE)

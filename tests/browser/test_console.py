@@ -18,8 +18,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from buergerbuero.offices.models import Office
 from buergerbuero.staff.models import Role
-from buergerbuero.waiting import services
 from buergerbuero.waiting.models import QueueState, Ticket, TicketStatus
+from buergerbuero.waiting.services import joining
 from tests import factories
 from tests.support.live import ALWAYS_OPEN
 from tests.support.server import AsgiServer
@@ -51,7 +51,7 @@ def eventually(condition: Callable[[], bool], what: str, timeout: float = 10.0) 
 
 
 def join(office: Office, name: str) -> Ticket:
-    return services.join(office, service=None, display_name=name, language="de", mode="video")
+    return joining.join(office, service=None, display_name=name, language="de", mode="video")
 
 
 def open_console(page: Page, server: AsgiServer, user: User) -> None:
@@ -166,7 +166,7 @@ def test_transfer_waits_for_its_confirmation(
 def test_the_title_counts_a_booked_citizen(
     page: Page, asgi_server: AsgiServer, offices: tuple[Office, Office], agent: User
 ) -> None:
-    services.join_booked(
+    joining.join_booked(
         offices[0], agent=agent.staff_member, service=None, display_name="Frau Termin", language="de"
     )
 

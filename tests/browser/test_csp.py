@@ -19,8 +19,8 @@ from playwright.sync_api import expect
 
 from buergerbuero.offices.models import Office
 from buergerbuero.staff.models import Role, StaffMember
-from buergerbuero.waiting import services as waiting
 from buergerbuero.waiting.models import Mode, PresenceState
+from buergerbuero.waiting.services import joining, staffing
 from tests import factories
 from tests.browser.conftest import csp_violations
 from tests.support.live import ALWAYS_OPEN
@@ -101,8 +101,8 @@ def test_only_the_consultation_page_may_use_the_camera(
     """``Permissions-Policy`` as Chromium applies it: the directory cannot even ask."""
     office = Office.objects.get(slug="meldeamt")
     agent = factories.make_staff(office.organization, "csp.agent", Role.AGENT, [office])
-    waiting.set_presence(StaffMember.objects.get(user=agent), PresenceState.AVAILABLE)
-    ticket = waiting.join(office, service=None, display_name="Ben", language="de", mode=Mode.VIDEO)
+    staffing.set_presence(StaffMember.objects.get(user=agent), PresenceState.AVAILABLE)
+    ticket = joining.join(office, service=None, display_name="Ben", language="de", mode=Mode.VIDEO)
     ask = "navigator.mediaDevices.getUserMedia({video: true}).then(() => 'granted', (error) => error.name)"
     allows = "['camera', 'microphone', 'display-capture'].map((f) => document.featurePolicy.allowsFeature(f))"
 

@@ -45,8 +45,8 @@ from playwright.sync_api import Browser, Frame, FrameLocator, Page, expect
 from buergerbuero.booking.models import Appointment
 from buergerbuero.offices.models import Office, Service
 from buergerbuero.staff.models import Role, StaffMember
-from buergerbuero.waiting import services as waiting
 from buergerbuero.waiting.models import PresenceState, Ticket, TicketStatus
+from buergerbuero.waiting.services import staffing
 from tests import factories
 from tests.browser.support_booking import german
 from tests.browser.support_call import (
@@ -186,7 +186,7 @@ def place(website: Website) -> Place:
     StaffMember.objects.filter(user=user).update(display_name=AGENT_NAME)
     agent = StaffMember.objects.select_related("user").get(user=user)
     # On a break while the citizen arrives (else the free seat would take them at once).
-    waiting.set_presence(agent, PresenceState.PAUSE)
+    staffing.set_presence(agent, PresenceState.PAUSE)
     reset_join_limit()
     return Place(office=office, agent=agent)
 

@@ -42,8 +42,8 @@ from buergerbuero.consult import services as consult
 from buergerbuero.consult.models import Consultation
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import StaffMember
-from buergerbuero.waiting import services as waiting
 from buergerbuero.waiting.models import PresenceState
+from buergerbuero.waiting.services import calling, staffing
 from tests.browser.support_call import DESKTOP, TIMEOUT_MS, join_with_video, log_in, wait_for_remote_video
 from tests.browser.support_demo_mobile import (
     LANGUAGES,
@@ -375,7 +375,7 @@ class DemoSurvey:
 
 def _walk_in(page: Page, base: str, path: str, agent: StaffMember, found: dict[str, Width]) -> None:
     """Enter the round-the-clock office through its form, wait, get called, confirm, end."""
-    waiting.set_presence(agent, PresenceState.PAUSE)
+    staffing.set_presence(agent, PresenceState.PAUSE)
     page.goto(base + path)
     page.locator("input[name=service]").first.check()
     page.locator("input[name=mode][value=chat]").check()
@@ -383,8 +383,8 @@ def _walk_in(page: Page, base: str, path: str, agent: StaffMember, found: dict[s
     expect(page).to_have_url(re.compile(r"/w/[\w-]+/$"))
     expect(page.locator("#waiting-room [data-connection]")).to_have_attribute("data-connection", "open")
     found["walk-in-waiting"] = measure_width(page)
-    waiting.set_presence(agent, PresenceState.AVAILABLE)
-    ticket = waiting.call_next(agent)
+    staffing.set_presence(agent, PresenceState.AVAILABLE)
+    ticket = calling.call_next(agent)
     assert ticket is not None
     page.reload()  # the test process's events do not reach the server's in-memory channel layer
     expect(page.locator("[data-called-panel]")).to_be_visible()
@@ -400,7 +400,7 @@ def _walk_in(page: Page, base: str, path: str, agent: StaffMember, found: dict[s
         page.goto(f"{base}/w/{ticket.token}/done/")
     expect(page).to_have_url(re.compile(r"/done/$"))
     found["walk-in-done"] = measure_width(page)
-    waiting.set_presence(agent, PresenceState.PAUSE)
+    staffing.set_presence(agent, PresenceState.PAUSE)
 
 
 @pytest.fixture(scope="module")

@@ -33,8 +33,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from buergerbuero.consult.models import Consultation
 from buergerbuero.offices.models import Office
 from buergerbuero.staff.models import Role, StaffMember
-from buergerbuero.waiting import services
 from buergerbuero.waiting.models import PresenceState
+from buergerbuero.waiting.services import joining, staffing
 from tests import factories
 from tests.support.coturn import Coturn, require_turnserver
 from tests.support.live import ALWAYS_OPEN, server_password_hash
@@ -193,8 +193,8 @@ def meeting() -> Meeting:
     # The server processes run with the production hashers (the suite's MD5 is not among them).
     User.objects.filter(pk=user.pk).update(password=server_password_hash())
     member = StaffMember.objects.get(user=user)
-    services.set_presence(member, PresenceState.AVAILABLE)
-    ticket = services.join(
+    staffing.set_presence(member, PresenceState.AVAILABLE)
+    ticket = joining.join(
         office, service=None, display_name="Bürgerin Relay", language="de", mode="video", now=timezone.now()
     )
     consultation = Consultation.objects.select_related("ticket").get(ticket=ticket)

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from buergerbuero.offices.models import Office
 from buergerbuero.staff.models import Role
-from buergerbuero.waiting import services
+from buergerbuero.waiting.services import joining
 from tests import factories
 from tests.support.live import ALWAYS_OPEN
 from tests.support.server import AsgiServer
@@ -75,7 +75,7 @@ def test_a_transferred_citizen_sees_the_new_office_and_hears_why(
     language: str,
     notice: str,
 ) -> None:
-    ticket = services.join(offices[0], service=None, display_name="Anna", language=language, mode="video")
+    ticket = joining.join(offices[0], service=None, display_name="Anna", language=language, mode="video")
     citizen = browser.new_context(locale="de-DE")
     citizen.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": asgi_server.url}])
     room = citizen.new_page()

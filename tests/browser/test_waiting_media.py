@@ -18,7 +18,7 @@ from django.utils import timezone
 from PIL import Image
 
 from buergerbuero.offices.models import Office
-from buergerbuero.waiting import services
+from buergerbuero.waiting.services import joining
 from tests import factories
 from tests.support.live import ALWAYS_OPEN, reset_join_limit
 from tests.support.server import AsgiServer
@@ -82,7 +82,7 @@ def test_waiting_area_image_and_video_load_on_the_waiting_room_page(
         waiting_image="waiting/bild.png", waiting_image_alt="Das Rathaus", waiting_video="waiting/film.webm"
     )
     reset_join_limit()
-    ticket = services.join(
+    ticket = joining.join(
         office, service=None, display_name="", language="de", mode="video", now=timezone.now()
     )
     failed: list[str] = []

@@ -18,8 +18,8 @@ from django.utils.translation import gettext
 from buergerbuero.config.asgi import application
 from buergerbuero.consult.models import Consultation
 from buergerbuero.offices.models import Office
-from buergerbuero.waiting import services
 from buergerbuero.waiting.models import PresenceState
+from buergerbuero.waiting.services import joining, staffing
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
@@ -34,8 +34,8 @@ def english() -> Client:
 
 
 def start_consultation(office: Office, agent: User, name: str = "Anna Beispiel") -> Consultation:
-    services.set_presence(agent.staff_member, PresenceState.AVAILABLE, now=OPEN)
-    ticket = services.join(office, service=None, display_name=name, language="de", mode="chat", now=OPEN)
+    staffing.set_presence(agent.staff_member, PresenceState.AVAILABLE, now=OPEN)
+    ticket = joining.join(office, service=None, display_name=name, language="de", mode="chat", now=OPEN)
     return Consultation.objects.select_related("ticket", "office").get(ticket=ticket)
 
 

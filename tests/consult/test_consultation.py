@@ -23,8 +23,8 @@ from buergerbuero.consult.services import ConsultError, Participant
 from buergerbuero.offices.models import Office
 from buergerbuero.realtime.hub import hub
 from buergerbuero.staff.models import StaffMember
-from buergerbuero.waiting import services
 from buergerbuero.waiting.models import AgentPresence, PresenceState, Ticket, TicketStatus
+from buergerbuero.waiting.services import calling, joining
 from tests.consult.support import (
     OPEN,
     agent_page,
@@ -101,14 +101,14 @@ def test_only_its_agent_ends_a_consultation_and_ending_twice_is_harmless(
 @pytest.mark.django_db
 def test_ending_frees_the_seat_for_the_next_citizen(office: Office, agent: User) -> None:
     consultation = start_consultation(office, agent)
-    waiting = services.join(
+    waiting = joining.join(
         office, service=None, display_name="", language="de", mode="video", now=OPEN + dt.timedelta(seconds=1)
     )
     assert Ticket.objects.get(pk=waiting.pk).status == TicketStatus.WAITING
 
     consult_services.end_consultation(consultation, agent.staff_member, now=OPEN + dt.timedelta(seconds=600))
 
-    called = services.call_next(agent.staff_member, now=OPEN + dt.timedelta(seconds=601))
+    called = calling.call_next(agent.staff_member, now=OPEN + dt.timedelta(seconds=601))
     assert called is not None
     assert called.pk == waiting.pk
 
@@ -125,7 +125,7 @@ def test_citizen_page_is_the_consultation_of_the_ticket(consultation: Consultati
 
 @pytest.mark.django_db
 def test_citizen_page_sends_a_waiting_citizen_back_to_the_waiting_room(office: Office) -> None:
-    ticket = services.join(office, service=None, display_name="", language="de", mode="video", now=OPEN)
+    ticket = joining.join(office, service=None, display_name="", language="de", mode="video", now=OPEN)
 
     response = Client().get(reverse("consult:citizen", kwargs={"token": ticket.token}))
 
@@ -290,7 +290,7 @@ async def test_history_is_sent_on_reconnect(consultation: Consultation) -> None:
 async def test_everyone_else_is_refused(
     consultation: Consultation, colleague: User, foreign_agent: User, outsider: User, office: Office
 ) -> None:
-    other_ticket = await database_sync_to_async(services.join)(
+    other_ticket = await database_sync_to_async(joining.join)(
         office, service=None, display_name="", language="de", mode="video", now=OPEN
     )
 

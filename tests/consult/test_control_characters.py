@@ -15,8 +15,8 @@ from buergerbuero.consult.models import ChatMessage, Consultation, Feedback, Par
 from buergerbuero.consult.services import ConsultError, Participant
 from buergerbuero.offices.models import Office
 from buergerbuero.staff.models import StaffMember
-from buergerbuero.waiting import services as waiting_services
 from buergerbuero.waiting.models import QueueState
+from buergerbuero.waiting.services import calling, joining
 from tests.consult.support import OPEN
 
 DIRTY = "Hallo\x00 Welt\x1b[2J \u202eabc\u202c\x7f!"
@@ -51,15 +51,13 @@ def test_the_feedback_comment_is_stored_without_control_characters(
 
 
 def test_an_announcement_is_stored_without_control_characters(office: Office, agent: User) -> None:
-    waiting_services.announce(agent.staff_member, office, DIRTY)
+    calling.announce(agent.staff_member, office, DIRTY)
 
     assert QueueState.objects.get(office=office).announcement == CLEAN
 
 
 def test_the_name_given_when_entering_is_stored_without_control_characters(office: Office) -> None:
-    ticket = waiting_services.join(
-        office, service=None, display_name=DIRTY, language="de", mode="chat", now=OPEN
-    )
+    ticket = joining.join(office, service=None, display_name=DIRTY, language="de", mode="chat", now=OPEN)
 
     assert ticket.display_name == CLEAN
 

@@ -34,8 +34,8 @@ from buergerbuero.config.asgi import application
 from buergerbuero.consult import turn
 from buergerbuero.consult.models import Consultation
 from buergerbuero.offices.models import Office
-from buergerbuero.waiting import services
 from buergerbuero.waiting.models import Ticket
+from buergerbuero.waiting.services import joining
 from tests.support.coturn import HOST, STUN_MAGIC_COOKIE, Coturn, require_turnserver
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
@@ -332,7 +332,7 @@ async def test_members_get_ice_servers_with_their_own_credentials(
 @pytest.fixture
 def other_ticket(consultation: Consultation, office: Office) -> Ticket:
     """Another citizen, waiting (the only agent is busy with the consultation)."""
-    return services.join(office, service=None, display_name="Ben", language="de", mode="video", now=OPEN)
+    return joining.join(office, service=None, display_name="Ben", language="de", mode="video", now=OPEN)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -36,8 +36,8 @@ from buergerbuero.consult.models import Consultation
 from buergerbuero.offices.models import Office, Service
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import StaffMember
-from buergerbuero.waiting import services as waiting
 from buergerbuero.waiting.models import Mode, PresenceState
+from buergerbuero.waiting.services import joining, staffing
 from tests.staff.test_admin_isolation import form_data
 
 if TYPE_CHECKING:
@@ -94,14 +94,14 @@ class Flow:
 def flow(clock: Any, website_org: Organization, office: Office, service: Service, agent: User) -> Flow:
     member = StaffMember.objects.get(user=agent)
     # A consultation that is over: the free staff member took the citizen at once.
-    waiting.set_presence(member, PresenceState.AVAILABLE)
-    done = waiting.join(office, service=None, display_name="Anna", language="de", mode=Mode.CHAT)
+    staffing.set_presence(member, PresenceState.AVAILABLE)
+    done = joining.join(office, service=None, display_name="Anna", language="de", mode=Mode.CHAT)
     assert consult.end_consultation(Consultation.objects.get(ticket=done), member)
     # One in consultation now, and the next citizen waiting.
-    waiting.set_presence(member, PresenceState.AVAILABLE)
-    admitted = waiting.join(office, service=None, display_name="Ben", language="de", mode=Mode.VIDEO)
+    staffing.set_presence(member, PresenceState.AVAILABLE)
+    admitted = joining.join(office, service=None, display_name="Ben", language="de", mode=Mode.VIDEO)
     consultation = Consultation.objects.get(ticket=admitted, ended_at__isnull=True)
-    waiting_ticket = waiting.join(office, service=None, display_name="Cem", language="de", mode=Mode.CHAT)
+    waiting_ticket = joining.join(office, service=None, display_name="Cem", language="de", mode=Mode.CHAT)
     slot = booking.finder(office, service).next_free(2)
     appointment = booking.book(
         office,

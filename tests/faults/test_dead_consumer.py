@@ -24,9 +24,10 @@ from websockets.typing import Origin
 from buergerbuero.config.asgi import application
 from buergerbuero.orgs.models import Organization
 from buergerbuero.realtime.hub import hub
-from buergerbuero.waiting import consumers, services
+from buergerbuero.waiting import consumers
 from buergerbuero.waiting.liveness import liveness
 from buergerbuero.waiting.models import Ticket, TicketStatus
+from buergerbuero.waiting.services import groups, joining, periodic
 from tests import factories
 from tests.faults.support import waiting_tickets
 from tests.support.server import AsgiServer
@@ -44,7 +45,7 @@ async def test_a_consumer_killed_by_a_bad_message_releases_its_ticket(
     org: Organization, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     office = await database_sync_to_async(always_open_office)(org, "buergerbuero", hold_place_seconds=120)
-    ticket = await database_sync_to_async(services.join)(
+    ticket = await database_sync_to_async(joining.join)(
         office, service=None, display_name="", language="de", mode="video", now=timezone.now()
     )
     socket = WebsocketCommunicator(
@@ -56,7 +57,7 @@ async def test_a_consumer_killed_by_a_bad_message_releases_its_ticket(
     assert connected
     await socket.receive_from(timeout=3)
     assert liveness.tickets[ticket.pk] == 1
-    assert hub.size(services.ticket_group(ticket.pk)) == 1
+    assert hub.size(groups.ticket_group(ticket.pk)) == 1
 
     monkeypatch.setattr(consumers, "parse", _explode)  # what "[" * 100000 used to do
     await socket.send_to(text_data="[" * 100)
@@ -64,10 +65,10 @@ async def test_a_consumer_killed_by_a_bad_message_releases_its_ticket(
         await socket.wait(timeout=3)
 
     assert ticket.pk not in liveness.tickets
-    assert hub.size(services.ticket_group(ticket.pk)) == 0
+    assert hub.size(groups.ticket_group(ticket.pk)) == 0
     await asyncio.sleep(0.1)  # the release's "last seen" write
     later = timezone.now() + dt.timedelta(seconds=office.hold_place_seconds + 1)
-    assert await database_sync_to_async(services.expire_lost_tickets)(later) == 1
+    assert await database_sync_to_async(periodic.expire_lost_tickets)(later) == 1
     assert (await Ticket.objects.aget(pk=ticket.pk)).status == TicketStatus.EXPIRED
 
 

@@ -26,8 +26,8 @@ from websockets.asyncio.client import connect
 from websockets.typing import Origin
 
 from buergerbuero.consult.models import Consultation
-from buergerbuero.waiting import services
 from buergerbuero.waiting.models import PresenceState
+from buergerbuero.waiting.services import joining, staffing
 from tests import factories
 from tests.faults.support import Citizen, until, waiting_tickets
 from tests.support.server import AsgiServer
@@ -130,8 +130,8 @@ def test_a_client_that_stops_reading_does_not_hold_up_the_others() -> None:
     org = factories.make_org("testhausen")
     office = always_open_office(org, "buergerbuero")
     user = make_live_agent(org, "agent", [office])
-    services.set_presence(user.staff_member, PresenceState.AVAILABLE)
-    ticket = services.join(office, service=None, display_name="Stuck", language="de", mode="chat")
+    staffing.set_presence(user.staff_member, PresenceState.AVAILABLE)
+    ticket = joining.join(office, service=None, display_name="Stuck", language="de", mode="chat")
     consultation = Consultation.objects.get(ticket=ticket)
     tickets = waiting_tickets(office, CITIZENS)
     server = AsgiServer(extra_env={"REDIS_PREFIX": f"faults-{uuid.uuid4().hex[:10]}"})

@@ -24,7 +24,7 @@ from buergerbuero.config.asgi import application
 from buergerbuero.consult.consumers import MAX_SIGNAL_BYTES
 from buergerbuero.offices.models import Office
 from buergerbuero.realtime.messages import MAX_DEPTH, MAX_MESSAGE_BYTES, parse
-from buergerbuero.waiting import services
+from buergerbuero.waiting.services import joining
 from tests.consult.support import OPEN, connect, receive_until, start_consultation
 from tests.support.server import AsgiServer
 
@@ -95,7 +95,7 @@ async def assert_still_answers(socket: Any, request: dict[str, Any], answer_type
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.anyio
 async def test_waiting_room_socket_survives_deep_and_oversize_messages(office: Office) -> None:
-    ticket = await database_sync_to_async(services.join)(
+    ticket = await database_sync_to_async(joining.join)(
         office, service=None, display_name="", language="de", mode="video", now=OPEN
     )
     socket = await open_socket(f"/ws/tickets/{ticket.token}/")

@@ -30,8 +30,8 @@ from buergerbuero.booking.models import Appointment, AppointmentStatus
 from buergerbuero.consult import services as consult_services
 from buergerbuero.consult.models import ChatMessage, Consultation, Feedback
 from buergerbuero.offices.models import Office, Service
-from buergerbuero.waiting import services as waiting_services
 from buergerbuero.waiting.models import PresenceState, QueueState, Ticket
+from buergerbuero.waiting.services import joining, staffing
 from tests import factories
 from tests.booking.conftest import make_appointment
 
@@ -142,7 +142,7 @@ def test_the_enter_form_survives_extreme_inputs(
     office: Office, service: Service, agent: User, settings: Any
 ) -> None:
     settings.JOIN_LIMIT_PER_ADDRESS = 10_000
-    waiting_services.set_presence(agent.staff_member, PresenceState.PAUSE, now=NOW)
+    staffing.set_presence(agent.staff_member, PresenceState.PAUSE, now=NOW)
     url = reverse("enter", args=[office.organization.slug, office.slug])
     valid = {"service": service.pk, "display_name": "Anna", "language": "de", "mode": "chat"}
 
@@ -212,10 +212,8 @@ def test_links_with_junk_tokens_are_not_found(appointment: Appointment) -> None:
 
 
 def test_the_feedback_form_survives_extreme_inputs(office: Office, agent: User) -> None:
-    waiting_services.set_presence(agent.staff_member, PresenceState.AVAILABLE, now=NOW)
-    ticket = waiting_services.join(
-        office, service=None, display_name="Anna", language="de", mode="chat", now=NOW
-    )
+    staffing.set_presence(agent.staff_member, PresenceState.AVAILABLE, now=NOW)
+    ticket = joining.join(office, service=None, display_name="Anna", language="de", mode="chat", now=NOW)
     consultation = Consultation.objects.get(ticket=ticket)
     consult_services.end_consultation(consultation, agent.staff_member)
     url = reverse("consult:done", args=[ticket.token])

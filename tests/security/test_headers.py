@@ -39,8 +39,8 @@ from buergerbuero.lib.browser_policy import ContentSecurityPolicyMiddleware
 from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import StaffMember
-from buergerbuero.waiting import services as waiting
 from buergerbuero.waiting.models import Mode, PresenceState
+from buergerbuero.waiting.services import joining, staffing
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
@@ -78,8 +78,8 @@ def clock() -> Iterator[Any]:
 def consultation(clock: Any, org: Organization, office: Office, agent: User) -> Consultation:
     org.embed_origins = "https://www.testhausen.de"
     org.save()
-    waiting.set_presence(StaffMember.objects.get(user=agent), PresenceState.AVAILABLE)
-    ticket = waiting.join(office, service=None, display_name="Ben", language="de", mode=Mode.VIDEO)
+    staffing.set_presence(StaffMember.objects.get(user=agent), PresenceState.AVAILABLE)
+    ticket = joining.join(office, service=None, display_name="Ben", language="de", mode=Mode.VIDEO)
     return Consultation.objects.get(ticket=ticket)
 
 

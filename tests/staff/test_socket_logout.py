@@ -26,8 +26,8 @@ from buergerbuero.consult.models import Consultation
 from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff import sockets
-from buergerbuero.waiting import services
 from buergerbuero.waiting.models import PresenceState
+from buergerbuero.waiting.services import joining, staffing
 from tests import factories
 from tests.support.realtime import hub_listening
 
@@ -89,7 +89,7 @@ async def closed_with(communicator: Any) -> int:
 
 
 async def join(office: Office, name: str = SECRET_NAME) -> None:
-    await database_sync_to_async(services.join)(
+    await database_sync_to_async(joining.join)(
         office, service=None, display_name=name, language="de", mode="video", now=OPEN
     )
 
@@ -172,8 +172,8 @@ async def test_agent_of_an_organisation_requiring_it_gets_no_console_without_it(
 
 
 def _consultation(office: Office, agent: User) -> Consultation:
-    services.set_presence(agent.staff_member, PresenceState.AVAILABLE, now=OPEN)
-    ticket = services.join(office, service=None, display_name="Anna", language="de", mode="chat", now=OPEN)
+    staffing.set_presence(agent.staff_member, PresenceState.AVAILABLE, now=OPEN)
+    ticket = joining.join(office, service=None, display_name="Anna", language="de", mode="chat", now=OPEN)
     return Consultation.objects.get(ticket=ticket)
 
 

@@ -27,8 +27,8 @@ from buergerbuero.consult.models import Consultation, Feedback, InterpreterInvit
 from buergerbuero.offices.models import Closure, Office, Service, SpecialOpening
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import Role, StaffMember
-from buergerbuero.waiting import services as waiting
 from buergerbuero.waiting.models import PresenceState, Ticket, TicketStatus
+from buergerbuero.waiting.services import staffing
 from tests import factories
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
@@ -159,7 +159,7 @@ def make_known_week(slug: str = "statstadt") -> KnownWeek:
         (agent, "12:00", PresenceState.OFFLINE),
         (colleague, "12:00", PresenceState.OFFLINE),
     ]:
-        waiting.set_presence(member, state, at(MONDAY, clock))
+        staffing.set_presence(member, state, at(MONDAY, clock))
 
     first = _ticket(
         office, at(MONDAY, "08:10"), TicketStatus.DONE, called=at(MONDAY, "08:20"), service=passport

@@ -23,10 +23,13 @@ from django.utils import translation
 
 from buergerbuero.audit.models import Action, AuditEntry
 from buergerbuero.offices.models import Office
+from buergerbuero.realtime import publish as realtime_publish
 from buergerbuero.staff.models import StaffMember
-from buergerbuero.waiting import console, services
+from buergerbuero.waiting import console
 from buergerbuero.waiting.models import QueueState, Ticket, TicketStatus
-from buergerbuero.waiting.services import UNDO_SECONDS, QueueError
+from buergerbuero.waiting.services import calling, groups, joining
+from buergerbuero.waiting.services.calling import UNDO_SECONDS
+from buergerbuero.waiting.services.errors import QueueError
 
 pytestmark = pytest.mark.django_db
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
@@ -38,9 +41,7 @@ def at(seconds: float) -> dt.datetime:
 
 
 def join(office: Office, seconds: float, name: str = "") -> Ticket:
-    return services.join(
-        office, service=None, display_name=name, language="de", mode="video", now=at(seconds)
-    )
+    return joining.join(office, service=None, display_name=name, language="de", mode="video", now=at(seconds))
 
 
 def member(user: User) -> StaffMember:
@@ -70,7 +71,9 @@ class Published:
 @pytest.fixture
 def published(monkeypatch: pytest.MonkeyPatch) -> list[Published]:
     sent: list[Published] = []
-    monkeypatch.setattr(services, "publish", lambda group, payload: sent.append(Published(group, payload)))
+    monkeypatch.setattr(
+        realtime_publish, "publish", lambda group, payload: sent.append(Published(group, payload))
+    )
     return sent
 
 
@@ -80,10 +83,10 @@ def test_undo_within_the_window_gives_the_citizen_their_place_back(
     office: Office, agent: User, no_show: bool
 ) -> None:
     first, removed, last = join(office, 0), join(office, 1), join(office, 2)
-    services.remove(member(agent), removed.pk, no_show=no_show, now=at(10))
+    calling.remove(member(agent), removed.pk, no_show=no_show, now=at(10))
     assert position(last) == 2
 
-    services.undo_remove(member(agent), removed.pk, now=at(10 + UNDO_SECONDS))
+    calling.undo_remove(member(agent), removed.pk, now=at(10 + UNDO_SECONDS))
 
     after = reload(removed)
     assert (after.status, after.ended_at) == (TicketStatus.WAITING, None)
@@ -94,10 +97,10 @@ def test_undo_within_the_window_gives_the_citizen_their_place_back(
 
 def test_undo_after_the_window_is_refused_and_the_removal_stands(office: Office, agent: User) -> None:
     ticket = join(office, 0)
-    services.remove(member(agent), ticket.pk, now=at(10))
+    calling.remove(member(agent), ticket.pk, now=at(10))
 
     with pytest.raises(QueueError) as refused:
-        services.undo_remove(member(agent), ticket.pk, now=at(10 + UNDO_SECONDS + 1))
+        calling.undo_remove(member(agent), ticket.pk, now=at(10 + UNDO_SECONDS + 1))
 
     assert refused.value.code == "too_late"
     assert reload(ticket).status == TicketStatus.REMOVED
@@ -109,7 +112,7 @@ def test_only_a_removal_or_no_show_can_be_undone(office: Office, agent: User, st
     Ticket.objects.filter(pk=ticket.pk).update(status=status, ended_at=at(5) if status != "waiting" else None)
 
     with pytest.raises(QueueError) as refused:
-        services.undo_remove(member(agent), ticket.pk, now=at(6))
+        calling.undo_remove(member(agent), ticket.pk, now=at(6))
 
     assert refused.value.code == "too_late"
     assert reload(ticket).status == status
@@ -117,10 +120,10 @@ def test_only_a_removal_or_no_show_can_be_undone(office: Office, agent: User, st
 
 def test_undo_only_by_staff_of_the_office(office: Office, agent: User, foreign_agent: User) -> None:
     ticket = join(office, 0)
-    services.remove(member(agent), ticket.pk, now=at(10))
+    calling.remove(member(agent), ticket.pk, now=at(10))
 
     with pytest.raises(PermissionDenied):
-        services.undo_remove(member(foreign_agent), ticket.pk, now=at(11))
+        calling.undo_remove(member(foreign_agent), ticket.pk, now=at(11))
 
     assert reload(ticket).status == TicketStatus.REMOVED
 
@@ -129,17 +132,17 @@ def test_undo_tells_the_waiting_rooms_and_the_citizens_page(
     office: Office, agent: User, published: list[Published]
 ) -> None:
     ticket = join(office, 0)
-    services.remove(member(agent), ticket.pk, now=at(10))
+    calling.remove(member(agent), ticket.pk, now=at(10))
     published.clear()
 
-    services.undo_remove(member(agent), ticket.pk, now=at(12))
+    calling.undo_remove(member(agent), ticket.pk, now=at(12))
 
-    queue = [m.payload for m in published if m.group == services.waiting_group(office.pk)]
+    queue = [m.payload for m in published if m.group == groups.waiting_group(office.pk)]
     assert [(m["type"], m["op"], m["key"]) for m in queue] == [("queue", "join", ticket.order_key)]
-    assert [m.payload for m in published if m.group == services.ticket_group(ticket.pk)] == [
+    assert [m.payload for m in published if m.group == groups.ticket_group(ticket.pk)] == [
         {"type": "requeued"}
     ]
-    assert any(m.group == services.staff_group(office.pk) for m in published)
+    assert any(m.group == groups.staff_group(office.pk) for m in published)
 
 
 # --- clearing the message to everyone waiting -----------------------------------------------
@@ -147,30 +150,30 @@ def test_clearing_the_message_removes_it_for_everyone_waiting(
     office: Office, agent: User, published: list[Published]
 ) -> None:
     ticket = join(office, 0)
-    services.announce(member(agent), office, "Heute nur bis 12 Uhr", now=at(5))
+    calling.announce(member(agent), office, "Heute nur bis 12 Uhr", now=at(5))
     published.clear()
 
-    services.clear_announcement(member(agent), office, now=at(10))
+    calling.clear_announcement(member(agent), office, now=at(10))
 
     assert QueueState.objects.get(office=office).announcement == ""
     assert reload(ticket).status == TicketStatus.WAITING
-    sent = [m.payload for m in published if m.group == services.waiting_group(office.pk)]
+    sent = [m.payload for m in published if m.group == groups.waiting_group(office.pk)]
     assert [(m["type"], m["text"]) for m in sent] == [("announcement", "")]
     assert QueueState.objects.get(office=office).announced_at == at(10)
 
 
 def test_clearing_is_only_for_staff_of_the_office(office: Office, agent: User, foreign_agent: User) -> None:
-    services.announce(member(agent), office, "Pause bis 11 Uhr", now=at(5))
+    calling.announce(member(agent), office, "Pause bis 11 Uhr", now=at(5))
 
     with pytest.raises(PermissionDenied):
-        services.clear_announcement(member(foreign_agent), office, now=at(10))
+        calling.clear_announcement(member(foreign_agent), office, now=at(10))
 
     assert QueueState.objects.get(office=office).announcement == "Pause bis 11 Uhr"
 
 
 # --- the console's state --------------------------------------------------------------------
 def test_console_state_carries_the_message_and_the_opening_status(office: Office, agent: User) -> None:
-    services.announce(member(agent), office, "Kurze Pause", now=at(5))
+    calling.announce(member(agent), office, "Kurze Pause", now=at(5))
     join(office, 6)
 
     with time_machine.travel(at(60), tick=False), translation.override("de"):
@@ -183,7 +186,7 @@ def test_console_state_carries_the_message_and_the_opening_status(office: Office
 
 
 def test_console_state_counts_a_booked_citizen_among_the_waiting(office: Office, agent: User) -> None:
-    services.join_booked(
+    joining.join_booked(
         office, agent=member(agent), service=None, display_name="Frau Termin", language="de", now=at(0)
     )
 
@@ -203,7 +206,7 @@ def staff_client(agent: User) -> Iterator[Client]:
 
 
 def test_undo_endpoint_restores_and_is_audited(office: Office, staff_client: Client) -> None:
-    ticket = services.join(office, service=None, display_name="", language="de", mode="video")
+    ticket = joining.join(office, service=None, display_name="", language="de", mode="video")
     assert staff_client.post(reverse("waiting:remove", kwargs={"ticket_id": ticket.pk})).status_code == 200
 
     response = staff_client.post(reverse("waiting:undo_remove", kwargs={"ticket_id": ticket.pk}))
@@ -218,7 +221,7 @@ def test_undo_endpoint_restores_and_is_audited(office: Office, staff_client: Cli
 
 
 def test_undo_endpoint_after_the_window_says_so(office: Office, staff_client: Client) -> None:
-    ticket = services.join(office, service=None, display_name="", language="de", mode="video")
+    ticket = joining.join(office, service=None, display_name="", language="de", mode="video")
     staff_client.post(reverse("waiting:remove", kwargs={"ticket_id": ticket.pk}))
     Ticket.objects.filter(pk=ticket.pk).update(ended_at=OPEN - dt.timedelta(minutes=1))
 

@@ -25,8 +25,8 @@ from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
 from buergerbuero.realtime.hub import hub
 from buergerbuero.staff.models import Role, StaffMember
-from buergerbuero.waiting import services
 from buergerbuero.waiting.models import PresenceState, Ticket
+from buergerbuero.waiting.services import calling, groups, joining, staffing
 from tests import factories
 from tests.support.realtime import hub_listening
 
@@ -50,9 +50,7 @@ def at(seconds: float) -> dt.datetime:
 
 
 def _join(office: Office, seconds: float, name: str) -> Ticket:
-    return services.join(
-        office, service=None, display_name=name, language="de", mode="video", now=at(seconds)
-    )
+    return joining.join(office, service=None, display_name=name, language="de", mode="video", now=at(seconds))
 
 
 async def join(office: Office, seconds: float = 0, name: str = "") -> Ticket:
@@ -149,7 +147,7 @@ async def test_citizens_hear_the_same_message_when_someone_joins_or_leaves(offic
 
     carla = await join(office, 2, "Carla Geheim")
     joined = [await receive_text(anna_socket), await receive_text(bernd_socket)]
-    await database_sync_to_async(services.leave)(carla, at(3))
+    await database_sync_to_async(calling.leave)(carla, at(3))
     left = [await receive_text(anna_socket), await receive_text(bernd_socket)]
 
     assert joined[0] == joined[1]
@@ -167,7 +165,7 @@ async def test_citizens_hear_the_same_message_when_someone_joins_or_leaves(offic
     assert leave_message["live"]["waiting"] == 2
     await anna_socket.disconnect()
     await bernd_socket.disconnect()
-    assert hub.size(services.waiting_group(office.pk)) == 0
+    assert hub.size(groups.waiting_group(office.pk)) == 0
 
 
 async def test_citizen_socket_never_carries_other_citizens_names_or_tokens(
@@ -178,9 +176,9 @@ async def test_citizen_socket_never_carries_other_citizens_names_or_tokens(
     await hub_listening()
 
     others = [await join(office, 1 + i, f"Geheimname {i}") for i in range(3)]
-    await database_sync_to_async(services.leave)(others[0], at(10))
+    await database_sync_to_async(calling.leave)(others[0], at(10))
     # The watcher is called first: its own call reaches it; then it leaves the call.
-    await database_sync_to_async(services.call_next)(agent_member, at(11))
+    await database_sync_to_async(calling.call_next)(agent_member, at(11))
     received = [await receive_text(socket) for _ in range(6)]  # 3 joins, 1 leave, leave + called
 
     assert [json.loads(text)["type"] for text in received].count("called") == 1
@@ -198,7 +196,7 @@ async def test_called_citizen_gets_the_call_on_its_socket(office: Office, agent_
     socket, _ = await citizen_socket(ticket)
     await hub_listening()
 
-    await database_sync_to_async(services.call_next)(agent_member, at(10))
+    await database_sync_to_async(calling.call_next)(agent_member, at(10))
 
     # The call comes first (the queue message goes to everyone and takes longer).
     messages = await receive_until(socket, "called")
@@ -214,10 +212,10 @@ async def test_unknown_or_ended_ticket_is_refused(office: Office) -> None:
     assert await unknown.connect() == (False, 4404)
 
     ticket = await join(office, 0)
-    await database_sync_to_async(services.leave)(ticket, at(1))
+    await database_sync_to_async(calling.leave)(ticket, at(1))
     ended = communicator(f"/ws/tickets/{ticket.token}/")
     assert await ended.connect() == (False, 4404)
-    assert hub.size(services.waiting_group(office.pk)) == 0
+    assert hub.size(groups.waiting_group(office.pk)) == 0
 
 
 async def test_foreign_origin_is_refused(office: Office) -> None:
@@ -233,7 +231,7 @@ async def test_resync_returns_a_fresh_snapshot(office: Office) -> None:
     first, second = await join(office, 0), await join(office, 1)
     socket, snapshot = await citizen_socket(second)
     assert (snapshot["position"], snapshot["seq"]) == (2, 2)
-    await database_sync_to_async(services.leave)(first, at(2))
+    await database_sync_to_async(calling.leave)(first, at(2))
 
     await socket.send_json_to({"type": "resync"})
     messages = await receive_until(socket, "snapshot")
@@ -267,7 +265,7 @@ async def test_transferred_citizen_follows_the_new_office(
     socket, _ = await citizen_socket(ticket)
     await hub_listening()
 
-    await database_sync_to_async(services.transfer)(agent_member, ticket.pk, second_office, at(10))
+    await database_sync_to_async(calling.transfer)(agent_member, ticket.pk, second_office, at(10))
     messages = await receive_until(socket, "snapshot")
 
     # Typed fields the page changes its heading and notice by; the snapshot names the new queue.
@@ -286,7 +284,7 @@ async def test_transferred_citizen_follows_the_new_office(
     queued = await receive_json(socket)
     assert (queued["op"], queued["key"]) == ("join", newcomer.order_key)
     await socket.disconnect()
-    assert hub.size(services.waiting_group(second_office.pk)) == 0
+    assert hub.size(groups.waiting_group(second_office.pk)) == 0
 
 
 # --- the staff console's socket ---------------------------------------------------------------
@@ -348,13 +346,13 @@ async def test_console_refreshes_when_the_queue_changes(office: Office, agent: U
     assert fresh["type"] == "state"
     assert [entry["name"] for entry in fresh["waiting"]] == ["Anna Neu"]
     await socket.disconnect()
-    assert hub.size(services.staff_group(office.pk)) == 0
+    assert hub.size(groups.staff_group(office.pk)) == 0
 
 
 async def test_console_hears_when_a_free_seat_admits_a_citizen(
     office: Office, agent: User, agent_member: StaffMember
 ) -> None:
-    await database_sync_to_async(services.set_presence)(agent_member, PresenceState.AVAILABLE, at(-60))
+    await database_sync_to_async(staffing.set_presence)(agent_member, PresenceState.AVAILABLE, at(-60))
     socket, _ = await console_socket(agent)
     await hub_listening()
 

@@ -10,9 +10,9 @@ from django.utils import translation
 from buergerbuero.consult.models import Consultation
 from buergerbuero.offices.models import Office
 from buergerbuero.staff.models import StaffMember
-from buergerbuero.waiting import services
 from buergerbuero.waiting.estimate import Wait, wait_text
 from buergerbuero.waiting.models import PresenceState
+from buergerbuero.waiting.services import staffing
 from tests.waiting.test_consumers import agent_member, at, citizen_socket, join
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.anyio]
@@ -22,7 +22,7 @@ __all__ = ["agent_member"]  # the fixture, used by name below
 async def test_a_new_office_shows_a_range_to_the_first_citizen_who_waits(
     office: Office, agent_member: StaffMember
 ) -> None:
-    await database_sync_to_async(services.set_presence)(agent_member, PresenceState.AVAILABLE, at(-60))
+    await database_sync_to_async(staffing.set_presence)(agent_member, PresenceState.AVAILABLE, at(-60))
     await join(office, 0, "Anna")  # straight in: the agent was free
     bernd = await join(office, 60, "Bernd")
     assert not await database_sync_to_async(Consultation.objects.filter(ended_at__isnull=False).exists)()

@@ -24,7 +24,7 @@ from buergerbuero.orgs.models import Organization
 from buergerbuero.realtime import publish as realtime_publish
 from buergerbuero.staff.models import Role, StaffMember
 from buergerbuero.waiting import opening
-from buergerbuero.waiting.services import directory_group, staff_group, waiting_group
+from buergerbuero.waiting.services.groups import directory_group, staff_group, waiting_group
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,9 @@ from pytest_django import DjangoAssertNumQueries
 from buergerbuero.offices.models import Office
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import Role, StaffMember
-from buergerbuero.waiting import console, services
+from buergerbuero.waiting import console
 from buergerbuero.waiting.models import PresenceState, QueueState, Ticket
+from buergerbuero.waiting.services import staffing
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +60,7 @@ def test_console_state_costs_a_fixed_number_of_queries_per_office(
     for each in served:
         waiting_tickets(each, already_waiting)
         QueueState.objects.create(office=each)
-    services.set_presence(lead, PresenceState.AVAILABLE, now=NOW)
+    staffing.set_presence(lead, PresenceState.AVAILABLE, now=NOW)
 
     with django_assert_num_queries(CONSOLE_STATE_QUERIES[offices]):
         state = console.state(lead)
@@ -72,9 +73,9 @@ def test_a_presence_change_costs_a_fixed_number_of_queries(
 ) -> None:
     waiting_tickets(office, already_waiting)
     QueueState.objects.create(office=office)
-    services.set_presence(member(agent), PresenceState.AVAILABLE, now=NOW)
+    staffing.set_presence(member(agent), PresenceState.AVAILABLE, now=NOW)
 
     with django_assert_num_queries(SET_PRESENCE_QUERIES):
-        services.set_presence(member(agent), PresenceState.PAUSE, now=NOW + dt.timedelta(minutes=1))
+        staffing.set_presence(member(agent), PresenceState.PAUSE, now=NOW + dt.timedelta(minutes=1))
     with django_assert_num_queries(SET_PRESENCE_UNCHANGED_QUERIES):
-        services.set_presence(member(agent), PresenceState.PAUSE, now=NOW + dt.timedelta(minutes=2))
+        staffing.set_presence(member(agent), PresenceState.PAUSE, now=NOW + dt.timedelta(minutes=2))

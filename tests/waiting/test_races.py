@@ -27,8 +27,9 @@ from django.db import connection
 from buergerbuero.consult.models import Consultation
 from buergerbuero.offices.models import AdmissionMode, Office
 from buergerbuero.staff.models import StaffMember
-from buergerbuero.waiting import services
 from buergerbuero.waiting.models import AgentPresence, PresenceState, QueueState, Ticket, TicketStatus
+from buergerbuero.waiting.services import calling, joining, staffing
+from buergerbuero.waiting.services.errors import QueueError
 from tests import factories
 from tests.waiting.conftest import (
     TIMEOUT,
@@ -166,7 +167,7 @@ def _at_once(calls: list[Callable[[], Ticket | None]]) -> list[Ticket | Exceptio
         try:
             start.wait(TIMEOUT)
             return call()
-        except services.QueueError as refused:
+        except QueueError as refused:
             return refused
         finally:
             connection.close()
@@ -181,7 +182,7 @@ def _two_agents(admission_mode: str) -> tuple[Office, list[StaffMember]]:
     users: list[User] = [factories.make_staff(org, name, offices=[office]) for name in ("anna", "ben")]
     members = [StaffMember.objects.get(user=user) for user in users]
     for member in members:
-        services.set_presence(member, PresenceState.AVAILABLE)
+        staffing.set_presence(member, PresenceState.AVAILABLE)
     return office, members
 
 
@@ -201,7 +202,7 @@ def test_two_agents_calling_next_at_the_same_instant_get_one_citizen_once() -> N
     office, members = _two_agents(AdmissionMode.QUEUE)
     for number in range(ROUNDS):
         ticket = _one_waiting(office, number)
-        results = _at_once([functools.partial(services.call_next, member) for member in members])
+        results = _at_once([functools.partial(calling.call_next, member) for member in members])
 
         winners = [index for index, result in enumerate(results) if isinstance(result, Ticket)]
         assert len(winners) == 1, results
@@ -209,23 +210,23 @@ def test_two_agents_calling_next_at_the_same_instant_get_one_citizen_once() -> N
         ticket.refresh_from_db()
         assert ticket.status == TicketStatus.CALLED
         assert ticket.called_by_id == members[winners[0]].pk
-        services.leave(ticket)  # frees the winner's seat for the next round
+        calling.leave(ticket)  # frees the winner's seat for the next round
 
 
 def test_two_agents_admitting_the_same_citizen_at_the_same_instant_only_one_succeeds() -> None:
     office, members = _two_agents(AdmissionMode.KNOCK)
     for number in range(ROUNDS):
         ticket = _one_waiting(office, number)
-        results = _at_once([functools.partial(services.call_ticket, member, ticket.pk) for member in members])
+        results = _at_once([functools.partial(calling.call_ticket, member, ticket.pk) for member in members])
 
         winners = [index for index, result in enumerate(results) if isinstance(result, Ticket)]
         assert len(winners) == 1, results
         refused = results[1 - winners[0]]
-        assert isinstance(refused, services.QueueError)
+        assert isinstance(refused, QueueError)
         assert refused.code == "gone"
         ticket.refresh_from_db()
         assert ticket.called_by_id == members[winners[0]].pk
-        services.leave(ticket)
+        calling.leave(ticket)
 
 
 # --- the waiting-room limit under simultaneous entries (service level) ------------------------
@@ -241,8 +242,8 @@ def test_the_waiting_room_limit_holds_when_citizens_enter_at_the_same_instant() 
         try:
             start.wait(TIMEOUT)
             name = f"Bürger:in {number}"
-            services.join(office, service=None, display_name=name, language="de", mode="video")
-        except services.QueueError as refused:
+            joining.join(office, service=None, display_name=name, language="de", mode="video")
+        except QueueError as refused:
             return refused.code
         finally:
             connection.close()

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from buergerbuero.staff.models import StaffMember
-from buergerbuero.waiting import services
 from buergerbuero.waiting.models import Ticket, TicketStatus
+from buergerbuero.waiting.services import calling
 from tests import factories
 from tests.support.server import AsgiServer
 from tests.waiting.conftest import (
@@ -87,7 +87,7 @@ def test_waiting_citizens_keep_their_places_across_a_server_restart(live_servers
     agent = StaffMember.objects.get(user=factories.make_staff(org, "agent", offices=[office]))
     server = live_servers()
     tokens = [_enter(server, f"Bürger:in {number}") for number in range(CITIZENS)]
-    called = services.call_next(agent)  # the first one has been called and not yet answered
+    called = calling.call_next(agent)  # the first one has been called and not yet answered
     assert called is not None
     assert called.token == tokens[0]
 

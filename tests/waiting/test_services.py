@@ -25,9 +25,9 @@ from buergerbuero.orgs.models import Organization
 from buergerbuero.realtime import publish as realtime_publish
 from buergerbuero.realtime.publish import encode
 from buergerbuero.staff.models import Role, StaffMember
-from buergerbuero.waiting import services
 from buergerbuero.waiting.models import AgentPresence, PresenceState, QueueState, Ticket, TicketStatus
-from buergerbuero.waiting.services import QueueError
+from buergerbuero.waiting.services import calling, groups, joining, periodic, snapshots, staffing
+from buergerbuero.waiting.services.errors import QueueError
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +57,7 @@ def join(
     service: Service | None = None,
     mode: str = "video",
 ) -> Ticket:
-    return services.join(office, service=service, display_name=name, language="de", mode=mode, now=now)
+    return joining.join(office, service=service, display_name=name, language="de", mode=mode, now=now)
 
 
 def member(user: User) -> StaffMember:
@@ -65,7 +65,7 @@ def member(user: User) -> StaffMember:
 
 
 def position(ticket: Ticket) -> int | None:
-    value: int | None = services.snapshot(ticket)["position"]
+    value: int | None = snapshots.snapshot(ticket)["position"]
     return value
 
 
@@ -123,7 +123,7 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[Published]:
     def record(group: str, payload: dict[str, Any]) -> None:
         sent.append(Published(group, payload))
 
-    monkeypatch.setattr(services, "publish", record)
+    monkeypatch.setattr(realtime_publish, "publish", record)
     return sent
 
 
@@ -147,7 +147,7 @@ def test_join_queues_citizens_in_arrival_order(office: Office) -> None:
 
     assert [position(t) for t in (first, second, third)] == [1, 2, 3]
     assert {reload(t).status for t in (first, second, third)} == {TicketStatus.WAITING}
-    snapshot = services.snapshot(second)
+    snapshot = snapshots.snapshot(second)
     assert snapshot["type"] == "snapshot"
     assert snapshot["status"] == TicketStatus.WAITING
     assert snapshot["key"] == second.order_key
@@ -159,7 +159,7 @@ def test_join_queues_citizens_in_arrival_order(office: Office) -> None:
 def test_position_moves_up_when_someone_ahead_leaves(office: Office) -> None:
     first, second, third = (join(office, at(i)) for i in range(3))
 
-    services.leave(second, now=at(10))
+    calling.leave(second, now=at(10))
 
     assert position(first) == 1
     assert position(third) == 2
@@ -167,7 +167,7 @@ def test_position_moves_up_when_someone_ahead_leaves(office: Office) -> None:
 
 
 def test_free_seat_admits_at_once_and_starts_a_consultation(office: Office, agent: User) -> None:
-    services.set_presence(member(agent), PresenceState.AVAILABLE, now=at(-60))
+    staffing.set_presence(member(agent), PresenceState.AVAILABLE, now=at(-60))
 
     ticket = join(office, name="Anna")
 
@@ -177,12 +177,12 @@ def test_free_seat_admits_at_once_and_starts_a_consultation(office: Office, agen
     assert consultation.agent == member(agent)
     assert consultation.is_open
     assert AgentPresence.objects.get(member=member(agent)).state == PresenceState.BUSY
-    assert services.snapshot(ticket)["consultation"] == consultation.pk
+    assert snapshots.snapshot(ticket)["consultation"] == consultation.pk
 
 
 def test_free_seat_does_not_let_a_newcomer_jump_the_queue(office: Office, agent: User) -> None:
     waiting = join(office, at(0))  # nobody staffed yet
-    services.set_presence(member(agent), PresenceState.AVAILABLE, now=at(5))
+    staffing.set_presence(member(agent), PresenceState.AVAILABLE, now=at(5))
 
     newcomer = join(office, at(10))
 
@@ -196,7 +196,7 @@ def test_free_seat_only_for_an_agent_who_handles_the_service(
     office: Office, agent: User, passport: Service, id_card: Service
 ) -> None:
     member(agent).services.set([passport])
-    services.set_presence(member(agent), PresenceState.AVAILABLE, now=at(-60))
+    staffing.set_presence(member(agent), PresenceState.AVAILABLE, now=at(-60))
 
     other_concern = join(office, service=id_card)
     assert reload(other_concern).status == TicketStatus.WAITING
@@ -208,7 +208,7 @@ def test_free_seat_only_for_an_agent_who_handles_the_service(
 def test_knock_office_never_admits_automatically(office: Office, agent: User) -> None:
     Office.objects.filter(pk=office.pk).update(admission_mode=AdmissionMode.KNOCK)
     office.refresh_from_db()
-    services.set_presence(member(agent), PresenceState.AVAILABLE, now=at(-60))
+    staffing.set_presence(member(agent), PresenceState.AVAILABLE, now=at(-60))
 
     ticket = join(office)
 
@@ -220,7 +220,7 @@ def test_knock_office_never_admits_automatically(office: Office, agent: User) ->
 def test_join_refused_when_closed_naming_the_next_opening(office: Office) -> None:
     thursday_evening = dt.datetime(2026, 11, 26, 17, 0, tzinfo=BERLIN)
 
-    refusal = services.join_refusal(office, thursday_evening)
+    refusal = joining.join_refusal(office, thursday_evening)
     assert refusal is not None
     assert refusal.code == "closed"
     assert refusal.message == "The office is closed right now."
@@ -250,12 +250,12 @@ def test_join_refused_when_the_expected_wait_runs_past_closing(office: Office, a
     # Enough 60-minute cases that the configured durations' prior hardly counts any more.
     finished_consultations(office, member(agent), minutes=60, count=40)
     first = join(office, at(0, START))  # 13:00, nobody staffed: the estimate is not known
-    services.set_presence(member(agent), PresenceState.AVAILABLE, now=at(60, START))
+    staffing.set_presence(member(agent), PresenceState.AVAILABLE, now=at(60, START))
 
     # Second in line behind one 60-minute case at 14:00: called at about 15:00, fine.
     second = join(office, at(3600, START))
     assert reload(second).status == TicketStatus.WAITING
-    services.leave(first, now=at(7200, START))
+    calling.leave(first, now=at(7200, START))
 
     # Second in line at 15:45: called at about 16:45; even the short end of the range shown
     # (about 16:20) is after closing.
@@ -290,14 +290,14 @@ def test_call_next_takes_priority_first_then_arrival(office: Office, agent: User
     early, middle, late = (join(office, at(i)) for i in range(3))
     Ticket.objects.filter(pk=late.pk).update(priority=1)
 
-    called = services.call_next(member(agent), now=at(10))
+    called = calling.call_next(member(agent), now=at(10))
 
     assert called is not None
     assert called.pk == late.pk
     assert called.status == TicketStatus.CALLED
     assert called.called_by == member(agent)
     assert called.call_deadline == at(10 + office.call_confirm_seconds)
-    assert [t.pk for t in services.callable_tickets(member(agent))] == [early.pk, middle.pk]
+    assert [t.pk for t in calling.callable_tickets(member(agent))] == [early.pk, middle.pk]
 
 
 def test_call_next_only_calls_services_the_agent_handles(
@@ -308,8 +308,8 @@ def test_call_next_only_calls_services_the_agent_handles(
     for_passport = join(office, at(1), service=passport)
     unspecified = join(office, at(2))
 
-    assert [t.pk for t in services.callable_tickets(member(agent))] == [for_passport.pk, unspecified.pk]
-    called = services.call_next(member(agent), now=at(10))
+    assert [t.pk for t in calling.callable_tickets(member(agent))] == [for_passport.pk, unspecified.pk]
+    called = calling.call_next(member(agent), now=at(10))
     assert called is not None
     assert called.pk == for_passport.pk
     assert reload(for_id_card).status == TicketStatus.WAITING
@@ -321,7 +321,7 @@ def test_agent_without_services_handles_every_service(
     first = join(office, at(0), service=id_card)
     join(office, at(1), service=passport)
 
-    called = services.call_next(member(agent), now=at(10))
+    called = calling.call_next(member(agent), now=at(10))
     assert called is not None
     assert called.pk == first.pk
 
@@ -331,30 +331,30 @@ def test_call_next_only_calls_from_offices_served(
 ) -> None:
     elsewhere = join(second_office, at(0))
 
-    assert services.call_next(member(agent), now=at(10)) is None
+    assert calling.call_next(member(agent), now=at(10)) is None
     assert reload(elsewhere).status == TicketStatus.WAITING
 
     # The organisation's admin serves every office of the organisation.
-    called = services.call_next(member(org_admin), now=at(20))
+    called = calling.call_next(member(org_admin), now=at(20))
     assert called is not None
     assert called.pk == elsewhere.pk
 
 
 def test_call_next_with_nobody_waiting_calls_nobody(office: Office, agent: User) -> None:
-    assert services.call_next(member(agent), now=OPEN) is None
+    assert calling.call_next(member(agent), now=OPEN) is None
     assert AgentPresence.objects.get(member=member(agent)).state == PresenceState.OFFLINE
 
 
 def test_agent_cannot_call_twice_while_a_call_or_consultation_is_active(office: Office, agent: User) -> None:
     first = join(office, at(0))
     second = join(office, at(1))
-    services.call_next(member(agent), now=at(10))
+    calling.call_next(member(agent), now=at(10))
 
     with pytest.raises(QueueError) as while_calling:
-        services.call_next(member(agent), now=at(11))
-    services.confirm_call(first, now=at(12))
+        calling.call_next(member(agent), now=at(11))
+    calling.confirm_call(first, now=at(12))
     with pytest.raises(QueueError) as while_consulting:
-        services.call_next(member(agent), now=at(13))
+        calling.call_next(member(agent), now=at(13))
 
     assert (while_calling.value.code, while_consulting.value.code) == ("busy", "busy")
     assert reload(second).status == TicketStatus.WAITING
@@ -365,7 +365,7 @@ def test_call_ticket_is_refused_in_a_queue_office(office: Office, agent: User) -
     second = join(office, at(1))
 
     with pytest.raises(QueueError) as refused:
-        services.call_ticket(member(agent), second.pk, now=at(10))
+        calling.call_ticket(member(agent), second.pk, now=at(10))
 
     assert refused.value.code == "not_knock"
     assert reload(second).status == TicketStatus.WAITING
@@ -377,7 +377,7 @@ def test_call_ticket_in_a_knock_office_calls_that_citizen(office: Office, agent:
     first = join(office, at(0))
     second = join(office, at(1))
 
-    called = services.call_ticket(member(agent), second.pk, now=at(10))
+    called = calling.call_ticket(member(agent), second.pk, now=at(10))
 
     assert called.pk == second.pk
     assert reload(second).status == TicketStatus.CALLED
@@ -387,19 +387,19 @@ def test_call_ticket_in_a_knock_office_calls_that_citizen(office: Office, agent:
 def test_call_ticket_of_a_citizen_who_left_is_refused(office: Office, agent: User) -> None:
     Office.objects.filter(pk=office.pk).update(admission_mode=AdmissionMode.KNOCK)
     ticket = join(office, at(0))
-    services.leave(ticket, now=at(1))
+    calling.leave(ticket, now=at(1))
 
     with pytest.raises(QueueError) as refused:
-        services.call_ticket(member(agent), ticket.pk, now=at(10))
+        calling.call_ticket(member(agent), ticket.pk, now=at(10))
     assert refused.value.code == "gone"
 
 
 def test_confirm_call_creates_exactly_one_consultation(office: Office, agent: User) -> None:
     ticket = join(office, at(0))
-    services.call_next(member(agent), now=at(10))
+    calling.call_next(member(agent), now=at(10))
 
-    first = services.confirm_call(ticket, now=at(20))
-    again = services.confirm_call(ticket, now=at(21))
+    first = calling.confirm_call(ticket, now=at(20))
+    again = calling.confirm_call(ticket, now=at(21))
 
     assert first.pk == again.pk
     assert Consultation.objects.filter(ticket=ticket).count() == 1
@@ -413,7 +413,7 @@ def test_confirm_without_a_call_is_refused(office: Office) -> None:
     ticket = join(office, at(0))
 
     with pytest.raises(QueueError) as refused:
-        services.confirm_call(ticket, now=at(10))
+        calling.confirm_call(ticket, now=at(10))
 
     assert refused.value.code == "not_called"
     assert not Consultation.objects.exists()
@@ -422,13 +422,13 @@ def test_confirm_without_a_call_is_refused(office: Office) -> None:
 def test_unanswered_call_goes_back_to_the_end_of_the_queue(office: Office, agent: User) -> None:
     late_sleeper = join(office, at(0))
     patient = join(office, at(1))
-    services.call_next(member(agent), now=at(10))
+    calling.call_next(member(agent), now=at(10))
     deadline = at(10 + office.call_confirm_seconds)
 
-    assert services.expire_unanswered_calls(now=deadline - dt.timedelta(seconds=1)) == 0
+    assert periodic.expire_unanswered_calls(now=deadline - dt.timedelta(seconds=1)) == 0
     assert reload(late_sleeper).status == TicketStatus.CALLED
 
-    assert services.expire_unanswered_calls(now=deadline + dt.timedelta(seconds=1)) == 1
+    assert periodic.expire_unanswered_calls(now=deadline + dt.timedelta(seconds=1)) == 1
 
     requeued = reload(late_sleeper)
     assert requeued.status == TicketStatus.WAITING
@@ -443,25 +443,25 @@ def test_unanswered_call_goes_back_to_the_end_of_the_queue(office: Office, agent
 
 def test_second_unanswered_call_is_a_no_show(office: Office, agent: User) -> None:
     ticket = join(office, at(0))
-    services.call_next(member(agent), now=at(10))
-    services.expire_unanswered_calls(now=at(100))
-    services.call_next(member(agent), now=at(200))
+    calling.call_next(member(agent), now=at(10))
+    periodic.expire_unanswered_calls(now=at(100))
+    calling.call_next(member(agent), now=at(200))
 
-    assert services.expire_unanswered_calls(now=at(300)) == 1
+    assert periodic.expire_unanswered_calls(now=at(300)) == 1
 
     ended = reload(ticket)
     assert ended.status == TicketStatus.NO_SHOW
     assert ended.ended_at == at(300)
     assert AgentPresence.objects.get(member=member(agent)).state == PresenceState.AVAILABLE
-    assert services.call_next(member(agent), now=at(310)) is None
+    assert calling.call_next(member(agent), now=at(310)) is None
 
 
 # --- leaving, removing, no-show ---------------------------------------------------------------
 def test_leave_ends_the_place_and_leaving_twice_is_harmless(office: Office) -> None:
     ticket = join(office, at(0))
 
-    services.leave(ticket, now=at(10))
-    services.leave(ticket, now=at(20))
+    calling.leave(ticket, now=at(10))
+    calling.leave(ticket, now=at(20))
 
     ended = reload(ticket)
     assert ended.status == TicketStatus.LEFT
@@ -470,21 +470,21 @@ def test_leave_ends_the_place_and_leaving_twice_is_harmless(office: Office) -> N
 
 def test_leaving_during_a_call_frees_the_agent(office: Office, agent: User) -> None:
     ticket = join(office, at(0))
-    services.call_next(member(agent), now=at(10))
+    calling.call_next(member(agent), now=at(10))
 
-    services.leave(ticket, now=at(20))
+    calling.leave(ticket, now=at(20))
 
     assert reload(ticket).status == TicketStatus.LEFT
     assert AgentPresence.objects.get(member=member(agent)).state == PresenceState.AVAILABLE
-    assert services.call_next(member(agent), now=at(30)) is None  # not "busy" any more
+    assert calling.call_next(member(agent), now=at(30)) is None  # not "busy" any more
 
 
 def test_leave_after_admission_does_not_end_the_consultation(office: Office, agent: User) -> None:
     ticket = join(office, at(0))
-    services.call_next(member(agent), now=at(10))
-    services.confirm_call(ticket, now=at(11))
+    calling.call_next(member(agent), now=at(10))
+    calling.confirm_call(ticket, now=at(11))
 
-    services.leave(ticket, now=at(20))
+    calling.leave(ticket, now=at(20))
 
     assert reload(ticket).status == TicketStatus.ADMITTED
 
@@ -494,9 +494,9 @@ def test_staff_remove_a_citizen_or_mark_a_no_show(
 ) -> None:
     removed, no_show, by_admin = (join(office, at(i)) for i in range(3))
 
-    services.remove(member(agent), removed.pk, now=at(10))
-    services.remove(member(office_lead), no_show.pk, no_show=True, now=at(11))
-    services.remove(member(org_admin), by_admin.pk, now=at(12))
+    calling.remove(member(agent), removed.pk, now=at(10))
+    calling.remove(member(office_lead), no_show.pk, no_show=True, now=at(11))
+    calling.remove(member(org_admin), by_admin.pk, now=at(12))
 
     assert reload(removed).status == TicketStatus.REMOVED
     assert reload(no_show).status == TicketStatus.NO_SHOW
@@ -506,10 +506,10 @@ def test_staff_remove_a_citizen_or_mark_a_no_show(
 
 def test_removing_a_citizen_no_longer_waiting_is_refused(office: Office, agent: User) -> None:
     ticket = join(office, at(0))
-    services.leave(ticket, now=at(1))
+    calling.leave(ticket, now=at(1))
 
     with pytest.raises(QueueError) as refused:
-        services.remove(member(agent), ticket.pk, now=at(10))
+        calling.remove(member(agent), ticket.pk, now=at(10))
 
     assert refused.value.code == "gone"
     assert reload(ticket).status == TicketStatus.LEFT
@@ -522,7 +522,7 @@ def test_transfer_keeps_the_arrival_time_and_the_place_in_order(
     moved = join(office, at(0), service=passport)
     already_there = join(second_office, at(5))
 
-    result = services.transfer(member(agent), moved.pk, second_office, now=at(10))
+    result = calling.transfer(member(agent), moved.pk, second_office, now=at(10))
 
     after = reload(moved)
     assert result.pk == moved.pk
@@ -541,7 +541,7 @@ def test_transfer_to_another_organisations_office_is_refused(
     ticket = join(office, at(0))
 
     with pytest.raises(QueueError) as refused:
-        services.transfer(member(agent), ticket.pk, foreign_office, now=at(10))
+        calling.transfer(member(agent), ticket.pk, foreign_office, now=at(10))
 
     assert refused.value.code == "bad_target"
     assert reload(ticket).office == office
@@ -552,11 +552,11 @@ def test_transfer_to_the_same_office_or_of_a_citizen_not_waiting_is_refused(
 ) -> None:
     ticket = join(office, at(0))
     with pytest.raises(QueueError) as same_office:
-        services.transfer(member(agent), ticket.pk, office, now=at(10))
+        calling.transfer(member(agent), ticket.pk, office, now=at(10))
 
-    services.leave(ticket, now=at(11))
+    calling.leave(ticket, now=at(11))
     with pytest.raises(QueueError) as gone:
-        services.transfer(member(agent), ticket.pk, second_office, now=at(12))
+        calling.transfer(member(agent), ticket.pk, second_office, now=at(12))
 
     assert (same_office.value.code, gone.value.code) == ("bad_target", "gone")
     assert reload(ticket).office == office
@@ -566,9 +566,9 @@ def test_transfer_to_the_same_office_or_of_a_citizen_not_waiting_is_refused(
 def test_announcement_reaches_the_snapshot(office: Office, agent: User) -> None:
     ticket = join(office, at(0))
 
-    services.announce(member(agent), office, "  Heute ab 14 Uhr nur Terminkunden.  ", now=at(10))
+    calling.announce(member(agent), office, "  Heute ab 14 Uhr nur Terminkunden.  ", now=at(10))
 
-    assert services.snapshot(ticket)["announcement"] == "Heute ab 14 Uhr nur Terminkunden."
+    assert snapshots.snapshot(ticket)["announcement"] == "Heute ab 14 Uhr nur Terminkunden."
     state = QueueState.objects.get(office=office)
     assert state.announced_at == at(10)
 
@@ -576,24 +576,24 @@ def test_announcement_reaches_the_snapshot(office: Office, agent: User) -> None:
 @pytest.mark.parametrize("text", ["", "   ", "x" * 501])
 def test_announcement_must_be_between_one_and_500_characters(office: Office, agent: User, text: str) -> None:
     with pytest.raises(QueueError) as refused:
-        services.announce(member(agent), office, text, now=OPEN)
+        calling.announce(member(agent), office, text, now=OPEN)
 
     assert refused.value.code == "bad_text"
     assert not QueueState.objects.filter(office=office).exclude(announcement="").exists()
 
 
 def test_announcement_of_exactly_500_characters_is_accepted(office: Office, agent: User) -> None:
-    services.announce(member(agent), office, "x" * 500, now=OPEN)
+    calling.announce(member(agent), office, "x" * 500, now=OPEN)
     assert QueueState.objects.get(office=office).announcement == "x" * 500
 
 
 # --- who may act on which ticket ------------------------------------------------------------
 StaffAction = Callable[[StaffMember, Ticket, Office], object]
 STAFF_ACTIONS: dict[str, StaffAction] = {
-    "remove": lambda staff, ticket, target: services.remove(staff, ticket.pk, now=OPEN),
-    "no_show": lambda staff, ticket, target: services.remove(staff, ticket.pk, no_show=True, now=OPEN),
-    "transfer": lambda staff, ticket, target: services.transfer(staff, ticket.pk, target, now=OPEN),
-    "announce": lambda staff, ticket, target: services.announce(staff, ticket.office, "Hallo", now=OPEN),
+    "remove": lambda staff, ticket, target: calling.remove(staff, ticket.pk, now=OPEN),
+    "no_show": lambda staff, ticket, target: calling.remove(staff, ticket.pk, no_show=True, now=OPEN),
+    "transfer": lambda staff, ticket, target: calling.transfer(staff, ticket.pk, target, now=OPEN),
+    "announce": lambda staff, ticket, target: calling.announce(staff, ticket.office, "Hallo", now=OPEN),
 }
 
 
@@ -627,31 +627,31 @@ def test_agent_of_another_office_may_not_act_on_tickets(
 # --- presence and liveness ------------------------------------------------------------------
 def test_set_presence_changes_the_seat_and_counts_it(office: Office, agent: User) -> None:
     ticket = join(office, at(0))
-    assert services.snapshot(ticket)["live"]["staffed"] == 0
+    assert snapshots.snapshot(ticket)["live"]["staffed"] == 0
 
-    presence = services.set_presence(member(agent), PresenceState.AVAILABLE, now=at(10))
+    presence = staffing.set_presence(member(agent), PresenceState.AVAILABLE, now=at(10))
 
     assert presence.state == PresenceState.AVAILABLE
     assert presence.changed_at == at(10)
-    live = services.snapshot(ticket)["live"]
+    live = snapshots.snapshot(ticket)["live"]
     assert (live["staffed"], live["free"]) == (1, 1)
 
-    services.set_presence(member(agent), PresenceState.PAUSE, now=at(20))
-    live = services.snapshot(ticket)["live"]
+    staffing.set_presence(member(agent), PresenceState.PAUSE, now=at(20))
+    live = snapshots.snapshot(ticket)["live"]
     assert (live["staffed"], live["free"]) == (0, 0)
 
 
 def test_unknown_presence_state_is_refused(agent: User) -> None:
     with pytest.raises(QueueError) as refused:
-        services.set_presence(member(agent), "asleep", now=OPEN)
+        staffing.set_presence(member(agent), "asleep", now=OPEN)
     assert refused.value.code == "bad_state"
 
 
 def test_seat_stays_busy_during_a_call(office: Office, agent: User) -> None:
     join(office, at(0))
-    services.call_next(member(agent), now=at(10))
+    calling.call_next(member(agent), now=at(10))
 
-    presence = services.set_presence(member(agent), PresenceState.AVAILABLE, now=at(11))
+    presence = staffing.set_presence(member(agent), PresenceState.AVAILABLE, now=at(11))
 
     assert presence.state == PresenceState.BUSY
 
@@ -660,10 +660,10 @@ def test_agent_who_went_offline_during_a_call_stays_offline_when_it_expires(
     office: Office, agent: User
 ) -> None:
     join(office, at(0))
-    services.call_next(member(agent), now=at(10))
-    services.set_presence(member(agent), PresenceState.OFFLINE, now=at(20))
+    calling.call_next(member(agent), now=at(10))
+    staffing.set_presence(member(agent), PresenceState.OFFLINE, now=at(20))
 
-    services.expire_unanswered_calls(now=at(100))
+    periodic.expire_unanswered_calls(now=at(100))
 
     assert AgentPresence.objects.get(member=member(agent)).state == PresenceState.OFFLINE
 
@@ -672,9 +672,9 @@ def test_walk_in_is_not_admitted_to_an_agent_who_went_offline_during_a_call(
     office: Office, agent: User
 ) -> None:
     called = join(office, at(0))
-    services.call_next(member(agent), now=at(10))
-    services.set_presence(member(agent), PresenceState.OFFLINE, now=at(20))
-    services.leave(called, now=at(30))
+    calling.call_next(member(agent), now=at(10))
+    staffing.set_presence(member(agent), PresenceState.OFFLINE, now=at(20))
+    calling.leave(called, now=at(30))
 
     walk_in = join(office, at(40))
 
@@ -686,41 +686,41 @@ def test_absent_agents_go_offline_after_the_grace_period(
     office: Office, agent: User, org: Organization
 ) -> None:
     pausing = factories.make_staff(org, "pause", Role.AGENT, [office])
-    services.set_presence(member(agent), PresenceState.AVAILABLE, now=at(0))
-    services.set_presence(member(pausing), PresenceState.PAUSE, now=at(0))
+    staffing.set_presence(member(agent), PresenceState.AVAILABLE, now=at(0))
+    staffing.set_presence(member(pausing), PresenceState.PAUSE, now=at(0))
 
-    assert services.mark_absent_agents_offline(now=at(40), grace_seconds=45) == 0
-    assert services.mark_absent_agents_offline(now=at(46), grace_seconds=45) == 2
+    assert staffing.mark_absent_agents_offline(now=at(40), grace_seconds=45) == 0
+    assert staffing.mark_absent_agents_offline(now=at(46), grace_seconds=45) == 2
 
     states = set(AgentPresence.objects.values_list("state", flat=True))
     assert states == {PresenceState.OFFLINE}
 
 
 def test_absent_agent_in_a_consultation_keeps_the_seat(office: Office, agent: User) -> None:
-    services.set_presence(member(agent), PresenceState.AVAILABLE, now=at(0))
+    staffing.set_presence(member(agent), PresenceState.AVAILABLE, now=at(0))
     ticket = join(office, at(1))  # admitted at once: busy
     assert reload(ticket).status == TicketStatus.ADMITTED
 
-    assert services.mark_absent_agents_offline(now=at(3600), grace_seconds=45) == 0
+    assert staffing.mark_absent_agents_offline(now=at(3600), grace_seconds=45) == 0
     assert AgentPresence.objects.get(member=member(agent)).state == PresenceState.BUSY
 
 
 def test_touch_keeps_agents_present(office: Office, agent: User) -> None:
-    services.set_presence(member(agent), PresenceState.AVAILABLE, now=at(0))
+    staffing.set_presence(member(agent), PresenceState.AVAILABLE, now=at(0))
 
-    services.touch([], [member(agent).pk], now=at(40))
+    periodic.touch([], [member(agent).pk], now=at(40))
 
-    assert services.mark_absent_agents_offline(now=at(60), grace_seconds=45) == 0
+    assert staffing.mark_absent_agents_offline(now=at(60), grace_seconds=45) == 0
 
 
 def test_lost_place_is_kept_for_the_offices_hold_time(office: Office) -> None:
     Office.objects.filter(pk=office.pk).update(hold_place_seconds=120)
     ticket = join(office, at(0))
 
-    assert services.expire_lost_tickets(now=at(119)) == 0
+    assert periodic.expire_lost_tickets(now=at(119)) == 0
     assert reload(ticket).status == TicketStatus.WAITING
 
-    assert services.expire_lost_tickets(now=at(121)) == 1
+    assert periodic.expire_lost_tickets(now=at(121)) == 1
     expired = reload(ticket)
     assert expired.status == TicketStatus.EXPIRED
     assert expired.ended_at == at(121)
@@ -731,7 +731,7 @@ def test_every_lost_place_is_given_up_in_one_run(office: Office) -> None:
     lost = [join(office, at(i)) for i in range(5)]
     kept = join(office, at(100))
 
-    assert services.expire_lost_tickets(now=at(130)) == 5
+    assert periodic.expire_lost_tickets(now=at(130)) == 5
 
     assert {reload(t).status for t in lost} == {TicketStatus.EXPIRED}
     assert reload(kept).status == TicketStatus.WAITING
@@ -742,26 +742,26 @@ def test_touch_keeps_waiting_places_alive(office: Office) -> None:
     Office.objects.filter(pk=office.pk).update(hold_place_seconds=120)
     ticket = join(office, at(0))
 
-    services.touch([ticket.pk], [], now=at(100))
+    periodic.touch([ticket.pk], [], now=at(100))
 
-    assert services.expire_lost_tickets(now=at(200)) == 0
-    assert services.expire_lost_tickets(now=at(221)) == 1
+    assert periodic.expire_lost_tickets(now=at(200)) == 0
+    assert periodic.expire_lost_tickets(now=at(221)) == 1
 
 
 def test_touch_does_not_revive_ended_places(office: Office) -> None:
     ticket = join(office, at(0))
-    services.leave(ticket, now=at(1))
+    calling.leave(ticket, now=at(1))
 
-    services.touch([ticket.pk], [], now=at(100))
+    periodic.touch([ticket.pk], [], now=at(100))
 
     assert reload(ticket).last_seen_at == at(0)
 
 
 def test_calls_are_not_expired_as_lost_places(office: Office, agent: User) -> None:
     ticket = join(office, at(0))
-    services.call_next(member(agent), now=at(1))
+    calling.call_next(member(agent), now=at(1))
 
-    assert services.expire_lost_tickets(now=at(3600)) == 0
+    assert periodic.expire_lost_tickets(now=at(3600)) == 0
     assert reload(ticket).status == TicketStatus.CALLED
 
 
@@ -782,7 +782,7 @@ def test_join_costs_a_fixed_number_of_queries(
     office.refresh_from_db()
     waiting_tickets(office, already_waiting)
     QueueState.objects.create(office=office)
-    services.set_presence(member(agent), PresenceState.AVAILABLE, now=at(-60))
+    staffing.set_presence(member(agent), PresenceState.AVAILABLE, now=at(-60))
 
     with django_assert_num_queries(JOIN_QUERIES):
         join(office, at(0))
@@ -794,10 +794,10 @@ def test_call_next_costs_a_fixed_number_of_queries(
 ) -> None:
     waiting_tickets(office, already_waiting)
     QueueState.objects.create(office=office)
-    services.set_presence(member(agent), PresenceState.AVAILABLE, now=at(-60))
+    staffing.set_presence(member(agent), PresenceState.AVAILABLE, now=at(-60))
 
     with django_assert_num_queries(CALL_NEXT_QUERIES):
-        called = services.call_next(member(agent), now=at(0))
+        called = calling.call_next(member(agent), now=at(0))
     assert called is not None
 
 
@@ -811,7 +811,7 @@ def test_snapshot_costs_a_fixed_number_of_queries(
     QueueState.objects.create(office=office)
 
     with django_assert_num_queries(SNAPSHOT_QUERIES):
-        snapshot = services.snapshot(last)
+        snapshot = snapshots.snapshot(last)
     assert snapshot["position"] == already_waiting
 
 
@@ -835,7 +835,7 @@ def test_join_sends_one_anonymous_queue_message_to_the_waiting_room(
 ) -> None:
     ticket = join(office, name="Anna Geheim")
 
-    queue = to_group(published, services.waiting_group(office.pk))
+    queue = to_group(published, groups.waiting_group(office.pk))
     assert len(queue) == 1
     message = queue[0]
     assert set(message) == QUEUE_KEYS
@@ -848,13 +848,13 @@ def test_join_sends_one_anonymous_queue_message_to_the_waiting_room(
         "live": {"waiting": 1, "seats": 1, "staffed": 0, "free": 0, "estimate": None},
     }
     assert_anonymous(message, ticket)
-    assert to_group(published, services.staff_group(office.pk)) == [{"type": "changed", "seq": 1}]
-    directory = to_group(published, services.directory_group(office.organization_id))
+    assert to_group(published, groups.staff_group(office.pk)) == [{"type": "changed", "seq": 1}]
+    directory = to_group(published, groups.directory_group(office.organization_id))
     assert directory == [{"type": "office_live", "office": office.slug, **message["live"]}]
     assert {m.group for m in published} == {
-        services.waiting_group(office.pk),
-        services.staff_group(office.pk),
-        services.directory_group(office.organization_id),
+        groups.waiting_group(office.pk),
+        groups.staff_group(office.pk),
+        groups.directory_group(office.organization_id),
     }
 
 
@@ -864,11 +864,11 @@ def test_every_queue_change_is_one_message_with_the_next_seq(
     anna = join(office, at(0), name="Anna Geheim")
     bernd = join(office, at(1), name="Bernd Vertraulich")
     carla = join(office, at(2), name="Carla Privat")
-    services.leave(bernd, now=at(3))
-    services.call_next(member(agent), now=at(4))  # Anna leaves the queue for the call
-    services.announce(member(agent), office, "Gleich geht's weiter", now=at(5))
+    calling.leave(bernd, now=at(3))
+    calling.call_next(member(agent), now=at(4))  # Anna leaves the queue for the call
+    calling.announce(member(agent), office, "Gleich geht's weiter", now=at(5))
 
-    waiting = to_group(published, services.waiting_group(office.pk))
+    waiting = to_group(published, groups.waiting_group(office.pk))
     assert [(m["type"], m.get("op")) for m in waiting] == [
         ("queue", "join"),
         ("queue", "join"),
@@ -889,7 +889,7 @@ def test_every_queue_change_is_one_message_with_the_next_seq(
     for message in waiting[:5]:
         assert set(message) == QUEUE_KEYS
         assert_anonymous(message, anna, bernd, carla)
-    assert [m["seq"] for m in to_group(published, services.staff_group(office.pk))] == [1, 2, 3, 4, 5, 6]
+    assert [m["seq"] for m in to_group(published, groups.staff_group(office.pk))] == [1, 2, 3, 4, 5, 6]
 
 
 def test_the_called_citizen_alone_hears_the_call(
@@ -899,14 +899,14 @@ def test_the_called_citizen_alone_hears_the_call(
     other = join(office, at(1))
     published.clear()
 
-    services.call_next(member(agent), now=at(10))
+    calling.call_next(member(agent), now=at(10))
 
     deadline = at(10 + office.call_confirm_seconds)
-    assert to_group(published, services.ticket_group(called.pk)) == [
+    assert to_group(published, groups.ticket_group(called.pk)) == [
         {"type": "called", "deadline": deadline.isoformat(), "agent": member(agent).public_name}
     ]
-    assert to_group(published, services.ticket_group(other.pk)) == []
-    queue = to_group(published, services.waiting_group(office.pk))
+    assert to_group(published, groups.ticket_group(other.pk)) == []
+    queue = to_group(published, groups.waiting_group(office.pk))
     assert len(queue) == 1
     assert queue[0]["op"] == "leave"
     assert queue[0]["live"]["staffed"] == 1  # the agent's seat is now taken
@@ -927,7 +927,7 @@ def test_each_queue_change_is_encoded_once_for_all_listeners(
     with django_capture_on_commit_callbacks(execute=True):
         ticket = join(office, name="Anna Geheim")
 
-    waiting = [text for group, text in sent if group == services.waiting_group(office.pk)]
+    waiting = [text for group, text in sent if group == groups.waiting_group(office.pk)]
     assert len(waiting) == 1
     assert ticket.token not in waiting[0]
     assert "Anna" not in waiting[0]
@@ -949,7 +949,7 @@ def test_nothing_is_sent_for_a_refused_change(
 
     monkeypatch.setattr(realtime_publish, "_send", record)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(QueueError):
-        services.call_ticket(member(agent), second.pk, now=at(10))  # a queue office: refused
+        calling.call_ticket(member(agent), second.pk, now=at(10))  # a queue office: refused
 
     assert sent == []
 
@@ -960,15 +960,15 @@ def test_transfer_tells_both_offices_and_the_citizen(
     ticket = join(office, at(0), name="Anna Geheim")
     published.clear()
 
-    services.transfer(member(agent), ticket.pk, second_office, now=at(10))
+    calling.transfer(member(agent), ticket.pk, second_office, now=at(10))
 
-    source = to_group(published, services.waiting_group(office.pk))
-    target = to_group(published, services.waiting_group(second_office.pk))
+    source = to_group(published, groups.waiting_group(office.pk))
+    target = to_group(published, groups.waiting_group(second_office.pk))
     assert [(m["op"], m["key"]) for m in source] == [("leave", ticket.order_key)]
     assert [(m["op"], m["key"]) for m in target] == [("join", ticket.order_key)]
     assert_anonymous(source[0], ticket)
     assert_anonymous(target[0], ticket)
-    assert to_group(published, services.ticket_group(ticket.pk)) == [
+    assert to_group(published, groups.ticket_group(ticket.pk)) == [
         {
             "type": "transferred",
             "office": second_office.pk,
@@ -982,44 +982,44 @@ def test_requeue_after_an_unanswered_call_is_announced(
     office: Office, agent: User, published: list[Published]
 ) -> None:
     ticket = join(office, at(0))
-    services.call_next(member(agent), now=at(10))
+    calling.call_next(member(agent), now=at(10))
     published.clear()
 
-    services.expire_unanswered_calls(now=at(100))
+    periodic.expire_unanswered_calls(now=at(100))
 
-    queue = to_group(published, services.waiting_group(office.pk))
+    queue = to_group(published, groups.waiting_group(office.pk))
     assert [m["op"] for m in queue] == ["join"]
     assert queue[0]["key"] == reload(ticket).order_key
-    assert to_group(published, services.ticket_group(ticket.pk)) == [{"type": "requeued"}]
+    assert to_group(published, groups.ticket_group(ticket.pk)) == [{"type": "requeued"}]
 
 
 def test_free_seat_admission_tells_the_agent_and_the_citizen(
     office: Office, agent: User, published: list[Published]
 ) -> None:
-    services.set_presence(member(agent), PresenceState.AVAILABLE, now=at(-60))
+    staffing.set_presence(member(agent), PresenceState.AVAILABLE, now=at(-60))
     published.clear()
 
     ticket = join(office, at(0))
 
     consultation = Consultation.objects.get(ticket=ticket)
-    assert to_group(published, services.ticket_group(ticket.pk)) == [
+    assert to_group(published, groups.ticket_group(ticket.pk)) == [
         {"type": "admitted", "consultation": consultation.pk}
     ]
     assert to_group(published, f"member:{member(agent).pk}") == [
         {"type": "admitted", "consultation": consultation.pk}
     ]
     # Nobody joined the queue; the waiting room only hears the new seat figures.
-    assert [event["type"] for event in to_group(published, services.waiting_group(office.pk))] == ["live"]
+    assert [event["type"] for event in to_group(published, groups.waiting_group(office.pk))] == ["live"]
 
 
 def test_free_seat_admission_tells_the_directory_the_seat_is_taken(
     office: Office, agent: User, published: list[Published]
 ) -> None:
-    services.set_presence(member(agent), PresenceState.AVAILABLE, now=at(-60))
+    staffing.set_presence(member(agent), PresenceState.AVAILABLE, now=at(-60))
     published.clear()
 
     join(office, at(0))
 
-    directory = to_group(published, services.directory_group(office.organization_id))
+    directory = to_group(published, groups.directory_group(office.organization_id))
     assert directory
     assert directory[-1]["free"] == 0

@@ -22,8 +22,10 @@ from buergerbuero.offices.models import Closure, Office, SpecialOpening
 from buergerbuero.orgs.models import Organization
 from buergerbuero.realtime.publish import encode
 from buergerbuero.staff.models import Role
-from buergerbuero.waiting import estimate, services
+from buergerbuero.waiting import estimate
 from buergerbuero.waiting.models import PresenceState, QueueState, Ticket
+from buergerbuero.waiting.services import calling, joining, live_figures, sequence, snapshots, staffing
+from buergerbuero.waiting.services.errors import QueueError
 from tests import factories
 from tests.waiting.conftest import always_open_office
 
@@ -48,29 +50,29 @@ def open_office(org: Organization) -> Office:
 
 
 def enter(office: Office, name: str = "") -> Ticket:
-    return services.join(office, service=None, display_name=name, language="de", mode="video")
+    return joining.join(office, service=None, display_name=name, language="de", mode="video")
 
 
 def test_a_second_snapshot_is_one_query_and_the_same_as_under_the_lock(
     open_office: Office, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     first, _second, third = (enter(open_office, name) for name in ("A", "B", "C"))
-    services.snapshot(first)  # builds the office's view
+    snapshots.snapshot(first)  # builds the office's view
 
     with django_assert_num_queries(WARM_SNAPSHOT_QUERIES):
-        cached = services.snapshot(third)
+        cached = snapshots.snapshot(third)
 
-    assert cached == services._locked_snapshot(third)
+    assert cached == snapshots._locked_snapshot(third)
     assert cached["position"] == 3
 
 
 def test_a_queue_change_invalidates_the_cached_snapshot(open_office: Office) -> None:
     first, second = enter(open_office, "A"), enter(open_office, "B")
-    before = services.snapshot(second)
+    before = snapshots.snapshot(second)
     assert before["position"] == 2
 
-    services.leave(first)
-    after = services.snapshot(second)
+    calling.leave(first)
+    after = snapshots.snapshot(second)
 
     assert after["position"] == 1
     assert after["seq"] == before["seq"] + 1
@@ -79,22 +81,22 @@ def test_a_queue_change_invalidates_the_cached_snapshot(open_office: Office) -> 
 
 def test_a_presence_change_reaches_the_cached_figures(open_office: Office, org: Organization) -> None:
     ticket = enter(open_office)
-    assert services.snapshot(ticket)["live"]["staffed"] == 0
+    assert snapshots.snapshot(ticket)["live"]["staffed"] == 0
     agent = factories.make_staff(org, "agent-x", Role.AGENT, [open_office])
 
-    services.set_presence(agent.staff_member, PresenceState.AVAILABLE)
+    staffing.set_presence(agent.staff_member, PresenceState.AVAILABLE)
 
-    assert services.snapshot(ticket)["live"]["staffed"] == 1
+    assert snapshots.snapshot(ticket)["live"]["staffed"] == 1
 
 
 def test_an_announcement_reaches_the_cached_snapshot(open_office: Office) -> None:
     ticket = enter(open_office)
-    services.snapshot(ticket)
+    snapshots.snapshot(ticket)
     lead = factories.make_staff(open_office.organization, "lead-x", Role.OFFICE_LEAD, [open_office])
 
-    services.announce(lead.staff_member, open_office, "Kurze Pause bis 10 Uhr")
+    calling.announce(lead.staff_member, open_office, "Kurze Pause bis 10 Uhr")
 
-    assert services.snapshot(ticket)["announcement"] == "Kurze Pause bis 10 Uhr"
+    assert snapshots.snapshot(ticket)["announcement"] == "Kurze Pause bis 10 Uhr"
 
 
 def test_a_warm_join_costs_a_fixed_number_of_queries(
@@ -127,17 +129,17 @@ def test_a_join_right_after_a_join_here_reads_no_queue_and_publishes_fresh_figur
     for name in "AB":
         committed_enter(open_office, django_capture_on_commit_callbacks, name)
     sent: list[dict[str, object]] = []
-    original = services._queue_event
+    original = sequence.queue_event
 
-    def spy(office: Office, op: str, ticket: Ticket, live: services.OfficeLive | None = None) -> None:
-        sent.append((live or services.office_live(office)).as_json())
+    def spy(office: Office, op: str, ticket: Ticket, live: live_figures.OfficeLive | None = None) -> None:
+        sent.append((live or live_figures.office_live(office)).as_json())
         original(office, op, ticket, live)
 
-    monkeypatch.setattr(services, "_queue_event", spy)
+    monkeypatch.setattr(sequence, "queue_event", spy)
     with django_assert_num_queries(JOIN_AFTER_JOIN_QUERIES):
         committed_enter(open_office, django_capture_on_commit_callbacks, "C")
 
-    assert sent == [services.office_live(open_office).as_json()]
+    assert sent == [live_figures.office_live(open_office).as_json()]
     assert sent[0]["waiting"] == 3
 
 
@@ -148,16 +150,16 @@ def test_the_limit_holds_when_a_change_came_between_two_joins(
     open_office.save()
     first = committed_enter(open_office, django_capture_on_commit_callbacks, "A")
     committed_enter(open_office, django_capture_on_commit_callbacks, "B")
-    with pytest.raises(services.QueueError) as full:
+    with pytest.raises(QueueError) as full:
         committed_enter(open_office, django_capture_on_commit_callbacks, "C")
     assert full.value.code == "full"
 
-    services.leave(first)  # bumps the sequence number: the remembered rows no longer apply
+    calling.leave(first)  # bumps the sequence number: the remembered rows no longer apply
     committed_enter(open_office, django_capture_on_commit_callbacks, "C")
-    with pytest.raises(services.QueueError) as again:
+    with pytest.raises(QueueError) as again:
         committed_enter(open_office, django_capture_on_commit_callbacks, "D")
     assert again.value.code == "full"
-    assert services.office_live(open_office).waiting == 2
+    assert live_figures.office_live(open_office).waiting == 2
 
 
 def test_a_join_rolled_back_by_its_caller_is_not_remembered(
@@ -169,12 +171,12 @@ def test_a_join_rolled_back_by_its_caller_is_not_remembered(
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():  # noqa: PT012
         enter(open_office, "B")
         raise RuntimeError
-    services.leave(first)  # the office moves to the number B's join had written
+    calling.leave(first)  # the office moves to the number B's join had written
 
     # B's rows (A and B waiting) must not be taken for that number: read afresh.
     with django_assert_num_queries(WARM_JOIN_QUERIES):
         committed_enter(open_office, django_capture_on_commit_callbacks, "C")
-    assert services.office_live(open_office).waiting == 1
+    assert live_figures.office_live(open_office).waiting == 1
 
 
 def test_the_joins_figures_are_those_of_a_fresh_read(
@@ -184,16 +186,16 @@ def test_the_joins_figures_are_those_of_a_fresh_read(
     for name in "ABC":
         enter(open_office, name)
     sent: list[dict[str, object]] = []
-    original = services._queue_event
+    original = sequence.queue_event
 
-    def spy(office: Office, op: str, ticket: Ticket, live: services.OfficeLive | None = None) -> None:
-        sent.append({"live": (live or services.office_live(office)).as_json()})
+    def spy(office: Office, op: str, ticket: Ticket, live: live_figures.OfficeLive | None = None) -> None:
+        sent.append({"live": (live or live_figures.office_live(office)).as_json()})
         original(office, op, ticket, live)
 
-    monkeypatch.setattr(services, "_queue_event", spy)
+    monkeypatch.setattr(sequence, "queue_event", spy)
     enter(open_office, "D")
 
-    assert sent[0]["live"] == services.office_live(open_office).as_json()
+    assert sent[0]["live"] == live_figures.office_live(open_office).as_json()
 
 
 def test_an_hours_edit_invalidates_the_cached_closing_time(
@@ -201,7 +203,7 @@ def test_an_hours_edit_invalidates_the_cached_closing_time(
 ) -> None:
     zone = open_office.organization.zone
     ticket = enter(open_office)
-    assert services.snapshot(ticket)["closes_at"] is not None  # open for weeks: cached now
+    assert snapshots.snapshot(ticket)["closes_at"] is not None  # open for weeks: cached now
     tomorrow = timezone.localdate(timezone.now(), zone) + dt.timedelta(days=1)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -209,7 +211,7 @@ def test_an_hours_edit_invalidates_the_cached_closing_time(
             office=open_office, date=tomorrow, opens=dt.time(9, 0), closes=dt.time(10, 0)
         )
 
-    closes_at = services.snapshot(ticket)["closes_at"]
+    closes_at = snapshots.snapshot(ticket)["closes_at"]
     assert closes_at is not None
     assert dt.datetime.fromisoformat(closes_at).astimezone(zone).date() == tomorrow  # open until 00:00
 
@@ -220,7 +222,7 @@ def test_no_stale_status_after_a_closure_is_added(
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     org = open_office.organization
-    assert services.join_refusal(open_office, timezone.now()) is None
+    assert joining.join_refusal(open_office, timezone.now()) is None
     assert "closed" not in client.get(f"/{org.slug}/{open_office.slug}/").content.decode()
     client.get(f"/{org.slug}/")  # the directory's cache too
     today = timezone.localdate(timezone.now(), org.zone)
@@ -228,10 +230,10 @@ def test_no_stale_status_after_a_closure_is_added(
     with django_capture_on_commit_callbacks(execute=True):
         Closure.objects.create(office=open_office, starts_on=today, ends_on=today, reason="Betriebsausflug")
 
-    refusal = services.join_refusal(open_office, timezone.now())
+    refusal = joining.join_refusal(open_office, timezone.now())
     assert refusal is not None
     assert refusal.code == "closed"
-    with pytest.raises(services.QueueError):
+    with pytest.raises(QueueError):
         enter(open_office)
     assert "Betriebsausflug" in client.get(f"/{org.slug}/{open_office.slug}/").content.decode()
     assert "Betriebsausflug" in client.get(f"/{org.slug}/").content.decode()
@@ -265,16 +267,16 @@ def test_the_cached_status_turns_closed_at_closing_time(org: Organization) -> No
 
 def test_the_sockets_snapshot_text_is_the_snapshot_serialised(open_office: Office, org: Organization) -> None:
     agent = factories.make_staff(org, "agent-y", Role.AGENT, [open_office])
-    services.set_presence(agent.staff_member, PresenceState.AVAILABLE)
-    services.set_presence(agent.staff_member, PresenceState.PAUSE)  # known estimate, nobody admitted
+    staffing.set_presence(agent.staff_member, PresenceState.AVAILABLE)
+    staffing.set_presence(agent.staff_member, PresenceState.PAUSE)  # known estimate, nobody admitted
     tickets = [enter(open_office, name) for name in "ABC"]
-    services.snapshot(tickets[0])  # the view is cached: its figures come serialised
+    snapshots.snapshot(tickets[0])  # the view is cached: its figures come serialised
 
-    status, text = services.snapshot_text(tickets[2])
+    status, text = snapshots.snapshot_text(tickets[2])
 
     assert status == "waiting"
-    assert json.loads(text) == services.snapshot(tickets[2])
-    assert text == encode(services.snapshot(tickets[2]))
+    assert json.loads(text) == snapshots.snapshot(tickets[2])
+    assert text == encode(snapshots.snapshot(tickets[2]))
 
 
 def test_a_long_queues_message_stays_small_and_exact_where_it_speaks(
@@ -283,14 +285,14 @@ def test_a_long_queues_message_stays_small_and_exact_where_it_speaks(
     """Every waiting citizen gets the figures with every change: their size must not grow with
     the queue (a range per position was 220 KB at 10,000 waiting)."""
     agent = factories.make_staff(org, "agent-z", Role.AGENT, [open_office])
-    services.set_presence(agent.staff_member, PresenceState.AVAILABLE)
-    services.set_presence(agent.staff_member, PresenceState.PAUSE)
+    staffing.set_presence(agent.staff_member, PresenceState.AVAILABLE)
+    staffing.set_presence(agent.staff_member, PresenceState.PAUSE)
     now = timezone.now()
     Ticket.objects.bulk_create(
         Ticket(office=open_office, token=f"long-{i}", arrived_at=now, queue_key=i, last_seen_at=now)
         for i in range(3 * estimate.WAITS_SENT)
     )
-    inputs = services.office_live(open_office).estimate
+    inputs = live_figures.office_live(open_office).estimate
 
     sent = inputs.as_json()
 

@@ -26,8 +26,8 @@ from pytest_django import DjangoAssertNumQueries, DjangoCaptureOnCommitCallbacks
 from buergerbuero.consult.models import Consultation
 from buergerbuero.offices.models import AdmissionMode, Office, Service
 from buergerbuero.staff.models import StaffMember
-from buergerbuero.waiting import services
 from buergerbuero.waiting.models import AgentPresence, PresenceState, QueueState, Ticket, TicketStatus
+from buergerbuero.waiting.services import calling, joining, staffing
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
@@ -77,7 +77,7 @@ def german(message: str) -> str:
 
 
 def join(office: Office, seconds: float = 0, name: str = "") -> Ticket:
-    return services.join(
+    return joining.join(
         office,
         service=None,
         display_name=name,
@@ -324,7 +324,7 @@ def test_waiting_room_shows_the_place_in_the_queue(office: Office) -> None:
 
 def test_waiting_room_of_a_called_citizen_asks_to_confirm(office: Office, agent: User) -> None:
     ticket = join(office)
-    services.call_next(staff(agent), now=OPEN)
+    calling.call_next(staff(agent), now=OPEN)
 
     response = citizen().get(room(ticket))
 
@@ -354,7 +354,7 @@ def test_ended_place_shows_the_ended_page(office: Office, status: str, text: str
 
 
 def test_admitted_citizen_is_taken_to_the_consultation(office: Office, agent: User) -> None:
-    services.set_presence(staff(agent), PresenceState.AVAILABLE, now=OPEN)
+    staffing.set_presence(staff(agent), PresenceState.AVAILABLE, now=OPEN)
     ticket = join(office)
 
     response = citizen().get(room(ticket))
@@ -370,7 +370,7 @@ def test_unknown_ticket_is_not_found(office: Office) -> None:
 
 def test_confirming_a_call_starts_the_consultation(office: Office, agent: User) -> None:
     ticket = join(office)
-    services.call_next(staff(agent), now=OPEN)
+    calling.call_next(staff(agent), now=OPEN)
 
     response = citizen().post(reverse("waiting:confirm", kwargs={"token": ticket.token}))
 
