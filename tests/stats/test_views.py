@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 
 import pytest
 from django.contrib.auth.models import User
@@ -106,6 +107,9 @@ def test_the_page_shows_the_totals_and_charts_with_data_tables(week: KnownWeek) 
     body = _client(make_lead(week, "lead").user).get(reverse("stats:page"), PERIOD).content.decode()
 
     assert body.count("<svg") == 3
+    # German pages write 7,5: the drawing's coordinates must not.
+    assert re.findall(r'<rect x="[0-9.]+" y="[0-9.]+" width="[0-9.]+" height="[0-9.]+"', body)
+    assert not re.search(r'(x|y|width|height)="[0-9]+,[0-9]', body)
     assert body.count("<table") == 5  # three charts' data, per office, per service
     assert "Reisepass" in body
     assert "<script" not in body.split("<main", 1)[1].split("</main>", 1)[0]  # charts without JavaScript
