@@ -44,8 +44,10 @@ from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.waiting.models import PresenceState
 from buergerbuero.waiting.services import calling, staffing
+from tests.browser.support_a11y import axe_script
 from tests.browser.support_call import DESKTOP, TIMEOUT_MS, join_with_video, log_in, wait_for_remote_video
 from tests.browser.support_demo_mobile import (
+    AXE_LANGUAGES,
     LANGUAGES,
     ROUND_THE_CLOCK,
     Width,
@@ -373,7 +375,9 @@ class DemoSurvey:
     logs: list[str]
 
 
-def _walk_in(page: Page, base: str, path: str, agent: StaffMember, found: dict[str, Width]) -> None:
+def _walk_in(
+    page: Page, base: str, path: str, agent: StaffMember, found: dict[str, Width], *, with_axe: bool
+) -> None:
     """Enter the round-the-clock office through its form, wait, get called, confirm, end."""
     staffing.set_presence(agent, PresenceState.PAUSE)
     page.goto(base + path)
@@ -382,24 +386,24 @@ def _walk_in(page: Page, base: str, path: str, agent: StaffMember, found: dict[s
     page.locator("form.form button[type=submit]").click()
     expect(page).to_have_url(re.compile(r"/w/[\w-]+/$"))
     expect(page.locator("#waiting-room [data-connection]")).to_have_attribute("data-connection", "open")
-    found["walk-in-waiting"] = measure_width(page)
+    found["walk-in-waiting"] = measure_width(page, with_axe=with_axe)
     staffing.set_presence(agent, PresenceState.AVAILABLE)
     ticket = calling.call_next(agent)
     assert ticket is not None
     page.reload()  # the test process's events do not reach the server's in-memory channel layer
     expect(page.locator("[data-called-panel]")).to_be_visible()
-    found["walk-in-called"] = measure_width(page)
+    found["walk-in-called"] = measure_width(page, with_axe=with_axe)
     page.locator("[data-confirm-button]").click()
     expect(page).to_have_url(re.compile(r"/consultation/$"))
     expect(page.locator("#consultation [data-connection]")).to_have_attribute("data-connection", "open")
-    found["walk-in-precheck"] = measure_width(page)
+    found["walk-in-precheck"] = measure_width(page, with_axe=with_axe)
     consultation = Consultation.objects.get(ticket=ticket)
     assert consult.end_consultation(consultation, agent)
     # In the scaled mode the end reaches the page, which goes there itself (aborting this goto).
     with contextlib.suppress(PlaywrightError):
         page.goto(f"{base}/w/{ticket.token}/done/")
     expect(page).to_have_url(re.compile(r"/done/$"))
-    found["walk-in-done"] = measure_width(page)
+    found["walk-in-done"] = measure_width(page, with_axe=with_axe)
     staffing.set_presence(agent, PresenceState.PAUSE)
 
 
@@ -408,7 +412,9 @@ def demo_survey(
     browser: Browser, asgi_server: AsgiServer, django_db_blocker: Any, artifacts_dir: Path
 ) -> Iterator[DemoSurvey]:
     """Every citizen page of the demo, in each language on a 360 px phone (see
-    ``support_demo_mobile``); a screenshot of each page that is too wide."""
+    ``support_demo_mobile``), checked with axe-core in ``AXE_LANGUAGES``; a screenshot of each
+    page that is too wide."""
+    axe_script()  # installed by `make axe`; skipped without it, except in CI
     expect.set_options(timeout=TIMEOUT_MS)
     logs: list[str] = []
     survey = DemoSurvey(widths={}, logs=logs)
@@ -432,13 +438,14 @@ def demo_survey(
             page = context.new_page()
             page.on("pageerror", lambda error: logs.append(str(error)))
             found: dict[str, Width] = {}
+            with_axe = language in AXE_LANGUAGES
             for name in demo_page_names():
                 if name in town.paths:
                     page.goto(asgi_server.url + town.paths[name])
-                    found[name] = measure_width(page)
+                    found[name] = measure_width(page, with_axe=with_axe)
             with django_db_blocker.unblock():
                 walk_in_path = town.paths["/".join(ROUND_THE_CLOCK) + "/enter/"]
-                _walk_in(page, asgi_server.url, walk_in_path, agent, found)
+                _walk_in(page, asgi_server.url, walk_in_path, agent, found, with_axe=with_axe)
             for name, width in found.items():
                 survey.widths[(language, name)] = width
                 if width.scroll_width > width.inner_width or width.inner_width != PHONE_DE.width:
@@ -467,6 +474,15 @@ def test_demo_page_does_not_scroll_sideways_on_a_phone(
     assert width.scroll_width <= width.inner_width, (
         f"{width.url} ({language}) scrolls sideways ({width.scroll_width} px): {width.overflowing}"
     )
+
+
+@pytest.mark.parametrize("language", AXE_LANGUAGES)
+@pytest.mark.parametrize("name", demo_page_names())
+def test_demo_page_meets_wcag_aa(demo_survey: DemoSurvey, language: str, name: str) -> None:
+    """axe-core finds nothing against WCAG 2.1 A/AA on the demo's pages and the long words'."""
+    width = demo_survey.widths[(language, name)]
+    assert width.axe_checked, width.url
+    assert width.axe == (), "\n".join(width.axe)
 
 
 def test_demo_pages_run_without_script_errors(demo_survey: DemoSurvey) -> None:
