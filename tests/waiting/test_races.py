@@ -15,6 +15,7 @@ import datetime as dt
 import functools
 import secrets
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -72,6 +73,8 @@ class AgentRun:
     port: int
     called: list[int] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    call_started: list[float] = field(default_factory=list)  # monotonic, of each call that got a ticket
+    nobody_at: float = 0.0  # monotonic: the reply "nobody to call" was read
 
 
 def _work(run: AgentRun, tokens: dict[int, str], start: threading.Barrier) -> AgentRun:
@@ -86,14 +89,17 @@ def _work(run: AgentRun, tokens: dict[int, str], start: threading.Barrier) -> Ag
         citizens.get("/staff/login/")  # the citizens' CSRF cookie, before the race starts
         start.wait(TIMEOUT)
         while True:
+            started = time.monotonic()
             called = agent.post("/staff/console/call-next/")
             if called.status != 200:
                 run.failures.append(f"call-next: {called.status} {called.text()[:300]}")
                 return run
             ticket = called.json()["ticket"]
             if ticket is None:
+                run.nobody_at = time.monotonic()
                 return run
             run.called.append(ticket)
+            run.call_started.append(started)
             token = tokens[ticket]
             confirmed = citizens.post(f"/w/{token}/confirm/")
             if confirmed.status != 302 or confirmed.location != f"/w/{token}/consultation/":
@@ -134,8 +140,16 @@ def test_each_citizen_is_admitted_exactly_once_by_agents_on_two_servers(
     duplicates = [ticket for ticket, times in Counter(called).items() if times > 1]
     assert duplicates == [], "tickets called by more than one agent (or twice)"
     assert sorted(called) == sorted(tokens)
-    # They really raced: every agent on both servers admitted citizens.
+    # They really raced: every agent on both servers admitted citizens, and calls of different
+    # agents were in flight at the same time (measured).
     assert all(run.called for run in finished), {run.username: len(run.called) for run in finished}
+    assert min(run.nobody_at for run in finished) > max(run.call_started[0] for run in finished)
+    # No agent went empty-handed while a citizen was still waiting (what the tickets' SKIP LOCKED
+    # locks give beyond the compare-and-set): no call that got a ticket began after any agent
+    # was told there was nobody to call.
+    first_nobody = min(run.nobody_at for run in finished)
+    late = [start for run in finished for start in run.call_started if start > first_nobody]
+    assert late == [], f"{len(late)} citizens were called after an agent was told nobody waited"
 
     members = {user.username: StaffMember.objects.get(user=user).pk for user in users}
     caller = {ticket: members[run.username] for run in finished for ticket in run.called}
