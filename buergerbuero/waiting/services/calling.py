@@ -29,44 +29,44 @@ from buergerbuero.waiting.models import (
 from buergerbuero.waiting.services import errors, groups, seating, sequence
 
 
-def _require_office(member: StaffMember, office: Office) -> None:
-    if not offices_served(member).filter(pk=office.pk).exists():
+def _require_office(agent: StaffMember, office: Office) -> None:
+    if not offices_served(agent).filter(pk=office.pk).exists():
         raise PermissionDenied
 
 
-def callable_tickets(member: StaffMember) -> QuerySet[Ticket]:
+def callable_tickets(agent: StaffMember) -> QuerySet[Ticket]:
     """Waiting tickets this agent may call: their offices, their services (all if none set),
     and no citizen who booked someone else."""
     tickets = Ticket.objects.filter(
-        Q(reserved_for__isnull=True) | Q(reserved_for=member),
-        office__in=offices_served(member),
+        Q(reserved_for__isnull=True) | Q(reserved_for=agent),
+        office__in=offices_served(agent),
         status=TicketStatus.WAITING,
     )
-    services = list(member.services.values_list("pk", flat=True))
+    services = list(agent.services.values_list("pk", flat=True))
     if services:
-        tickets = tickets.filter(Q(service__in=services) | Q(service__isnull=True) | Q(reserved_for=member))
+        tickets = tickets.filter(Q(service__in=services) | Q(service__isnull=True) | Q(reserved_for=agent))
     return tickets.order_by("-priority", "queue_key", "pk")
 
 
-def call_next(member: StaffMember, now: dt.datetime | None = None) -> Ticket | None:
+def call_next(agent: StaffMember, now: dt.datetime | None = None) -> Ticket | None:
     """Call the first waiting citizen this agent may serve (fair: priority, then arrival)."""
-    return _call(member, None, now or timezone.now())
+    return _call(agent, None, now or timezone.now())
 
 
-def call_ticket(member: StaffMember, ticket_id: int, now: dt.datetime | None = None) -> Ticket:
+def call_ticket(agent: StaffMember, ticket_id: int, now: dt.datetime | None = None) -> Ticket:
     """Admit a particular citizen (offices run as “knock and be let in”)."""
-    ticket = _call(member, ticket_id, now or timezone.now())
+    ticket = _call(agent, ticket_id, now or timezone.now())
     if ticket is None:
         raise errors.QueueError(_("This citizen is no longer waiting."), "gone")
     return ticket
 
 
-def _call(member: StaffMember, ticket_id: int | None, now: dt.datetime) -> Ticket | None:
+def _call(agent: StaffMember, ticket_id: int | None, now: dt.datetime) -> Ticket | None:
     with transaction.atomic():
-        seating.lock_presence(member, now)
-        if seating.has_active_call(member):
+        seating.lock_presence(agent, now)
+        if seating.has_active_call(agent):
             raise errors.QueueError(_("Finish your current consultation first."), "busy")
-        candidates = callable_tickets(member)
+        candidates = callable_tickets(agent)
         if ticket_id is not None:
             candidates = candidates.filter(pk=ticket_id)
         ticket: Ticket | None = (
@@ -75,20 +75,20 @@ def _call(member: StaffMember, ticket_id: int | None, now: dt.datetime) -> Ticke
         if ticket is None:
             return None
         admits_anyone = ticket.office.admission_mode == AdmissionMode.KNOCK
-        if ticket_id is not None and not admits_anyone and ticket.reserved_for_id != member.pk:
+        if ticket_id is not None and not admits_anyone and ticket.reserved_for_id != agent.pk:
             raise errors.QueueError(_("This office calls citizens in order; use “call next”."), "not_knock")
         if not seating.seat_free(ticket.office):
             raise errors.QueueError(_("All seats of this office are taken right now."), "no_seat")
         deadline = now + dt.timedelta(seconds=ticket.office.call_confirm_seconds)
         claimed = Ticket.objects.filter(pk=ticket.pk, status=TicketStatus.WAITING).update(
-            status=TicketStatus.CALLED, called_at=now, call_deadline=deadline, called_by=member
+            status=TicketStatus.CALLED, called_at=now, call_deadline=deadline, called_by=agent
         )
         if claimed != 1:  # only possible without row locks; the caller may simply try again
             return None
-        AgentPresence.objects.filter(member=member).update(state=PresenceState.BUSY, changed_at=now)
+        AgentPresence.objects.filter(member=agent).update(state=PresenceState.BUSY, changed_at=now)
         ticket.refresh_from_db()
         # The called citizen first: the queue message goes to everyone and takes longer.
-        sequence.ticket_event(ticket, events.called(deadline.isoformat(), member.public_name))
+        sequence.ticket_event(ticket, events.called(deadline.isoformat(), agent.public_name))
         sequence.queue_event(ticket.office, "leave", ticket)
     return ticket
 
@@ -112,10 +112,10 @@ def leave(ticket: Ticket, now: dt.datetime | None = None) -> bool:
 
 
 def remove(
-    member: StaffMember, ticket_id: int, *, no_show: bool = False, now: dt.datetime | None = None
+    agent: StaffMember, ticket_id: int, *, no_show: bool = False, now: dt.datetime | None = None
 ) -> None:
     ticket = Ticket.objects.select_related("office").get(pk=ticket_id)
-    _require_office(member, ticket.office)
+    _require_office(agent, ticket.office)
     status = TicketStatus.NO_SHOW if no_show else TicketStatus.REMOVED
     if not end_ticket(ticket, status, now or timezone.now()):
         raise errors.QueueError(_("This citizen is no longer waiting."), "gone")
@@ -127,7 +127,7 @@ UNDO_SECONDS = 10
 _UNDOABLE = (TicketStatus.REMOVED, TicketStatus.NO_SHOW)
 
 
-def undo_remove(member: StaffMember, ticket_id: int, now: dt.datetime | None = None) -> Ticket:
+def undo_remove(agent: StaffMember, ticket_id: int, now: dt.datetime | None = None) -> Ticket:
     """Take back a removal or no-show of a waiting citizen: within ``UNDO_SECONDS`` of it, by
     staff of the ticket's office, the citizen gets their old place back (the same arrival time
     and queue key, so everyone behind moves down again). Later, or for a ticket that ended
@@ -135,7 +135,7 @@ def undo_remove(member: StaffMember, ticket_id: int, now: dt.datetime | None = N
     now = now or timezone.now()
     with transaction.atomic():
         ticket: Ticket = locked(Ticket.objects.filter(pk=ticket_id)).select_related("office").get()
-        _require_office(member, ticket.office)
+        _require_office(agent, ticket.office)
         if (
             ticket.status not in _UNDOABLE
             or ticket.ended_at is None
@@ -168,12 +168,12 @@ def end_ticket(ticket: Ticket, status: str, now: dt.datetime) -> bool:
     return True
 
 
-def transfer(member: StaffMember, ticket_id: int, target: Office, now: dt.datetime | None = None) -> Ticket:
+def transfer(agent: StaffMember, ticket_id: int, target: Office, now: dt.datetime | None = None) -> Ticket:
     """Move a waiting citizen to another office's queue, keeping their arrival time."""
     now = now or timezone.now()
     with transaction.atomic():
         ticket: Ticket = locked(Ticket.objects.filter(pk=ticket_id)).select_related("office").get()
-        _require_office(member, ticket.office)
+        _require_office(agent, ticket.office)
         # Lock both offices' rows in one order, so that opposite transfers cannot deadlock.
         list(
             locked(QueueState.objects.filter(office__in=[ticket.office_id, target.pk]).order_by("office_id"))
@@ -192,9 +192,9 @@ def transfer(member: StaffMember, ticket_id: int, target: Office, now: dt.dateti
     return ticket
 
 
-def announce(member: StaffMember, office: Office, text: str, now: dt.datetime | None = None) -> None:
+def announce(agent: StaffMember, office: Office, text: str, now: dt.datetime | None = None) -> None:
     """A message to everyone waiting in the office (shown until replaced)."""
-    _require_office(member, office)
+    _require_office(agent, office)
     text = clean_text(text)
     if not text or len(text) > 500:
         raise errors.QueueError(_("Please write a message of at most 500 characters."), "bad_text")
@@ -206,9 +206,9 @@ def announce(member: StaffMember, office: Office, text: str, now: dt.datetime | 
         realtime.publish(groups.staff_group(office.pk), events.changed(seq))
 
 
-def clear_announcement(member: StaffMember, office: Office, now: dt.datetime | None = None) -> None:
+def clear_announcement(agent: StaffMember, office: Office, now: dt.datetime | None = None) -> None:
     """Take the message to everyone waiting down: every waiting room hides it at once."""
-    _require_office(member, office)
+    _require_office(agent, office)
     now = now or timezone.now()
     with transaction.atomic():
         seq = sequence.bump(office)

@@ -16,5 +16,13 @@ def ticket_group(ticket_id: int) -> str:
     return f"ticket:{ticket_id}"
 
 
+MEMBER_PREFIX = "member:"
+
+
+def member_group(member_id: int) -> str:
+    """One staff member's consoles (a booked citizen arrived, a consultation started)."""
+    return f"{MEMBER_PREFIX}{member_id}"
+
+
 def directory_group(organization_id: int) -> str:
     return f"org:{organization_id}:directory"

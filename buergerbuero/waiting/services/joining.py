@@ -26,7 +26,7 @@ from buergerbuero.waiting.models import (
     Mode,
     Ticket,
 )
-from buergerbuero.waiting.services import errors, live_figures, seating, sequence
+from buergerbuero.waiting.services import errors, groups, live_figures, seating, sequence
 
 # Booked citizens come before walk-ins for the staff member they booked.
 BOOKED_PRIORITY = 10
@@ -219,5 +219,5 @@ def join_booked(
             reserved_for=agent,
         )
         sequence.queue_event(office, "join", ticket)
-        realtime.publish(f"member:{agent.pk}", events.booked_arrived(ticket.pk))
+        realtime.publish(groups.member_group(agent.pk), events.booked_arrived(ticket.pk))
     return ticket

@@ -19,7 +19,7 @@ from buergerbuero.waiting.models import (
     Ticket,
     TicketStatus,
 )
-from buergerbuero.waiting.services import live_figures, sequence
+from buergerbuero.waiting.services import groups, live_figures, sequence
 
 
 def seat_free(office: Office, *, locked_already: bool = False) -> bool:
@@ -44,17 +44,17 @@ def free_agent(office: Office, service: Service | None) -> StaffMember | None:
     return presence.member if presence is not None else None
 
 
-def lock_presence(member: StaffMember, now: dt.datetime) -> AgentPresence:
+def lock_presence(agent: StaffMember, now: dt.datetime) -> AgentPresence:
     presence, _created = AgentPresence.objects.get_or_create(
-        member=member, defaults={"changed_at": now, "last_seen_at": now}
+        member=agent, defaults={"changed_at": now, "last_seen_at": now}
     )
     row: AgentPresence = locked(AgentPresence.objects.filter(pk=presence.pk)).get()
     return row
 
 
-def has_active_call(member: StaffMember) -> bool:
+def has_active_call(agent: StaffMember) -> bool:
     return Ticket.objects.filter(
-        called_by=member, status__in=[TicketStatus.CALLED, TicketStatus.ADMITTED]
+        called_by=agent, status__in=[TicketStatus.CALLED, TicketStatus.ADMITTED]
     ).exists()
 
 
@@ -67,7 +67,7 @@ def start_consultation(ticket: Ticket, agent: StaffMember, now: dt.datetime) -> 
         ticket=ticket, office=ticket.office, agent=agent, mode=ticket.mode, started_at=now
     )
     sequence.ticket_event(ticket, events.admitted(consultation.pk))
-    realtime.publish(f"member:{agent.pk}", events.admitted(consultation.pk))
+    realtime.publish(groups.member_group(agent.pk), events.admitted(consultation.pk))
     return consultation
 
 

@@ -19,18 +19,18 @@ from buergerbuero.waiting.models import (
 from buergerbuero.waiting.services import errors, seating, sequence
 
 
-def set_presence(member: StaffMember, state: str, now: dt.datetime | None = None) -> AgentPresence:
+def set_presence(agent: StaffMember, state: str, now: dt.datetime | None = None) -> AgentPresence:
     if state not in PresenceState.values:
         raise errors.QueueError(_("Unknown presence state."), "bad_state")
     now = now or timezone.now()
     with transaction.atomic():
-        presence = seating.lock_presence(member, now)
-        if state != PresenceState.BUSY and seating.has_active_call(member) and state != PresenceState.OFFLINE:
+        presence = seating.lock_presence(agent, now)
+        if state != PresenceState.BUSY and seating.has_active_call(agent) and state != PresenceState.OFFLINE:
             state = PresenceState.BUSY  # the seat stays taken until the consultation ends
         if presence.state != state:
             AgentPresence.objects.filter(pk=presence.pk).update(state=state, changed_at=now, last_seen_at=now)
-            presence_history.record(member, state, now)  # staffed minutes and pauses for the statistics
-            for office in offices_served(member):
+            presence_history.record(agent, state, now)  # staffed minutes and pauses for the statistics
+            for office in offices_served(agent):
                 sequence.live_event(office)
         presence.refresh_from_db()
     return presence
