@@ -19,6 +19,10 @@ lets a missing reference pass as "needs review"), ``<html lang dir>``, no sidewa
 360 px, a visible focus on every focusable element, the mirrored layout (brand, accents, status
 dots) compared by bounding boxes, and the waiting room's live regions for queue, announcement
 and call events.
+
+The real demo organisations (every citizen page of Musterstadt and Landkreis Beispiel) and a town
+of long German compounds, e-mail addresses and URLs are checked with axe-core too, in German and
+Arabic, by ``test_mobile``'s demo survey (one visit per page and language for width and axe).
 """
 
 from __future__ import annotations
