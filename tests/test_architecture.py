@@ -20,7 +20,6 @@ ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 
 KNOWN: set[frozenset[str]] = {
     frozenset({"consult", "waiting"}),
-    frozenset({"offices", "waiting"}),
 }
 
 

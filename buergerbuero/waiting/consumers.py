@@ -1,4 +1,4 @@
-"""WebSockets of the waiting room (citizens) and the staff console.
+"""WebSockets of the waiting room (citizens), the staff console and the office directory.
 
 They only forward: the hub writes each broadcast's text straight to the socket, without
 Channels' per-message dispatch (which costs a thread hop per message: 35 % of all samples in a profile).
@@ -7,22 +7,25 @@ Channels' per-message dispatch (which costs a thread hop per message: 35 % of al
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.db import connections
+from django.utils import translation
 
+from buergerbuero.orgs.models import Organization
 from buergerbuero.realtime import events
 from buergerbuero.realtime.consumers import HubConsumer
 from buergerbuero.realtime.messages import parse
 from buergerbuero.realtime.publish import encode
 from buergerbuero.staff import sockets
 from buergerbuero.staff.services import staff_member_of
-from buergerbuero.waiting import console
+from buergerbuero.waiting import console, directory
 from buergerbuero.waiting.liveness import liveness
 from buergerbuero.waiting.models import ACTIVE_STATUSES, Ticket
 from buergerbuero.waiting.services import groups, sequence, snapshots
@@ -30,6 +33,7 @@ from buergerbuero.waiting.services import groups, sequence, snapshots
 _A = TypeVar("_A")
 _T = TypeVar("_T")
 REFRESH_DELAY = 0.05
+RESYNC_SPREAD_SECONDS = 5.0
 # The waiting room's connect and snapshot keep their database connection this long: Channels'
 # database_sync_to_async closes it after every call (CONN_MAX_AGE 0), and opening one cost a
 # third of a connect's CPU. All consumers' calls run in asgiref's one shared thread, so this is
@@ -167,7 +171,9 @@ class ConsoleConsumer(HubConsumer):
         self.member_id = member.pk
         office_ids = await database_sync_to_async(console.office_ids)(member)
         await self.accept()
-        self.listen(*(groups.staff_group(pk) for pk in office_ids), f"member:{member.pk}", self.login_group)
+        self.listen(
+            *(groups.staff_group(pk) for pk in office_ids), groups.member_group(member.pk), self.login_group
+        )
         self._login_watch = sockets.watch(self.scope, self._login_ended)
         self.at_end(await liveness.connected(member_id=member.pk))
         await self._send_state()
@@ -193,7 +199,7 @@ class ConsoleConsumer(HubConsumer):
         if group == self.login_group:
             await self._login_ended()
             return
-        if group.startswith("member:"):
+        if group.startswith(groups.MEMBER_PREFIX):
             await self.base_send({"type": "websocket.send", "text": text})
             return
         # Refresh outside the hub's delivery task (which must not wait for a query), and
@@ -218,3 +224,63 @@ class ConsoleConsumer(HubConsumer):
     async def disconnect(self, code: int) -> None:
         self.stop_listening()
         sockets.stop(self._login_watch)
+
+
+class DirectoryStatusConsumer(HubConsumer):
+    """Live status of an organisation's offices: opening status, free seats, people waiting.
+
+    Sends a snapshot on connect and whenever the page asks (it asks at the ``next_change_at``
+    the snapshot names, so “closes in 10 minutes” stays true without polling); queue changes
+    arrive as they happen through the hub.
+    """
+
+    max_message_bytes = 1024
+    messages_per_second = 2.0
+    message_burst = 10.0
+    kind = "directory"
+    _hours: asyncio.Task[None] | None = None
+
+    async def connect(self) -> None:
+        self.org_slug: str = self.scope["url_route"]["kwargs"]["org_slug"]
+        self.language = _language_of(self.scope)
+        organization = await database_sync_to_async(Organization.objects.filter(slug=self.org_slug).first)()
+        if organization is None:
+            await self.close(code=4404)
+            return
+        self.organization = organization
+        await self.accept()
+        self.listen(groups.directory_group(organization.pk))
+        await self._send_snapshot()
+
+    async def _send_snapshot(self) -> None:
+        await self.send(text_data=encode(await database_sync_to_async(self._snapshot)()))
+
+    def _snapshot(self) -> dict[str, Any]:
+        return directory.status(self.organization, self.language)
+
+    async def deliver(self, group: str, kind: str, text: str) -> None:
+        if kind == events.HOURS_CHANGED:
+            # Opened or closed on the spot: a fresh status in the page's language (in a task,
+            # spread like a resync: the hub's delivery must not wait for queries).
+            self._hours = asyncio.create_task(self.resync())
+            return
+        await super().deliver(group, kind, text)
+
+    async def resync(self) -> None:
+        # Directory pages are many and their snapshot costs the most: spread them out.
+        await asyncio.sleep(random.uniform(0, RESYNC_SPREAD_SECONDS))  # noqa: S311
+        await self._send_snapshot()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if parse(text_data).get("type") == "refresh":
+            await self._send_snapshot()
+
+
+def _language_of(scope: dict[str, Any]) -> str:
+    """The language the page was rendered in: the query string's ``lang``, else German."""
+    query = scope.get("query_string", b"").decode("ascii", "ignore")
+    for part in query.split("&"):
+        key, _, value = part.partition("=")
+        if key == "lang" and translation.check_for_language(value):
+            return str(value)
+    return "de"
