@@ -20,7 +20,7 @@ from buergerbuero.audit.models import Action, AuditEntry
 from buergerbuero.booking import services as booking
 from buergerbuero.booking.models import Appointment
 from buergerbuero.consult import services as consult
-from buergerbuero.consult.models import Consultation, Role
+from buergerbuero.consult.models import Consultation, ParticipantRole
 from buergerbuero.notify.models import Notification
 from buergerbuero.offices.models import Office
 from buergerbuero.staff.models import StaffMember
@@ -67,7 +67,7 @@ def test_a_full_day_leaves_no_personal_data_in_the_audit_log(
     staff.post(reverse("waiting:presence"), {"state": "available"})
     assert staff.post(reverse("waiting:call_next")).json() == {"ticket": ticket.pk}
     consultation = calling.confirm_call(ticket)
-    who = consult.Participant(Consultation.objects.get(pk=consultation.pk), Role.CITIZEN)
+    who = consult.Participant(Consultation.objects.get(pk=consultation.pk), ParticipantRole.CITIZEN)
     consult.post_message(who, CHAT)
     share = reverse("consult:share_document", args=[consultation.pk])
     document = staff.post(share, {"file": pdf(f"Bescheid_{NAME}.pdf")}).json()
