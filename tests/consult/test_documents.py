@@ -456,7 +456,9 @@ def test_document_event_is_published_to_the_consultation_after_commit(
     consultation: Consultation, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
 ) -> None:
     sent: list[tuple[str, dict[str, Any]]] = []
-    monkeypatch.setattr(realtime_publish, "_send", lambda group, text: sent.append((group, json.loads(text))))
+    monkeypatch.setattr(
+        realtime_publish, "_send", lambda group, kind, text: sent.append((group, json.loads(text)))
+    )
 
     with django_capture_on_commit_callbacks(execute=False) as refused_callbacks, pytest.raises(ConsultError):
         consult_services.share_document(citizen(consultation), upload("Plan.pdf", png_bytes()))

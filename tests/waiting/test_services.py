@@ -920,7 +920,7 @@ def test_each_queue_change_is_encoded_once_for_all_listeners(
 ) -> None:
     sent: list[tuple[str, str]] = []
 
-    def record(group: str, text: str) -> None:
+    def record(group: str, kind: str, text: str) -> None:
         sent.append((group, text))
 
     monkeypatch.setattr(realtime_publish, "_send", record)
@@ -944,7 +944,7 @@ def test_nothing_is_sent_for_a_refused_change(
     second = join(office, at(1))
     sent: list[tuple[str, str]] = []
 
-    def record(group: str, text: str) -> None:
+    def record(group: str, kind: str, text: str) -> None:
         sent.append((group, text))
 
     monkeypatch.setattr(realtime_publish, "_send", record)
