@@ -46,9 +46,7 @@ class NotificationAdmin(TenantScopedAdmin):
 
     @admin.action(description=_("Send again now"))
     def send_again(self, request: HttpRequest, queryset: QuerySet[Notification]) -> None:
-        chosen: list[tuple[int, int | None]] = list(
-            queryset.values_list("pk", "organization_id")
-        )
+        chosen: list[tuple[int, int | None]] = list(queryset.values_list("pk", "organization_id"))
         count = services.retry_now([pk for pk, _org in chosen])
         by_organization: dict[int | None, list[int]] = {}
         for pk, organization_id in chosen:

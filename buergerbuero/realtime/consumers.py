@@ -21,8 +21,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.consumer import get_handler_name
+from channels.generic.websocket import AsyncWebsocketConsumer
 
 from buergerbuero.realtime.hub import hub
 

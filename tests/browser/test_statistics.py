@@ -20,11 +20,12 @@ from tests.browser.support_a11y import (
     reference_problems,
     sideways_overflow,
 )
+from tests.browser.support_call import PORTRAIT
 from tests.stats.support import WEEK, at, make_known_week, make_lead
 from tests.support.server import AsgiServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PHONE = {"width": 360, "height": 740}
+PHONE = PORTRAIT
 
 
 @pytest.mark.parametrize("language", ["de", "en"])
