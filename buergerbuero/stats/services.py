@@ -37,6 +37,7 @@ Demo rows (``is_demo``) are replaced by measured figures when a day is aggregate
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -399,12 +400,12 @@ def after_aggregation(prune: Callable[[], int]) -> Callable[[], int]:
     """A retention job that runs only after every complete day is aggregated: if aggregating
     fails, nothing is deleted (the job fails and is retried at its next turn)."""
 
+    @functools.wraps(prune)  # keeps the job's docstring and names the wrapped job (``__wrapped__``)
     def guarded() -> int:
         aggregate_pending()
         return prune()
 
     guarded.__name__ = f"{prune.__name__}_after_aggregation"
-    guarded.__doc__ = prune.__doc__
     return guarded
 
 

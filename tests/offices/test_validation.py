@@ -29,7 +29,12 @@ SLUG_CLASH = "This organisation already has an office with this web address."
 
 
 # The waiting-room settings every new office form carries (their defaults).
-WAITING_DEFAULTS = {"admission_mode": "queue", "call_confirm_seconds": 60, "hold_place_seconds": 300}
+WAITING_DEFAULTS = {
+    "admission_mode": "queue",
+    "call_confirm_seconds": 60,
+    "hold_place_seconds": 300,
+    "statistics_suppress_below": 0,
+}
 
 
 @pytest.fixture(autouse=True)
