@@ -104,25 +104,12 @@ def _outcomes(runs: list[lock_race.Run[Appointment]]) -> list[str]:
     return outcomes
 
 
-def _assert_raced(runs: list[lock_race.Run[Any]]) -> None:
-    """Every call was in flight at one moment (the first write was held while all had begun)."""
-    assert lock_race.all_in_flight_together(lock_race.spans(runs)), lock_race.spans(runs)
-
-
-def _assert_raced_control(runs: list[lock_race.Run[Any]]) -> None:
-    """As ``_assert_raced``; on SQLite without IMMEDIATE the losers fail at once, so only the held
-    winner is in flight with each of them."""
-    if connection.vendor != "sqlite":
-        _assert_raced(runs)
-    assert lock_race.one_in_flight_with_all(lock_race.spans(runs)), lock_race.spans(runs)
-
-
 def test_overlapping_bookings_with_different_starts_book_the_staff_member_once() -> None:
     scene = make_scene(agents=1)
 
     runs = _overlapping_race(scene)
 
-    _assert_raced(runs)
+    lock_race.assert_raced(runs)
     outcomes = _outcomes(runs)
     assert sorted(outcomes) == ["booked"] + ["taken"] * (CITIZENS - 1), outcomes
     booked = _booked_spans(scene)
@@ -135,7 +122,7 @@ def test_control_overlapping_bookings_without_the_lock_double_book_or_fail(monke
 
     runs = _overlapping_race(scene, deferred_sqlite=True)
 
-    _assert_raced_control(runs)
+    lock_race.assert_raced_control(runs)
     outcomes = _outcomes(runs)
     if connection.vendor == "sqlite":
         # No double booking (SQLite refuses a write on a stale snapshot), but errors instead of
@@ -190,7 +177,7 @@ def test_a_booking_racing_a_reschedule_onto_an_overlapping_time_wins_only_one() 
     for day in range(ROUNDS):
         runs, _existing = _booking_against_reschedule(scene, day)
 
-        _assert_raced(runs)
+        lock_race.assert_raced(runs)
         outcomes = _outcomes(runs)
         assert sorted(outcomes) == ["booked", "taken"], outcomes
         spans = _day_spans(scene, day)
@@ -206,7 +193,7 @@ def test_control_a_booking_racing_a_reschedule_without_the_lock_overlaps_or_fail
 
     runs, _existing = _booking_against_reschedule(scene, 0, deferred_sqlite=True)
 
-    _assert_raced_control(runs)
+    lock_race.assert_raced_control(runs)
     outcomes = _outcomes(runs)
     if connection.vendor == "sqlite":
         assert any(isinstance(run.error, OperationalError) for run in runs), outcomes

@@ -33,7 +33,6 @@ Server processes take the same seams from the environment through the test-only 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import sys
 import threading
 import time
@@ -46,6 +45,7 @@ from django.db.models import Model
 from django.db.models.signals import pre_save
 
 from buergerbuero.lib import locking
+from buergerbuero.waiting.services import joining
 
 TIMEOUT = 60.0  # all threads at the barrier within this time (two shared cores)
 Result = TypeVar("Result")
@@ -161,38 +161,11 @@ def without_locks(monkeypatch: Any) -> None:
     assert patched, "no module uses locking.locked: the seam no longer reaches the locks"
     for name in patched:
         monkeypatch.setattr(sys.modules[name], "locked", unlocked)
-    module, name = product_function(JOIN_TURN)
-    monkeypatch.setattr(module, name, lambda _office_id: contextlib.nullcontext())
+    monkeypatch.setattr(joining, "_join_turn", lambda _office_id: contextlib.nullcontext())
 
 
-# Where the waiting room's functions live: the services module, or the package it is being split
-# into (the first place that has the name wins).
-JOIN_TURN = (
-    ("buergerbuero.waiting.services.joining", "_join_turn"),
-    ("buergerbuero.waiting.services", "_join_turn"),
-)
-SEAT_COUNT = (
-    ("buergerbuero.waiting.services.seating", "seat_free"),
-    ("buergerbuero.waiting.services", "_seat_free"),
-)
-
-
-def product_function(places: Iterable[tuple[str, str]]) -> tuple[Any, str]:
-    """The module and name of the first of ``places`` that exists, for a monkeypatch."""
-    for module_name, name in places:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        if hasattr(module, name):
-            return module, name
-    raise AssertionError(f"none of {list(places)} exists: the seam no longer reaches the product")
-
-
-def hold_after(monkeypatch: Any, places: Iterable[tuple[str, str]], seconds: float) -> None:
-    """The function found at ``places`` sleeps ``seconds`` after it returned (still inside the
-    caller's transaction)."""
-    module, name = product_function(places)
+def hold_after(monkeypatch: Any, module: Any, name: str, seconds: float) -> None:
+    """``module.name`` sleeps ``seconds`` after it returned (still inside the caller's transaction)."""
     original: Callable[..., Any] = getattr(module, name)
 
     def then_held(*args: Any, **kwargs: Any) -> Any:
@@ -201,3 +174,16 @@ def hold_after(monkeypatch: Any, places: Iterable[tuple[str, str]], seconds: flo
         return result
 
     monkeypatch.setattr(module, name, then_held)
+
+
+def assert_raced(runs: list[Run[Any]]) -> None:
+    """Every call was in flight at one moment (the first write was held while all had begun)."""
+    assert all_in_flight_together(spans(runs)), spans(runs)
+
+
+def assert_raced_control(runs: list[Run[Any]]) -> None:
+    """As ``assert_raced``; on SQLite without IMMEDIATE the losers fail at once, so only the held
+    winner is in flight with each of them."""
+    if connection.vendor != "sqlite":
+        assert_raced(runs)
+    assert one_in_flight_with_all(spans(runs)), spans(runs)

@@ -37,7 +37,7 @@ from django.db import OperationalError, connection
 from buergerbuero.offices.models import AdmissionMode, Office
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.waiting.models import PresenceState, Ticket, TicketStatus
-from buergerbuero.waiting.services import calling, joining, staffing
+from buergerbuero.waiting.services import calling, joining, seating, staffing
 from buergerbuero.waiting.services.errors import QueueError
 from tests import factories
 from tests.support import lock_race
@@ -75,18 +75,6 @@ def _outcome(run: lock_race.Run[Any]) -> str:
     return "nobody" if run.value is None else "ticket"
 
 
-def _assert_raced(runs: list[lock_race.Run[Any]]) -> None:
-    assert lock_race.all_in_flight_together(lock_race.spans(runs)), lock_race.spans(runs)
-
-
-def _assert_raced_control(runs: list[lock_race.Run[Any]]) -> None:
-    """As ``_assert_raced``; on SQLite without IMMEDIATE the losers fail at once, so only the held
-    winner is in flight with each of them."""
-    if connection.vendor != "sqlite":
-        _assert_raced(runs)
-    assert lock_race.one_in_flight_with_all(lock_race.spans(runs)), lock_race.spans(runs)
-
-
 def _assert_sqlite_failed(runs: list[lock_race.Run[Any]]) -> None:
     """Without IMMEDIATE transactions SQLite lets the second writer fail instead of wait."""
     assert any(isinstance(run.error, OperationalError) for run in runs), [_outcome(run) for run in runs]
@@ -117,7 +105,7 @@ def _number_waiting(office: Office) -> int:
 def test_citizens_rushing_for_the_last_places_never_exceed_the_limit() -> None:
     office, runs = _rush_for_the_last_places()
 
-    _assert_raced(runs)
+    lock_race.assert_raced(runs)
     outcomes = Counter(_outcome(run) for run in runs)
     assert outcomes == {"ticket": FREE_PLACES, "full": ENTRANTS - FREE_PLACES}
     assert _number_waiting(office) == LIMIT
@@ -128,7 +116,7 @@ def test_control_citizens_rushing_without_the_lock_exceed_the_limit(monkeypatch:
 
     office, runs = _rush_for_the_last_places(deferred_sqlite=True)
 
-    _assert_raced_control(runs)
+    lock_race.assert_raced_control(runs)
     if connection.vendor == "sqlite":
         _assert_sqlite_failed(runs)
         assert _number_waiting(office) <= LIMIT
@@ -153,7 +141,7 @@ def _agents(office: Office, count: int) -> list[StaffMember]:
 def _hold_after_counting_seats(monkeypatch: Any) -> None:
     """A call sleeps right after it counted the free seats, with its ticket chosen: the window
     between deciding and the compare-and-set."""
-    lock_race.hold_after(monkeypatch, lock_race.SEAT_COUNT, HOLD)
+    lock_race.hold_after(monkeypatch, seating, "seat_free", HOLD)
 
 
 def _agents_call_next(
@@ -171,7 +159,7 @@ def test_agents_calling_next_at_once_each_get_a_different_citizen() -> None:
     with pytest.MonkeyPatch.context() as monkeypatch:
         runs = _agents_call_next(monkeypatch)
 
-    _assert_raced(runs)
+    lock_race.assert_raced(runs)
     called = [run.value.pk for run in runs if run.value is not None]
     assert [_outcome(run) for run in runs] == ["ticket"] * AGENTS  # nobody empty-handed
     assert len(set(called)) == AGENTS
@@ -183,7 +171,7 @@ def test_control_agents_calling_next_without_the_locks_go_empty_handed(monkeypat
 
     runs = _agents_call_next(monkeypatch, deferred_sqlite=True)
 
-    _assert_raced_control(runs)
+    lock_race.assert_raced_control(runs)
     if connection.vendor == "sqlite":
         _assert_sqlite_failed(runs)
     else:
@@ -219,7 +207,7 @@ def test_agents_admitting_at_once_take_the_last_seat_only_once() -> None:
     with pytest.MonkeyPatch.context() as monkeypatch:
         _members, runs = _admit_at_once(monkeypatch, seats=1, agents=AGENTS, tickets=AGENTS)
 
-    _assert_raced(runs)
+    lock_race.assert_raced(runs)
     assert Counter(_outcome(run) for run in runs) == {"ticket": 1, "no_seat": AGENTS - 1}
     assert _active_calls() == 1
 
@@ -231,7 +219,7 @@ def test_control_agents_admitting_without_the_locks_take_more_seats_than_there_a
 
     _members, runs = _admit_at_once(monkeypatch, seats=1, agents=AGENTS, tickets=AGENTS, deferred_sqlite=True)
 
-    _assert_raced_control(runs)
+    lock_race.assert_raced_control(runs)
     if connection.vendor == "sqlite":
         _assert_sqlite_failed(runs)
         assert _active_calls() <= 1
@@ -243,7 +231,7 @@ def test_one_agents_two_consoles_admitting_at_once_get_one_call() -> None:
     with pytest.MonkeyPatch.context() as monkeypatch:
         _members, runs = _admit_at_once(monkeypatch, seats=2, agents=1, tickets=2)
 
-    _assert_raced(runs)
+    lock_race.assert_raced(runs)
     assert sorted(_outcome(run) for run in runs) == ["busy", "ticket"]
     assert _active_calls() == 1
 
@@ -253,7 +241,7 @@ def test_control_one_agents_two_consoles_without_the_locks_get_two_calls(monkeyp
 
     _members, runs = _admit_at_once(monkeypatch, seats=2, agents=1, tickets=2, deferred_sqlite=True)
 
-    _assert_raced_control(runs)
+    lock_race.assert_raced_control(runs)
     if connection.vendor == "sqlite":
         _assert_sqlite_failed(runs)
         assert _active_calls() <= 1
