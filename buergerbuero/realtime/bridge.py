@@ -28,6 +28,7 @@ The price is a snapshot per socket after an outage, which is what a reconnect co
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -49,6 +50,7 @@ TIMEOUT = 2.0
 PUBLISH_PAUSE = 1.0
 MAX_BACKOFF = 2.0
 DOWN_POLL = 2.0
+READ_WAIT = 1.0
 
 
 class State:
@@ -135,22 +137,24 @@ async def _listen(deliver: Callable[[str, str, str], None], resync: Callable[[],
     first = True
     while True:
         client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=TIMEOUT)
+        pubsub = client.pubsub()
         try:
-            async with client.pubsub() as pubsub:
-                await pubsub.subscribe(channel())
-                state.subscribed = True
-                backoff = 0.25
-                if not first:  # events may have been published while we were away
-                    logger.warning("Redis event subscription is back; local sockets resync")
-                    resync()
-                first = False
-                async for message in pubsub.listen():
-                    if message.get("type") != "message":
-                        continue
+            await pubsub.subscribe(channel())
+            state.subscribed = True
+            backoff = 0.25
+            if not first:  # events may have been published while we were away
+                logger.warning("Redis event subscription is back; local sockets resync")
+                resync()
+            first = False
+            while True:  # reads with a timeout: see _stop_if_cancelled
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=READ_WAIT)
+                _stop_if_cancelled()
+                if message is not None and message.get("type") == "message":
                     deliver(*unframe(message["data"].decode("utf-8")))
         except asyncio.CancelledError:
             raise
         except Exception:
+            _stop_if_cancelled()
             if state.subscribed:
                 logger.warning("lost the Redis event subscription; reconnecting", exc_info=True)
             state.subscribed = False
@@ -158,7 +162,22 @@ async def _listen(deliver: Callable[[str, str, str], None], resync: Callable[[],
             backoff = min(backoff * 2, MAX_BACKOFF)
         finally:
             state.subscribed = False
-            await client.aclose()
+            await _close(pubsub, client)
+
+
+def _stop_if_cancelled() -> None:
+    """redis-py may swallow a cancellation that meets its read timeout (returning nothing or
+    raising its own error): a stopping process or event loop would then wait for this task
+    forever. The task still counts the request, so honour it here."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+async def _close(pubsub: aioredis.client.PubSub, client: aioredis.Redis) -> None:
+    with contextlib.suppress(redis.RedisError, OSError):
+        await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
+        await client.aclose()
 
 
 async def _poll_while_down() -> None:
