@@ -3,8 +3,8 @@
 Importing the settings only reads: they find the folder here and take ``SECRET_KEY`` from the
 environment or from the key file this module generated earlier. The entry points make the
 folder and the key before Django starts: ``manage.py`` (so ``make run``'s first command, and
-every server and worker) and the test run (``tests/support/prepare.py``, a pytest plugin
-loaded before pytest-django imports the settings). With neither a configured key nor a
+every server and worker) and the test run (``tests/settings.py``, the settings module pytest
+is given, since pytest-django imports the settings before any conftest runs). With neither a configured key nor a
 generated one the settings stop with a clear message instead of running with an empty key.
 """
 
