@@ -4,8 +4,9 @@ Importing the settings only reads: they find the folder here and take ``SECRET_K
 environment or from the key file this module generated earlier. The entry points make the
 folder and the key before Django starts: ``manage.py`` (so ``make run``'s first command, and
 every server and worker) and the test run (``tests/settings.py``, the settings module pytest
-is given, since pytest-django imports the settings before any conftest runs). With neither a configured key nor a
-generated one the settings stop with a clear message instead of running with an empty key.
+is given, since pytest-django imports the settings before any conftest runs). With neither a
+configured key nor a generated one the settings stop with a clear message instead of running
+with an empty key.
 """
 
 from __future__ import annotations
