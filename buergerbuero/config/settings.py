@@ -35,8 +35,10 @@ INSTALLED_APPS = [
     "buergerbuero.offices",
     "buergerbuero.staff",
     "buergerbuero.waiting",
+    "buergerbuero.forms",
     "buergerbuero.consult",
     "buergerbuero.booking",
+    "buergerbuero.events",
     "buergerbuero.stats",
     "buergerbuero.notify",
     "buergerbuero.embed",
@@ -343,6 +345,8 @@ if ICE_TRANSPORT_POLICY not in {"all", "relay"}:
     raise ConfigError("ICE_TRANSPORT_POLICY must be all or relay")
 CONSULTATION_RETENTION_DAYS = env_int("CONSULTATION_RETENTION_DAYS", 30)
 DOCUMENT_MAX_BYTES = env_int("DOCUMENT_MAX_BYTES", 15 * 1024 * 1024)
+# Office forms (fillable PDFs) uploaded in the admin; larger ones are refused by their size alone.
+FORM_PDF_MAX_BYTES = env_int("FORM_PDF_MAX_BYTES", 10 * 1024 * 1024)
 # Request bodies above this are refused before they are read (buergerbuero.lib.asgi_limits);
 # 0: the largest legitimate upload (a document or the waiting-area video) plus 1 MiB.
 REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 0)
