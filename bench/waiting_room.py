@@ -332,7 +332,8 @@ class Bench:
                 arrived_at=begun,
                 queue_key=int(begun.timestamp() * 1_000_000) * 1000,
                 last_seen_at=begun,
-                ended_at=begun + dt.timedelta(minutes=7),
+                admitted_at=begun,
+                ended_at=begun + dt.timedelta(minutes=5 + i % 5),
             )
             Consultation.objects.create(
                 ticket=done,

@@ -4,9 +4,6 @@ The graph is read from the source (every import statement of ``buergerbuero/<app
 modules and template tags included, migrations left out: they name the models of their time).
 An edge ``a -> b`` means some module of app ``a`` imports app ``b``. The order, bottom to top,
 is drawn at the top of the README's development section.
-
-``KNOWN`` lists the cycles still being taken apart. It may only shrink: a new cycle fails, and
-so does a known one that no longer exists (remove it from the list then).
 """
 
 from __future__ import annotations
@@ -17,10 +14,6 @@ from pathlib import Path
 
 PACKAGE = "buergerbuero"
 ROOT = Path(__file__).resolve().parent.parent / PACKAGE
-
-KNOWN: set[frozenset[str]] = {
-    frozenset({"consult", "waiting"}),
-}
 
 
 def apps() -> set[str]:
@@ -94,10 +87,6 @@ def cycles(graph: dict[str, set[str]]) -> set[frozenset[str]]:
     return found
 
 
-def pairwise_cycles(graph: dict[str, set[str]]) -> set[frozenset[str]]:
-    return {frozenset({a, b}) for a, targets in graph.items() for b in targets if a in graph.get(b, set())}
-
-
 def test_the_graph_sees_imports_of_every_kind() -> None:
     graph = app_graph()
     assert "orgs" in graph["offices"]  # offices/models.py
@@ -110,19 +99,9 @@ def test_the_cycle_finder_finds_long_cycles() -> None:
     assert cycles({"a": {"b"}, "b": set()}) == set()
 
 
-def test_no_new_import_cycle_between_apps() -> None:
-    graph = app_graph()
-    pairs = pairwise_cycles(graph)
-    assert pairs - KNOWN == set(), f"new import cycles between apps: {sorted(map(sorted, pairs - KNOWN))}"
-    assert KNOWN - pairs == set(), f"gone, remove from KNOWN: {sorted(map(sorted, KNOWN - pairs))}"
-
-
-def test_every_longer_cycle_runs_through_a_known_pair() -> None:
-    """Cycles of three apps or more (a -> b -> c -> a) are no pair; while KNOWN pairs remain
-    they may sit in one component with them, but none may exist without one."""
-    graph = app_graph()
-    for component in cycles(graph):
-        assert any(pair <= component for pair in KNOWN), f"import cycle among {sorted(component)}"
+def test_the_apps_import_each_other_in_no_cycle() -> None:
+    found = cycles(app_graph())
+    assert found == set(), f"import cycles between apps: {sorted(map(sorted, found))}"
 
 
 def test_the_bottom_apps_import_no_app() -> None:

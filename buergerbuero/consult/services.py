@@ -1,8 +1,11 @@
 """Consultations: who may take part, chat, and the end.
 
-A consultation starts in ``waiting.services.seating`` when a called citizen confirms (or a free
-seat takes them at once). Members are the citizen holding the ticket's token, the staff
-member who admitted them and, if invited, one interpreter at a time.
+A consultation starts when the waiting room admits a citizen (a called citizen confirms, or a
+free seat takes them at once): ``waiting.services.seating.admit`` sends ``ticket_admitted``
+inside its transaction and ``start_consultation`` answers it (connected in ``ConsultConfig``).
+It ends here (``end_consultation``), which frees the staff member's seat. Members are the
+citizen holding the ticket's token, the staff member who admitted them and, if invited, one
+interpreter at a time.
 
 Access after the end (``participant`` is the one place that decides it):
 - the interpreter is a member only while the consultation is open and they have not been
@@ -38,6 +41,7 @@ from buergerbuero.consult.models import (
     Feedback,
     InterpreterInvite,
     ParticipantRole,
+    SharedForm,
 )
 from buergerbuero.lib.errors import ServiceError
 from buergerbuero.lib.text import clean_text
@@ -45,7 +49,9 @@ from buergerbuero.realtime import events
 from buergerbuero.realtime.publish import publish
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.waiting.models import Ticket, TicketStatus
+from buergerbuero.waiting.services.groups import member_group
 from buergerbuero.waiting.services.seating import finish_consultation_seat
+from buergerbuero.waiting.services.sequence import ticket_event
 
 MAX_CHAT_LENGTH = 2000
 CITIZEN_DOCUMENTS_AFTER_END = dt.timedelta(hours=1)
@@ -131,6 +137,23 @@ def _require_agent(consultation: Consultation, member: StaffMember) -> None:
 
 def history(consultation: Consultation) -> list[dict[str, Any]]:
     return [message_json(message) for message in consultation.messages.all()]
+
+
+def start_consultation(ticket: Ticket, agent: StaffMember, now: dt.datetime) -> Consultation:
+    """The admitted citizen's consultation with ``agent`` begins; the citizen's page and the
+    staff member's consoles are sent to it."""
+    consultation = Consultation.objects.create(
+        ticket=ticket, office=ticket.office, agent=agent, mode=ticket.mode, started_at=now
+    )
+    ticket_event(ticket, events.admitted(consultation.pk))
+    publish(member_group(agent.pk), events.admitted(consultation.pk))
+    return consultation
+
+
+def on_ticket_admitted(
+    sender: object, *, ticket: Ticket, agent: StaffMember, now: dt.datetime, **_: Any
+) -> None:
+    start_consultation(ticket, agent, now)
 
 
 def end_consultation(consultation: Consultation, member: StaffMember, now: dt.datetime | None = None) -> bool:
@@ -291,11 +314,15 @@ def give_feedback(ticket: Ticket, rating: int, comment: str, now: dt.datetime | 
 
 def prune_consultations(now: dt.datetime | None = None) -> int:
     """Personal data has a shelf life: tickets ended longer than the retention period ago go,
-    with their consultation, chat, documents (files too) and interpreter invites."""
+    with their consultation, chat, documents (files too), forms filled in together (signed
+    PDFs too) and interpreter invites."""
     now = now or timezone.now()
     cutoff = now - dt.timedelta(days=settings.CONSULTATION_RETENTION_DAYS)
     old = Ticket.objects.filter(ended_at__lt=cutoff)
     for document in Document.objects.filter(consultation__ticket__in=old).iterator():
         document.file.delete(save=False)
+    # Forms filled in together go with their consultation, signed PDFs included.
+    for shared in SharedForm.objects.filter(consultation__ticket__in=old).exclude(pdf="").iterator():
+        shared.pdf.delete(save=False)
     deleted, _details = old.delete()
     return deleted

@@ -129,6 +129,16 @@ def agent(request: HttpRequest, consultation_id: int) -> HttpResponse:
 
 
 @login_required
+def current(request: HttpRequest) -> HttpResponse:
+    """The staff member's open consultation (the console's link), or the console if none."""
+    member = current_member(request)
+    consultation = services.open_consultation_of(member) if member else None
+    if consultation is None:
+        return redirect("waiting:console")
+    return redirect("consult:agent", consultation_id=consultation.pk)
+
+
+@login_required
 @require_POST
 def end(request: HttpRequest, consultation_id: int) -> HttpResponse:
     who, member = _agent_of(request, consultation_id)

@@ -176,6 +176,7 @@ def add_history(office: Office, now: dt.datetime | None = None) -> int:
             arrived_at=arrived,
             queue_key=int(arrived.timestamp() * 1_000_000) * 1000,
             called_at=start,
+            admitted_at=start,
             last_seen_at=ended,
             ended_at=ended,
         )

@@ -6,7 +6,6 @@ from typing import Any
 
 from django.utils import timezone
 
-from buergerbuero.consult.models import Consultation
 from buergerbuero.offices.models import Office
 from buergerbuero.offices.services import OfficeOverview, offices_with_hours, overview
 from buergerbuero.staff.models import StaffMember
@@ -39,9 +38,7 @@ def state(member: StaffMember) -> dict[str, Any]:
         .values("pk", "display_name", "call_deadline")
         .first()
     )
-    consultation = (
-        Consultation.objects.filter(agent=member, ended_at__isnull=True).values_list("pk", flat=True).first()
-    )
+    in_consultation = Ticket.objects.filter(called_by=member, status=TicketStatus.ADMITTED).exists()
     counts = {office.pk: live_figures.office_live(office, now).as_json() for office in offices}
     return {
         "type": "state",
@@ -74,7 +71,7 @@ def state(member: StaffMember) -> dict[str, Any]:
         }
         if call
         else None,
-        "consultation": consultation,
+        "in_consultation": in_consultation,
         "transfer_targets": [
             {"id": office.pk, "name": office.name}
             for office in Office.objects.filter(organization=member.organization).order_by("position", "name")

@@ -55,6 +55,9 @@ class Ticket(models.Model):
         StaffMember, on_delete=models.SET_NULL, null=True, blank=True, related_name="reserved_tickets"
     )
     last_seen_at = models.DateTimeField()
+    # When a staff member admitted the citizen (their consultation began); with ``ended_at``
+    # the handling time that the wait estimate learns from.
+    admitted_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -63,6 +66,12 @@ class Ticket(models.Model):
         indexes = [
             models.Index(fields=["office", "status", "priority", "queue_key"], name="ticket_queue_order"),
             models.Index(fields=["status", "last_seen_at"], name="ticket_liveness"),
+            # The office's most recent consultations (the estimate's history).
+            models.Index(
+                fields=["office", "-ended_at"],
+                condition=models.Q(admitted_at__isnull=False),
+                name="ticket_consulted_recent",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -66,7 +66,8 @@ def test_a_full_day_leaves_no_personal_data_in_the_audit_log(
     ticket = Ticket.objects.get(display_name=NAME)
     staff.post(reverse("waiting:presence"), {"state": "available"})
     assert staff.post(reverse("waiting:call_next")).json() == {"ticket": ticket.pk}
-    consultation = calling.confirm_call(ticket)
+    calling.confirm_call(ticket)
+    consultation = Consultation.objects.get(ticket=ticket)
     who = consult.Participant(Consultation.objects.get(pk=consultation.pk), ParticipantRole.CITIZEN)
     consult.post_message(who, CHAT)
     share = reverse("consult:share_document", args=[consultation.pk])

@@ -174,8 +174,8 @@ def test_a_consultation_resyncs_after_redis_returns(tmp_path: Path) -> None:
     agent = factories.make_staff(org, "agent", offices=[office])
     member = StaffMember.objects.get(user=agent)
     (ticket,) = waiting_tickets(office, 1)
-    ticket.status = TicketStatus.ADMITTED
-    ticket.save(update_fields=["status"])
+    ticket.status, ticket.admitted_at = TicketStatus.ADMITTED, timezone.now()
+    ticket.save(update_fields=["status", "admitted_at"])
     consultation = Consultation.objects.create(
         ticket=ticket, office=office, agent=member, mode=ticket.mode, started_at=timezone.now()
     )

@@ -314,7 +314,7 @@ async def test_console_lists_waiting_citizens_of_the_agents_offices_only(
     assert [o["id"] for o in state["offices"]] == [office.pk]
     assert state["presence"] == PresenceState.OFFLINE
     assert state["call"] is None
-    assert state["consultation"] is None
+    assert state["in_consultation"] is False
     await socket.disconnect()
 
 

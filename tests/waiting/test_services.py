@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils import translation
 from pytest_django import DjangoAssertNumQueries, DjangoCaptureOnCommitCallbacks
 
+from buergerbuero.consult import services as consult_services
 from buergerbuero.consult.models import Consultation
 from buergerbuero.offices.models import AdmissionMode, Office, Service
 from buergerbuero.orgs.models import Organization
@@ -84,6 +85,8 @@ def finished_consultations(office: Office, agent: StaffMember, *, minutes: int, 
             arrived_at=started,
             queue_key=0,
             last_seen_at=started,
+            admitted_at=started,
+            ended_at=started + dt.timedelta(minutes=minutes),
         )
         Consultation.objects.create(
             ticket=ticket,
@@ -117,13 +120,15 @@ class Published:
 
 @pytest.fixture
 def published(monkeypatch: pytest.MonkeyPatch) -> list[Published]:
-    """Everything the waiting services publish, in order (recorded at the call)."""
+    """Everything the waiting services publish, in order (recorded at the call), and the
+    consultation app's announcement of a consultation they start."""
     sent: list[Published] = []
 
     def record(group: str, payload: dict[str, Any]) -> None:
         sent.append(Published(group, payload))
 
     monkeypatch.setattr(realtime_publish, "publish", record)
+    monkeypatch.setattr(consult_services, "publish", record)
     return sent
 
 
@@ -153,7 +158,6 @@ def test_join_queues_citizens_in_arrival_order(office: Office) -> None:
     assert snapshot["key"] == second.order_key
     assert snapshot["seq"] == 3
     assert snapshot["live"]["waiting"] == 3
-    assert snapshot["consultation"] is None
 
 
 def test_position_moves_up_when_someone_ahead_leaves(office: Office) -> None:
@@ -177,7 +181,9 @@ def test_free_seat_admits_at_once_and_starts_a_consultation(office: Office, agen
     assert consultation.agent == member(agent)
     assert consultation.is_open
     assert AgentPresence.objects.get(member=member(agent)).state == PresenceState.BUSY
-    assert snapshots.snapshot(ticket)["consultation"] == consultation.pk
+    assert snapshots.snapshot(ticket)["status"] == TicketStatus.ADMITTED
+    assert ticket.admitted_at is not None
+    assert ticket.called_by == member(agent)
 
 
 def test_free_seat_does_not_let_a_newcomer_jump_the_queue(office: Office, agent: User) -> None:
@@ -398,14 +404,14 @@ def test_confirm_call_creates_exactly_one_consultation(office: Office, agent: Us
     ticket = join(office, at(0))
     calling.call_next(member(agent), now=at(10))
 
-    first = calling.confirm_call(ticket, now=at(20))
-    again = calling.confirm_call(ticket, now=at(21))
+    calling.confirm_call(ticket, now=at(20))
+    calling.confirm_call(ticket, now=at(21))
 
-    assert first.pk == again.pk
-    assert Consultation.objects.filter(ticket=ticket).count() == 1
-    assert first.agent == member(agent)
-    assert first.started_at == at(20)
+    (consultation,) = Consultation.objects.filter(ticket=ticket)
+    assert consultation.agent == member(agent)
+    assert consultation.started_at == at(20)
     assert reload(ticket).status == TicketStatus.ADMITTED
+    assert reload(ticket).admitted_at == at(20)
     assert AgentPresence.objects.get(member=member(agent)).state == PresenceState.BUSY
 
 

@@ -327,11 +327,9 @@ function renderCall() {
       gettext("Called %s — waiting for their confirmation."), [state.call.name || gettext("(anonymous)")]);
   }
   const open = root.querySelector("[data-open-consultation]");
-  open.hidden = !state.consultation;
-  if (state.consultation) {
-    open.querySelector("a").href = urlFor("consultation", state.consultation);
-  }
-  root.querySelector("[data-call-next-button]").disabled = Boolean(state.call || state.consultation);
+  open.hidden = !state.in_consultation;
+  open.querySelector("a").href = root.dataset.currentConsultation;
+  root.querySelector("[data-call-next-button]").disabled = Boolean(state.call || state.in_consultation);
   root.querySelector("[data-presence-label]").textContent = PRESENCE[state.presence] || state.presence;
   for (const presenceButton of root.querySelectorAll("[data-set-presence]")) {
     presenceButton.setAttribute("aria-pressed", String(presenceButton.dataset.setPresence === state.presence));

@@ -18,6 +18,7 @@ the agent's presence row, then the ticket, then the office's row to count its se
 The modules, each standing only on those before it:
 ``errors`` (QueueError) · ``groups`` (group names) · ``live_figures`` (the office's figures
 and queue order) · ``sequence`` (lock, bump, publish) · ``seating`` (seats, free agents,
-starting a consultation, freeing its seat) · ``joining`` · ``calling`` (staff actions) ·
-``staffing`` (presence) · ``snapshots`` (what a page gets on connect) · ``periodic`` (jobs).
+admitting — the consultation app then starts the consultation —, freeing the seat) ·
+``joining`` · ``calling`` (staff actions) · ``staffing`` (presence) · ``snapshots`` (what a
+page gets on connect) · ``periodic`` (jobs).
 """

@@ -11,7 +11,6 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from buergerbuero.consult.models import Consultation
 from buergerbuero.lib.locking import locked
 from buergerbuero.lib.text import clean_text
 from buergerbuero.offices.models import AdmissionMode, Office
@@ -93,16 +92,18 @@ def _call(agent: StaffMember, ticket_id: int | None, now: dt.datetime) -> Ticket
     return ticket
 
 
-def confirm_call(ticket: Ticket, now: dt.datetime | None = None) -> Consultation:
-    """The citizen answers “I'm here”: the consultation starts."""
+def confirm_call(ticket: Ticket, now: dt.datetime | None = None) -> Ticket:
+    """The citizen answers “I'm here”: they are admitted (the consultation starts). Answering
+    twice is fine: the second answer finds them admitted."""
     now = now or timezone.now()
     with transaction.atomic():
         ticket = locked(Ticket.objects.filter(pk=ticket.pk)).select_related("office", "called_by").get()
         if ticket.status == TicketStatus.ADMITTED:
-            return ticket.consultation
+            return ticket
         if ticket.status != TicketStatus.CALLED or ticket.called_by is None:
             raise errors.QueueError(_("You have not been called (any more)."), "not_called")
-        return seating.start_consultation(ticket, ticket.called_by, now)
+        seating.admit(ticket, ticket.called_by, now)
+        return ticket
 
 
 def leave(ticket: Ticket, now: dt.datetime | None = None) -> bool:

@@ -133,7 +133,7 @@ def join(
             .filter(Q(reserved_for__isnull=True) | Q(reserved_for=agent))
             .exists()
         ):
-            seating.start_consultation(ticket, agent, now)
+            seating.admit(ticket, agent, now)
             sequence.live_event(office)
         else:
             # The figures are those read above with the newcomer in its place.

@@ -14,7 +14,6 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from buergerbuero.consult.models import Consultation
 from buergerbuero.offices.models import Office
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.waiting import estimate
@@ -125,17 +124,18 @@ def live_rows(office: Office, now: dt.datetime, *, with_order: bool = True) -> L
     staffed = [(m, state) for m, state, _ in present if state in STAFFED]
     running = {
         agent: (started, service, minutes)
-        for agent, started, service, minutes in Consultation.objects.filter(
-            office=office, ended_at__isnull=True, agent_id__in=[m for m, _ in staffed]
-        ).values_list("agent_id", "started_at", "ticket__service_id", "ticket__service__slot_minutes")
+        for agent, started, service, minutes in Ticket.objects.filter(
+            office=office, status=TicketStatus.ADMITTED, called_by_id__in=[m for m, _ in staffed]
+        ).values_list("called_by_id", "admitted_at", "service_id", "service__slot_minutes")
+        if started is not None
     }
-    recent = Consultation.objects.filter(office=office, ended_at__isnull=False).order_by("-ended_at")[
-        : estimate.HISTORY_ROWS
-    ]
+    recent = Ticket.objects.filter(office=office, admitted_at__isnull=False, ended_at__isnull=False).order_by(
+        "-ended_at"
+    )[: estimate.HISTORY_ROWS]
     history = [
         (service, (ended - started).total_seconds())
-        for started, ended, service in recent.values_list("started_at", "ended_at", "ticket__service_id")
-        if ended is not None
+        for started, ended, service in recent.values_list("admitted_at", "ended_at", "service_id")
+        if started is not None and ended is not None
     ]
     seats = office.seats
     idle = sum(1 for m, state in staffed if state == PresenceState.AVAILABLE and m not in running)

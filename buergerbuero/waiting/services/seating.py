@@ -1,17 +1,20 @@
 """Seats and agents: whether a seat is free, which agent is free, the agent's presence row
-(locked while their state changes), and starting a consultation or freeing the seat after one."""
+(locked while their state changes), admitting a citizen and freeing the seat afterwards.
+
+Admitting is where the waiting room hands over to the consultation, which stands above it:
+``admit`` records the facts on the ticket and sends ``ticket_admitted`` inside its
+transaction; the consultation app answers by starting the consultation (and announcing it),
+so that waiting never needs to know what a consultation is."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from django.db.models import Q
+from django.dispatch import Signal
 
-from buergerbuero.consult.models import Consultation
 from buergerbuero.lib.locking import locked
 from buergerbuero.offices.models import Office, Service
-from buergerbuero.realtime import events
-from buergerbuero.realtime import publish as realtime
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.waiting.models import (
     AgentPresence,
@@ -19,7 +22,10 @@ from buergerbuero.waiting.models import (
     Ticket,
     TicketStatus,
 )
-from buergerbuero.waiting.services import groups, live_figures, sequence
+from buergerbuero.waiting.services import live_figures, sequence
+
+# Sent with ``ticket``, ``agent`` and ``now`` inside the transaction that admits the citizen.
+ticket_admitted = Signal()
 
 
 def seat_free(office: Office, *, locked_already: bool = False) -> bool:
@@ -58,17 +64,15 @@ def has_active_call(agent: StaffMember) -> bool:
     ).exists()
 
 
-def start_consultation(ticket: Ticket, agent: StaffMember, now: dt.datetime) -> Consultation:
+def admit(ticket: Ticket, agent: StaffMember, now: dt.datetime) -> None:
+    """The citizen is in: their ticket is admitted by ``agent``, whose seat is now busy."""
+    ticket.status, ticket.called_by, ticket.admitted_at = TicketStatus.ADMITTED, agent, now
+    ticket.called_at = ticket.called_at or now
     Ticket.objects.filter(pk=ticket.pk).update(
-        status=TicketStatus.ADMITTED, called_by=agent, called_at=ticket.called_at or now
+        status=ticket.status, called_by=agent, called_at=ticket.called_at, admitted_at=now
     )
     AgentPresence.objects.filter(member=agent).update(state=PresenceState.BUSY, changed_at=now)
-    consultation = Consultation.objects.create(
-        ticket=ticket, office=ticket.office, agent=agent, mode=ticket.mode, started_at=now
-    )
-    sequence.ticket_event(ticket, events.admitted(consultation.pk))
-    realtime.publish(groups.member_group(agent.pk), events.admitted(consultation.pk))
-    return consultation
+    ticket_admitted.send(sender=Ticket, ticket=ticket, agent=agent, now=now)
 
 
 def free_seat(agent_id: int | None, now: dt.datetime) -> None:

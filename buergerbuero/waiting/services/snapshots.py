@@ -14,7 +14,6 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from buergerbuero.consult.models import Consultation
 from buergerbuero.lib.locking import locked
 from buergerbuero.lib.tokens import looks_like_token
 from buergerbuero.offices.models import Office
@@ -174,7 +173,6 @@ def _snapshot_payload(
         "deadline": ticket.call_deadline.isoformat()
         if ticket.status == TicketStatus.CALLED and ticket.call_deadline
         else None,
-        "consultation": _consultation_id(ticket),
         "closes_at": _closes_at(ticket.office_id),
         "office": ticket.office_id,  # which queue: a page that missed a transfer notices it here
     }
@@ -184,9 +182,3 @@ def _closes_at(office_id: int) -> str | None:
     """When the office closes today (for the “wait runs past closing” notice), if it is open."""
     closes_at = cached_status(office_id).closes_at
     return closes_at.isoformat() if closes_at else None
-
-
-def _consultation_id(ticket: Ticket) -> int | None:
-    if ticket.status != TicketStatus.ADMITTED:
-        return None
-    return Consultation.objects.filter(ticket=ticket).values_list("pk", flat=True).first()
