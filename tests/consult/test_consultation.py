@@ -388,3 +388,14 @@ async def test_chat_after_the_end_is_refused(consultation: Consultation, agent_m
 @pytest.mark.django_db
 def test_non_ascii_token_is_no_participant_not_a_crash(consultation: Consultation) -> None:
     assert consult_services.participant(consultation.pk, token="ä") is None
+
+
+@pytest.mark.django_db
+def test_the_consoles_link_leads_to_the_staff_members_open_consultation(office: Office, agent: User) -> None:
+    current = reverse("consult:current")
+    assert logged_in(agent).get(current)["Location"] == reverse("waiting:console")
+
+    consultation = start_consultation(office, agent)
+
+    assert logged_in(agent).get(current)["Location"] == agent_page(consultation)
+    assert Client().get(current)["Location"].startswith(reverse("staff:login"))
