@@ -110,3 +110,84 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.office}: {self.rating}"
+
+
+# --- forms filled in together (consult.filling) ---------------------------------------------
+class SharedFormStatus(models.TextChoices):
+    """Where a form filled in during the consultation stands."""
+
+    FILLING = "filling", _("being filled in")
+    CONFIRMED = "confirmed", _("confirmed by the citizen")
+    SIGNED = "signed", _("signed")
+
+
+class InboxStatus(models.TextChoices):
+    """How far the office has got with a signed form (its inbox of submitted forms)."""
+
+    NEW = "new", _("new")
+    IN_PROGRESS = "in_progress", _("in progress")
+    DONE = "done", _("done")
+
+
+def _signed_form_path(shared: SharedForm, filename: str) -> str:
+    # Never under a served folder: the signed form reaches people only through its download view.
+    return f"consultations/{shared.consultation_id}/forms/{secrets.token_hex(16)}.pdf"
+
+
+class SharedForm(models.Model):
+    """One of the office's forms, filled in together in a consultation, then confirmed and
+    signed by the citizen (see ``consult.filling`` for the rules)."""
+
+    consultation = models.ForeignKey(Consultation, on_delete=models.CASCADE, related_name="forms")
+    template = models.ForeignKey(
+        "forms.FormTemplate", on_delete=models.PROTECT, related_name="shared_forms", verbose_name=_("form")
+    )
+    # The fields as they were when the form was opened: a later change of the template does
+    # not change what was filled in and signed.
+    fields = models.JSONField(default=list)
+    status = models.CharField(
+        max_length=10, choices=SharedFormStatus.choices, default=SharedFormStatus.FILLING
+    )
+    interpreter_may_edit = models.BooleanField(default=False)
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    signer = models.CharField(max_length=200, blank=True)
+    signed_at = models.DateTimeField(null=True, blank=True)
+    pdf = models.FileField(upload_to=_signed_form_path, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    inbox = models.CharField(_("status"), max_length=12, choices=InboxStatus.choices, default=InboxStatus.NEW)
+
+    class Meta:
+        verbose_name = _("filled form")
+        verbose_name_plural = _("filled forms")
+        constraints = [
+            # One form at a time on the consultation's screen.
+            models.UniqueConstraint(
+                fields=["consultation"],
+                condition=models.Q(closed_at__isnull=True),
+                name="one_open_form_per_consultation",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "inbox"], name="shared_form_inbox")]
+
+    def __str__(self) -> str:
+        return f"form {self.template_id} in consultation {self.consultation_id}"
+
+
+class SharedFormValue(models.Model):
+    """One field's value with its version (bumped by every accepted edit) and who wrote it."""
+
+    form = models.ForeignKey(SharedForm, on_delete=models.CASCADE, related_name="values")
+    field = models.CharField(max_length=200)
+    value = models.JSONField(default=str)  # str, or bool for a checkbox
+    version = models.PositiveIntegerField(default=0)
+    written_by = models.CharField(max_length=12, choices=ParticipantRole.choices, blank=True)
+    # False while the value is the staff member's suggestion the citizen has not confirmed.
+    confirmed = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["form", "field"], name="one_value_per_field")]
+
+    def __str__(self) -> str:
+        return f"{self.field} v{self.version}"
