@@ -14,7 +14,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --no-input -v 0
 	$(BIN)/python manage.py load_demo
-	HOST=$(HOST) PORT=$(PORT) LOG_MESSAGE_PREVIEW=$${LOG_MESSAGE_PREVIEW:-true} exec $(BIN)/python manage.py serve --banner
+	HOST=$(HOST) PORT=$(PORT) LOG_MESSAGE_PREVIEW=$${LOG_MESSAGE_PREVIEW:-true} exec $(BIN)/python manage.py serve --banner --janus
 
 # Scaled mode: PostgreSQL + Redis, several web workers, a separate job worker.
 # Needs DATABASE_URL and REDIS_URL in the environment.
@@ -24,7 +24,7 @@ run-scaled: $(VENV)/.installed
 	$(BIN)/python manage.py load_demo
 	LOG_MESSAGE_PREVIEW=$${LOG_MESSAGE_PREVIEW:-true} $(BIN)/python manage.py worker & WORKER=$$!; \
 	trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/python manage.py serve --banner --host $(HOST) --port $(PORT) --workers $${WEB_WORKERS:-2}
+	$(BIN)/python manage.py serve --banner --janus --host $(HOST) --port $(PORT) --workers $${WEB_WORKERS:-2}
 
 # Serves examples/embed.html on http://localhost:8080, an allowed embedding origin of the demo.
 embed-example:
@@ -47,8 +47,8 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 # Debian's packages the tests drive for real: Chromium for the browser tests (never a browser
-# download by Playwright) and coturn as the TURN relay.
-SYSTEM_PACKAGES := chromium:/usr/bin/chromium coturn:/usr/bin/turnserver nginx:/usr/sbin/nginx
+# download by Playwright), coturn as the TURN relay and Janus as the events' SFU.
+SYSTEM_PACKAGES := chromium:/usr/bin/chromium coturn:/usr/bin/turnserver nginx:/usr/sbin/nginx janus:/usr/bin/janus
 system-deps:
 	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
 		[ -x "$${entry#*:}" ] || missing="$$missing $${entry%%:*}"; \

@@ -14,6 +14,9 @@ from buergerbuero.staff.models import Role
 from tests import factories
 from tests.support.server import AsgiServer
 
+# The real Janus (fixtures ``janus`` and ``janus_settings``) for the events' media tests.
+pytest_plugins = ["tests.support.janus"]
+
 
 @pytest.fixture
 def org(db: None) -> Organization:

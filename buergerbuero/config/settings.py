@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from buergerbuero.lib import var_dir
 from buergerbuero.lib.env import ConfigError, env_bool, env_int, env_list, env_str, served_url
+from buergerbuero.sfu.servers import janus_servers, sfu_secret
 
 BASE_DIR = var_dir.BASE_DIR
 VAR_DIR = var_dir.var_dir()
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
     "buergerbuero.jobs",
     "buergerbuero.audit",
     "buergerbuero.limits",
+    "buergerbuero.sfu",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -343,6 +345,29 @@ TURN_CREDENTIAL_TTL = env_int("TURN_CREDENTIAL_TTL", 6 * 3600)
 ICE_TRANSPORT_POLICY = env_str("ICE_TRANSPORT_POLICY", "all")
 if ICE_TRANSPORT_POLICY not in {"all", "relay"}:
     raise ConfigError("ICE_TRANSPORT_POLICY must be all or relay")
+
+# --- Events: Janus (Debian's `janus`) as the SFU --------------------------------------------
+# JANUS_SERVERS: "name=http://host:8088/janus,…" (the Janus API of each server; an event is
+# assigned to one). Unset: one embedded Janus on loopback that `manage.py serve` starts
+# (buergerbuero.sfu.process). All servers share the secrets below; without them they are
+# derived from SECRET_KEY, so every process of one installation agrees without a file.
+JANUS_API_SECRET = env_str("JANUS_API_SECRET") or sfu_secret(SECRET_KEY, "api")
+JANUS_ADMIN_KEY = env_str("JANUS_ADMIN_KEY") or sfu_secret(SECRET_KEY, "admin-key")
+JANUS_ADMIN_SECRET = env_str("JANUS_ADMIN_SECRET") or sfu_secret(SECRET_KEY, "admin")
+JANUS_PATH = env_str("JANUS_PATH", "/usr/bin/janus")
+JANUS_PORT = env_int("JANUS_PORT", 8088)
+JANUS_ADMIN_PORT = env_int("JANUS_ADMIN_PORT", 7088)
+JANUS_RTP_PORTS = env_str("JANUS_RTP_PORTS", "20000-20999")
+# Where the embedded Janus gathers ICE candidates ("lo": browsers on this machine only) and
+# the public address it announces behind a 1:1 NAT.
+JANUS_ICE_INTERFACES = env_str("JANUS_ICE_INTERFACES", "lo")
+JANUS_PUBLIC_IP = env_str("JANUS_PUBLIC_IP")
+JANUS_EMBEDDED = not env_list("JANUS_SERVERS", [])
+JANUS_SERVERS = janus_servers(
+    env_list("JANUS_SERVERS", [f"embedded=http://127.0.0.1:{JANUS_PORT}/janus"]),
+    api_secret=JANUS_API_SECRET,
+    admin_key=JANUS_ADMIN_KEY,
+)
 CONSULTATION_RETENTION_DAYS = env_int("CONSULTATION_RETENTION_DAYS", 30)
 DOCUMENT_MAX_BYTES = env_int("DOCUMENT_MAX_BYTES", 15 * 1024 * 1024)
 # Office forms (fillable PDFs) uploaded in the admin; larger ones are refused by their size alone.
@@ -428,6 +453,9 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "axes": {"level": "WARNING"},
+        # httpx logs each request at INFO: for the SFU's long polls that is a line every 30 s
+        # per viewer (failures still reach the log through the callers).
+        "httpx": {"level": "WARNING"},
         "django": {"handlers": [], "level": "INFO"},
         "uvicorn": {"handlers": [], "level": "INFO"},
     },

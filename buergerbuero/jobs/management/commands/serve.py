@@ -11,6 +11,7 @@ from buergerbuero.demo.services import demo_logins
 from buergerbuero.jobs.registry import join_lanes, start_lanes
 from buergerbuero.lib.env import env_int, served_url
 from buergerbuero.orgs.models import Organization
+from buergerbuero.sfu.process import start_embedded
 
 APP = "buergerbuero.config.asgi:application"
 
@@ -24,8 +25,15 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=env_int("PORT", 8000))
         parser.add_argument("--workers", type=int, default=env_int("WEB_WORKERS", 1))
         parser.add_argument("--banner", action="store_true", help="print the URLs and demo logins")
+        parser.add_argument(
+            "--janus",
+            action="store_true",
+            help="also run the embedded Janus for events (if JANUS_SERVERS is unset and Janus installed)",
+        )
 
-    def handle(self, *args: Any, host: str, port: int, workers: int, banner: bool, **options: Any) -> None:
+    def handle(
+        self, *args: Any, host: str, port: int, workers: int, banner: bool, janus: bool, **options: Any
+    ) -> None:
         if workers > 1 and settings.JOBS_IN_WEB_PROCESS:
             self.stderr.write("Several web workers need REDIS_URL and a separate `manage.py worker`.")
             raise SystemExit(2)
@@ -53,16 +61,23 @@ class Command(BaseCommand):
             # instead of uvicorn's own handlers.
             "log_config": None,
         }
-        if workers > 1:
-            uvicorn.run(APP, workers=workers, **common)
-            return
-        stop = threading.Event()
-        lanes = start_lanes(stop) if settings.JOBS_IN_WEB_PROCESS else []
+        # The embedded mode's Janus (events' media), when JANUS_SERVERS names none and it is
+        # installed; stopped with the server. Without it the product runs on, events cannot go live.
+        sfu = start_embedded() if janus else None
         try:
-            uvicorn.Server(uvicorn.Config(APP, **common)).run()  # returns on Ctrl-C / SIGTERM
+            if workers > 1:
+                uvicorn.run(APP, workers=workers, **common)
+                return
+            stop = threading.Event()
+            lanes = start_lanes(stop) if settings.JOBS_IN_WEB_PROCESS else []
+            try:
+                uvicorn.Server(uvicorn.Config(APP, **common)).run()  # returns on Ctrl-C / SIGTERM
+            finally:
+                stop.set()
+                join_lanes(lanes, timeout=10)
         finally:
-            stop.set()
-            join_lanes(lanes, timeout=10)
+            if sfu is not None:
+                sfu.stop()
 
     def _print_banner(self, host: str, port: int) -> None:
         shown_host = "localhost" if host in {"127.0.0.1", "0.0.0.0", "::"} else host  # noqa: S104
