@@ -14,6 +14,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from buergerbuero.consult.routing import websocket_urlpatterns as consultation_sockets  # noqa: E402
+from buergerbuero.events.routing import websocket_urlpatterns as event_sockets  # noqa: E402
 from buergerbuero.lib.asgi_limits import BodySizeLimit, largest_upload, request_max_bytes  # noqa: E402
 from buergerbuero.realtime.unknown import websocket_urlpatterns as unknown_sockets  # noqa: E402
 from buergerbuero.waiting.routing import websocket_urlpatterns as waiting_sockets  # noqa: E402
@@ -25,7 +26,7 @@ application = ProtocolTypeRouter(
         # Each route that needs the login (staff) or cookies (interpreters) wraps itself in
         # AuthMiddlewareStack; the citizens' many waiting-room sockets go without it.
         "websocket": AllowedHostsOriginValidator(
-            URLRouter([*waiting_sockets, *consultation_sockets, *unknown_sockets])
+            URLRouter([*waiting_sockets, *consultation_sockets, *event_sockets, *unknown_sockets])
         ),
     }
 )

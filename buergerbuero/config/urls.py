@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("buergerbuero.waiting.urls")),
     path("", include("buergerbuero.consult.urls")),
     path("", include("buergerbuero.booking.urls")),
+    path("", include("buergerbuero.events.urls")),
     path("staff/statistics/", include("buergerbuero.stats.urls")),
     path("staff/", include("buergerbuero.staff.urls")),
     path(

@@ -34,6 +34,18 @@ DOCUMENT: Final = "document"
 INTERPRETER_REMOVED: Final = "interpreter_removed"
 SIGNAL: Final = "signal"
 PRESENCE: Final = "presence"
+# A form filled in together in a consultation (``consult.filling``).
+FORM_STATE: Final = "form.state"  # the whole form: opened, confirmed, signed, interpreter's rights
+FORM_VALUE: Final = "form.value"  # one field's accepted edit
+FORM_FOCUS: Final = "form.focus"  # who is in which field
+FORM_CLOSED: Final = "form.closed"
+# An event's stage (``event:<id>``, moderation on ``event:<id>:hosts``, one viewer's socket on
+# ``event-attendee:<id>``); its chat messages are CHAT events.
+EVENT_STATUS: Final = "event_status"
+STAGE: Final = "stage"
+QUESTION: Final = "question"
+HAND: Final = "hand"
+ON_STAGE: Final = "on_stage"
 # Sent by the server to one socket only (never through a group).
 RESYNC: Final = "resync"  # a consultation's contents after an outage; renegotiate the peers
 SIGNAL_REFUSED: Final = "signal_refused"
@@ -147,6 +159,38 @@ class ResyncEvent(TypedDict):
     type: Literal["resync"]
     messages: list[dict[str, object]]
     documents: list[dict[str, object]]
+    form: NotRequired[dict[str, object] | None]  # the open form's state (``form.state`` without type)
+
+
+class FormStateEvent(TypedDict):
+    type: Literal["form.state"]
+    form: dict[str, object]  # consult.filling.state_json
+
+
+class FormValueEvent(TypedDict):
+    type: Literal["form.value"]
+    form: int
+    field: str
+    value: str | bool
+    version: int  # the field's version after this edit: pages keep the highest they have seen
+    by: str  # the role that wrote it
+    confirmed: bool  # False: a staff suggestion the citizen has not confirmed
+    status: str  # the form's status after the edit (an edit takes back a confirmation)
+    client: str  # the page that sent it, and its number for the edit: it knows its own echo
+    seq: int
+
+
+class FormFocusEvent(TypedDict):
+    type: Literal["form.focus"]
+    form: int
+    role: str
+    field: str  # "" when they left the form's fields
+    connection: str
+
+
+class FormClosedEvent(TypedDict):
+    type: Literal["form.closed"]
+    form: int
 
 
 class SignalRefusedEvent(TypedDict):
@@ -157,6 +201,48 @@ class SignalRefusedEvent(TypedDict):
 class ErrorEvent(TypedDict):
     type: Literal["error"]
     message: str
+
+
+class EventStatusEvent(TypedDict):
+    type: Literal["event_status"]
+    status: str
+    chat_enabled: bool
+
+
+class StageSeatJSON(TypedDict):
+    id: int
+    role: str
+    name: str
+    pinned: bool
+    muted: bool
+    feed: int | None
+    attendee: int | None
+
+
+class StageEvent(TypedDict):
+    type: Literal["stage"]
+    seats: list[StageSeatJSON]
+
+
+class QuestionEvent(TypedDict):
+    type: Literal["question"]
+    id: int
+    text: str
+    author: str
+    status: str
+    upvotes: int
+
+
+class HandEvent(TypedDict):
+    type: Literal["hand"]
+    attendee: int
+    name: str
+    raised: bool
+
+
+class OnStageEvent(TypedDict):
+    type: Literal["on_stage"]
+    on: bool
 
 
 class ContentEvent(TypedDict):
@@ -183,8 +269,17 @@ Event = (
     | PresenceEvent
     | SignalEvent
     | ResyncEvent
+    | FormStateEvent
+    | FormValueEvent
+    | FormFocusEvent
+    | FormClosedEvent
     | SignalRefusedEvent
     | ErrorEvent
+    | EventStatusEvent
+    | StageEvent
+    | QuestionEvent
+    | HandEvent
+    | OnStageEvent
     | ContentEvent
 )
 
@@ -253,8 +348,50 @@ def presence(role: str, online: bool, connection: str, *, reply: bool = False) -
     return event
 
 
-def resync(messages: list[dict[str, object]], documents: list[dict[str, object]]) -> ResyncEvent:
-    return {"type": RESYNC, "messages": messages, "documents": documents}
+def resync(
+    messages: list[dict[str, object]],
+    documents: list[dict[str, object]],
+    form: dict[str, object] | None = None,
+) -> ResyncEvent:
+    return {"type": RESYNC, "messages": messages, "documents": documents, "form": form}
+
+
+def form_state(form: dict[str, object]) -> FormStateEvent:
+    return {"type": FORM_STATE, "form": form}
+
+
+def form_value(
+    form: int,
+    field: str,
+    value: str | bool,
+    *,
+    version: int,
+    by: str,
+    confirmed: bool,
+    status: str,
+    client: str,
+    seq: int,
+) -> FormValueEvent:
+    return {
+        "type": FORM_VALUE,
+        "form": form,
+        "field": field,
+        "value": value,
+        "version": version,
+        "by": by,
+        "confirmed": confirmed,
+        "status": status,
+        "client": client,
+        "seq": seq,
+    }
+
+
+def form_focus(form: int, role: str, field: str, connection: str) -> FormFocusEvent:
+    return {"type": FORM_FOCUS, "form": form, "role": role, "field": field, "connection": connection}
+
+
+def form_closed(form: int) -> FormClosedEvent:
+    return {"type": FORM_CLOSED, "form": form}
 
 
 def signal_refused(code: str) -> SignalRefusedEvent:
@@ -263,6 +400,33 @@ def signal_refused(code: str) -> SignalRefusedEvent:
 
 def error(message: str) -> ErrorEvent:
     return {"type": ERROR, "message": message}
+
+
+def event_status(status: str, chat_enabled: bool) -> EventStatusEvent:
+    return {"type": EVENT_STATUS, "status": status, "chat_enabled": chat_enabled}
+
+
+def stage(seats: list[StageSeatJSON]) -> StageEvent:
+    return {"type": STAGE, "seats": seats}
+
+
+def question(question_id: int, text: str, author: str, status: str, upvotes: int) -> QuestionEvent:
+    return {
+        "type": QUESTION,
+        "id": question_id,
+        "text": text,
+        "author": author,
+        "status": status,
+        "upvotes": upvotes,
+    }
+
+
+def hand(attendee: int, name: str, raised: bool) -> HandEvent:
+    return {"type": HAND, "attendee": attendee, "name": name, "raised": raised}
+
+
+def on_stage(on: bool) -> OnStageEvent:
+    return {"type": ON_STAGE, "on": on}
 
 
 def content(kind: Literal["chat", "document"], fields: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,349 @@
+// An event's live page, for viewers and for hosts: the lobby's countdown, the stage's video
+// tiles (media through Janus, /static/sfu/stage.js), questions with upvotes and moderation,
+// raised hands, the citizen's turn in consultation hours, and the chat. The server decides
+// everything (who may publish, ask, raise a hand); this page only shows and asks.
+
+import { liveSocket, showConnection } from "../realtime/socket.js";
+import { startCountdowns } from "./countdown.js";
+
+const root = document.getElementById("event-live");
+const config = JSON.parse(document.getElementById("event-config").textContent);
+const host = config.role === "host";
+const $ = (selector) => root.querySelector(selector);
+const errorBox = $("[data-error]");
+const tiles = $("[data-tiles]");
+const people = $("[data-stage-people]");
+const questionsList = $("[data-questions]");
+const chatLog = $("[data-chat-log]");
+const handButton = $("[data-hand]");
+const publishControls = $("[data-publish-controls]");
+
+const questions = new Map(); // id -> question
+const seenChat = new Set();
+const streams = new Map(); // feed -> MediaStream
+let stageSeats = [];
+let status = config.status;
+let onStage = false;
+let handRaised = false;
+let stage = null; // the media Stage (null without Janus or before the snapshot)
+let localStream = null;
+let iceServers = [];
+
+function showError(text) {
+  errorBox.textContent = text;
+  errorBox.hidden = !text;
+}
+
+function button(label, onClick, className = "button button--small button--secondary") {
+  const element = document.createElement("button");
+  element.type = "button";
+  element.className = className;
+  element.textContent = label;
+  element.addEventListener("click", onClick);
+  return element;
+}
+
+// --- the socket ---------------------------------------------------------------------------
+const query = new URLSearchParams({ lang: document.documentElement.lang || "de" });
+if (config.token) query.set("viewer", config.token);
+const socket = liveSocket(`/ws/events/${config.event}/?${query}`, {
+  onMessage: received,
+  onState: (state) => showConnection(root, state),
+});
+const send = (message) => socket.send(message);
+
+function received(message) {
+  switch (message.type) {
+    case "snapshot": return snapshot(message);
+    case "event_status": return setStatus(message.status, message.chat_enabled);
+    case "stage": return showStage(message.seats);
+    case "question": return upsertQuestion(message);
+    case "hand": return showHand(message);
+    case "on_stage": return setOnStage(message.on);
+    case "chat": return addChat(message);
+    case "turn": return showTurn(message);
+    case "called_next": return calledNext(message);
+    case "media": return stage?.handle(message);
+    case "ended": return removed();
+    case "error": return showError(message.message);
+    default: return undefined;
+  }
+}
+
+function snapshot(message) {
+  iceServers = message.ice_servers || [];
+  setStatus(message.status, message.chat_enabled);
+  questions.clear();
+  questionsList.replaceChildren();
+  message.questions.forEach(upsertQuestion);
+  message.chat.forEach(addChat);
+  if (host) {
+    $("[data-hands]").replaceChildren();
+    message.hands.forEach((hand) => showHand({ ...hand, raised: true }));
+  } else {
+    setHand(Boolean(message.hand));
+    if (message.turn) showTurn(message.turn);
+  }
+  setOnStage(host ? true : Boolean(message.on_stage));
+  showStage(message.stage);
+}
+
+function setStatus(next, chatEnabled) {
+  status = next;
+  $("[data-state-lobby]").hidden = status !== "scheduled";
+  $("[data-state-live]").hidden = status !== "live";
+  $("[data-state-ended]").hidden = status !== "ended";
+  $("[data-chat-off]").hidden = chatEnabled;
+  $("[data-chat-form]").hidden = !chatEnabled || status !== "live";
+  if (status === "live") startMedia();
+  if (status === "ended") stopMedia();
+}
+
+// --- the stage ----------------------------------------------------------------------------
+const ROLES = {
+  host: gettext("Host"),
+  speaker: gettext("Co-speaker"),
+  interpreter: gettext("Sign-language interpreter"),
+  guest: gettext("Viewer on stage"),
+};
+
+function showStage(seats) {
+  stageSeats = seats;
+  people.replaceChildren(...seats.map(personItem));
+  $("[data-stage-empty]").hidden = seats.length > 0;
+  const feeds = seats.map((seat) => seat.feed).filter((feed) => feed);
+  stage?.subscribe(feeds);
+  renderTiles();
+  const mine = seats.find((seat) => !host && seat.attendee !== null && seat.attendee === config.attendee);
+  if (mine?.muted && localStream) localStream.getAudioTracks().forEach((track) => { track.enabled = false; });
+}
+
+function personItem(seat) {
+  const item = document.createElement("li");
+  const name = document.createElement("span");
+  name.textContent = `${seat.name} (${ROLES[seat.role] || seat.role})${seat.muted ? ` — ${gettext("muted")}` : ""}`;
+  item.append(name);
+  if (host && seat.role !== "host") {
+    item.append(
+      button(seat.muted ? gettext("Unmute") : gettext("Mute"), () => send({ type: "mute", seat: seat.id, muted: !seat.muted })),
+      button(seat.pinned ? gettext("Unpin") : gettext("Pin"), () => send({ type: "pin", seat: seat.id, pinned: !seat.pinned })),
+      button(gettext("Back to the audience"), () => send({ type: "off_stage", seat: seat.id })),
+    );
+  }
+  return item;
+}
+
+function renderTiles() {
+  const figures = [];
+  for (const seat of stageSeats) {
+    const stream = seat.feed ? streams.get(seat.feed) : null;
+    if (!stream) continue;
+    const figure = document.createElement("figure");
+    figure.className = `event-tile${seat.pinned ? " event-tile--pinned" : ""}`;
+    figure.dataset.feed = seat.feed;
+    const video = document.createElement("video");
+    video.autoplay = true;
+    video.playsInline = true;
+    video.srcObject = stream;
+    const caption = document.createElement("figcaption");
+    caption.textContent = seat.name;
+    figure.append(video, caption);
+    figures.push(figure);
+  }
+  tiles.replaceChildren(...figures);
+}
+
+async function startMedia() {
+  if (stage || !config.media) return;
+  let Stage;
+  try {
+    ({ Stage } = await import("../sfu/stage.js"));
+  } catch {
+    return; // no media module: the page still works without video
+  }
+  if (stage) return;
+  stage = new Stage({
+    send: (message) => send({ type: "media", ...message }),
+    iceServers,
+    onRemoteStream: (feed, stream) => { streams.set(feed, stream); renderTiles(); },
+    onRemoteGone: (feed) => { streams.delete(feed); renderTiles(); },
+    onError: (reason) => showError(interpolate(gettext("The video connection failed (%(reason)s)."), { reason }, true)),
+  });
+  showStage(stageSeats);
+}
+
+function stopMedia() {
+  stage?.close();
+  stage = null;
+  localStream?.getTracks().forEach((track) => track.stop());
+  localStream = null;
+  streams.clear();
+  renderTiles();
+}
+
+function setOnStage(on) {
+  onStage = on;
+  publishControls.hidden = !on || !config.media;
+  if (!on && localStream) {
+    stage?.unpublish();
+    localStream.getTracks().forEach((track) => track.stop());
+    localStream = null;
+  }
+  if (on && !host) setHand(false);
+}
+
+async function publish(getStream) {
+  showError("");
+  try {
+    localStream?.getTracks().forEach((track) => track.stop());
+    localStream = await getStream();
+    await startMedia();
+    stage?.publish(localStream, host ? gettext("Host") : gettext("Viewer on stage"));
+  } catch (error) {
+    showError(gettext("Camera or microphone could not be started. Please check the browser's permission."));
+  }
+}
+
+$("[data-publish-camera]").addEventListener("click", () => publish(() => navigator.mediaDevices.getUserMedia({ audio: true, video: true })));
+$("[data-publish-screen]").addEventListener("click", () => publish(() => navigator.mediaDevices.getDisplayMedia({ video: true, audio: false })));
+$("[data-unpublish]").addEventListener("click", () => {
+  stage?.unpublish();
+  localStream?.getTracks().forEach((track) => track.stop());
+  localStream = null;
+});
+$("[data-leave-stage]")?.addEventListener("click", () => send({ type: "leave_stage" }));
+
+// --- questions ----------------------------------------------------------------------------
+const STATUS = { pending: gettext("waiting for approval"), approved: gettext("approved"), answered: gettext("answered") };
+
+function upsertQuestion(question) {
+  if (question.status === "hidden") questions.delete(question.id);
+  else questions.set(question.id, question);
+  const sorted = [...questions.values()].sort((a, b) => b.upvotes - a.upvotes || a.id - b.id);
+  questionsList.replaceChildren(...sorted.map(questionItem));
+  $("[data-questions-empty]").hidden = questions.size > 0;
+}
+
+function questionItem(question) {
+  const item = document.createElement("li");
+  item.dataset.question = question.id;
+  const text = document.createElement("p");
+  text.className = "event-question__text";
+  text.textContent = question.text;
+  const meta = document.createElement("span");
+  meta.className = "event-question__status";
+  const author = question.author || gettext("anonymous");
+  meta.textContent = `${author} · ${STATUS[question.status] || question.status} · ${interpolate(ngettext("%(count)s vote", "%(count)s votes", question.upvotes), { count: question.upvotes }, true)}`;
+  item.append(text, meta);
+  if (host) {
+    if (question.status === "pending") item.append(button(gettext("Approve"), () => send({ type: "moderate", id: question.id, action: "approve" })));
+    if (question.status !== "answered") item.append(button(gettext("Mark answered"), () => send({ type: "moderate", id: question.id, action: "answer" })));
+    item.append(button(gettext("Hide"), () => send({ type: "moderate", id: question.id, action: "hide" })));
+  } else if (question.status !== "pending") {
+    const vote = button(gettext("Support this question"), () => send({ type: "upvote", id: question.id }));
+    vote.setAttribute("aria-label", interpolate(gettext("Support the question: %(text)s"), { text: question.text.slice(0, 80) }, true));
+    item.append(vote);
+  }
+  return item;
+}
+
+$("[data-question-form]")?.addEventListener("submit", (submitted) => {
+  submitted.preventDefault();
+  const form = submitted.currentTarget;
+  const text = form.elements.text.value.trim();
+  if (!text) return;
+  send({ type: "question", text, anonymous: Boolean(form.elements.anonymous?.checked) });
+  form.elements.text.value = "";
+  $("[data-question-sent]").textContent = host ? "" : gettext("Sent. Your question is shown once a host has approved it.");
+});
+
+// --- hands --------------------------------------------------------------------------------
+function setHand(raised) {
+  handRaised = raised;
+  if (!handButton) return;
+  handButton.setAttribute("aria-pressed", String(raised));
+  handButton.textContent = raised ? gettext("Lower hand") : gettext("Raise hand");
+}
+
+handButton?.addEventListener("click", () => {
+  send({ type: "hand", raised: !handRaised });
+  setHand(!handRaised);
+});
+
+function showHand(hand) {
+  if (!host) return;
+  const list = $("[data-hands]");
+  list.querySelector(`[data-attendee="${hand.attendee}"]`)?.remove();
+  if (hand.raised) {
+    const item = document.createElement("li");
+    item.dataset.attendee = hand.attendee;
+    const name = document.createElement("span");
+    name.textContent = hand.name;
+    item.append(
+      name,
+      button(gettext("Bring on stage"), () => send({ type: "on_stage", attendee: hand.attendee }), "button button--small"),
+      button(gettext("Remove from the event"), () => send({ type: "remove", attendee: hand.attendee })),
+    );
+    list.append(item);
+  }
+  $("[data-hands-empty]").hidden = list.children.length > 0;
+}
+
+// --- consultation hours: the citizen's turn -------------------------------------------------
+function showTurn(turn) {
+  const box = $("[data-turn]");
+  const here = $("[data-here]");
+  const join = $("[data-queue-join]");
+  if (!box) return;
+  box.hidden = false;
+  here.hidden = turn.status !== "called";
+  join.hidden = ["waiting", "called"].includes(turn.status);
+  if (turn.status === "waiting") {
+    box.textContent = interpolate(gettext("Your position: %(position)s. Expected wait: %(wait)s."), { position: turn.position, wait: turn.wait }, true);
+  } else if (turn.status === "called") {
+    box.textContent = gettext("It is your turn: please confirm that you are here.");
+    here.focus();
+  } else {
+    box.textContent = "";
+    box.hidden = true;
+  }
+}
+
+$("[data-queue-join]")?.addEventListener("click", () => send({ type: "queue" }));
+$("[data-here]")?.addEventListener("click", () => send({ type: "here" }));
+$("[data-call-next]")?.addEventListener("click", () => send({ type: "call_next" }));
+
+function calledNext(message) {
+  $("[data-call-result]").textContent = message.called ? gettext("Called: the citizen comes on stage when they confirm.") : gettext("Nobody is waiting.");
+}
+
+// --- chat ---------------------------------------------------------------------------------
+function addChat(message) {
+  if (seenChat.has(message.id)) return;
+  seenChat.add(message.id);
+  const item = document.createElement("li");
+  const text = document.createElement("p");
+  const who = document.createElement("strong");
+  who.textContent = `${message.author}: `;
+  text.append(who, message.text);
+  item.append(text);
+  chatLog.append(item);
+  chatLog.scrollTop = chatLog.scrollHeight;
+}
+
+$("[data-chat-form]").addEventListener("submit", (submitted) => {
+  submitted.preventDefault();
+  const input = submitted.currentTarget.elements.text;
+  const text = input.value.trim();
+  if (!text) return;
+  send({ type: "chat", text });
+  input.value = "";
+});
+
+function removed() {
+  stopMedia();
+  showError(gettext("A host removed you from this event."));
+  socket.stop();
+}
+
+startCountdowns(root);
