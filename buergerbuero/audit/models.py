@@ -30,6 +30,10 @@ class Action(models.TextChoices):
     INTERPRETER_REMOVED = "consult.interpreter_removed", _("interpreter removed")
     DOCUMENT_SHARED = "consult.document_shared", _("document shared by staff")
     DOCUMENT_DOWNLOADED = "consult.document_downloaded", _("document downloaded")
+    FORM_OPENED = "consult.form_opened", _("form opened in a consultation")
+    FORM_CLOSED = "consult.form_closed", _("form closed in a consultation")
+    FORM_DOWNLOADED = "consult.form_downloaded", _("signed form downloaded")
+    FORM_STATUS = "consult.form_status", _("status of a signed form changed")
     # appointments and messages
     APPOINTMENT_NO_SHOW = "booking.no_show", _("appointment marked as no-show")
     FEED_RENEWED = "booking.feed_renewed", _("calendar address renewed")

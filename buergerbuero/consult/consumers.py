@@ -22,8 +22,9 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.utils import translation
 
-from buergerbuero.consult import services, signalling, turn
+from buergerbuero.consult import filling, services, signalling, turn
 from buergerbuero.consult.models import Consultation, ParticipantRole
 from buergerbuero.consult.services import Participant
 from buergerbuero.realtime import events
@@ -51,6 +52,11 @@ class ConsultationConsumer(HubConsumer):
     login_group: str | None = None
     _login_watch: asyncio.Task[None] | None = None
     kind = "consultation"  # size and rate limits: the base's (signalling needs them generous)
+    language = "de"  # of the refusals this socket is sent
+    # Form edits per socket: fast typing (and a paste) passes, a script flooding the form not.
+    form_edits_per_second = 30.0
+    form_edit_burst = 150.0
+    form_edits: filling.EditAllowance
 
     async def connect(self) -> None:
         consultation_id = int(self.scope["url_route"]["kwargs"]["consultation_id"])
@@ -71,12 +77,14 @@ class ConsultationConsumer(HubConsumer):
                 return
         self.group = services.consultation_group(consultation_id)
         self.connection_id = secrets.token_hex(6)
+        self.language = filling.language_of(self.scope)
+        self.form_edits = filling.EditAllowance(self.form_edits_per_second, self.form_edit_burst)
         await self.accept()
         self.listen(self.group)
         if self.login_group is not None:
             self.listen(self.login_group)
             self._login_watch = sockets.watch(self.scope, self._login_ended, activity=True)
-        history, documents = await database_sync_to_async(self._contents)()
+        history, documents, form = await database_sync_to_async(self._contents)()
         await self.send(
             text_data=encode(
                 {
@@ -84,6 +92,8 @@ class ConsultationConsumer(HubConsumer):
                     "role": self.who.role,
                     "messages": history,
                     "documents": documents,
+                    "form": form,
+                    "forms": await database_sync_to_async(self._forms_to_open)(),
                     "ice_servers": turn.ice_servers(f"{consultation_id}-{self.who.role}"),
                     "ice_transport_policy": settings.ICE_TRANSPORT_POLICY,
                 }
@@ -100,9 +110,17 @@ class ConsultationConsumer(HubConsumer):
         consultation = Consultation.objects.filter(pk=self.consultation_id).first()
         return None, consultation is not None and consultation.is_open
 
-    def _contents(self) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    def _contents(self) -> tuple[list[dict[str, object]], list[dict[str, object]], dict[str, object] | None]:
         assert self.who is not None  # noqa: S101
-        return services.history(self.who.consultation), services.documents_of(self.who.consultation)
+        consultation = self.who.consultation
+        form = filling.current_state(consultation)
+        return services.history(consultation), services.documents_of(consultation), form
+
+    def _forms_to_open(self) -> list[dict[str, object]]:
+        """The office's forms, for the staff member's “open a form” list."""
+        if self.who is None or self.who.role != ParticipantRole.AGENT:
+            return []
+        return filling.forms_to_open(self.who.consultation)
 
     async def resync(self) -> None:
         """The event path was interrupted: start again from the database (see the top)."""
@@ -121,8 +139,8 @@ class ConsultationConsumer(HubConsumer):
             await self.close(code=4403)
             return
         self.who = who
-        history, documents = await database_sync_to_async(self._contents)()
-        await self.send(text_data=encode(events.resync(history, documents)))
+        history, documents, form = await database_sync_to_async(self._contents)()
+        await self.send(text_data=encode(events.resync(history, documents, form)))
         # A reply: whoever hears it keeps a working connection to us (or opens one), no storm.
         self.announce(online=True, reply=True)
 
@@ -189,6 +207,9 @@ class ConsultationConsumer(HubConsumer):
                 return
             publish_now(self.group, relay)
             return
+        if message.get("type") in filling.FORM_MESSAGES:
+            await self._form_message(message)
+            return
         if message.get("type") != events.CHAT:
             return
         text = message.get("text")
@@ -198,6 +219,26 @@ class ConsultationConsumer(HubConsumer):
             )
         except services.ConsultError as refused:
             await self.send(text_data=encode(events.error(refused.message)))
+
+    async def _form_message(self, message: dict[str, object]) -> None:
+        """A form message (``consult.filling``): focus is relayed at once, the rest is carried
+        out in the database; a refusal goes back to this socket only, in its language."""
+        if self.who is None:
+            return
+        if message.get("type") == "form.focus":
+            form, field = message.get("form"), message.get("field")
+            if isinstance(form, int) and isinstance(field, str):
+                filling.focus(self.who, form, field, self.connection_id)
+            return
+        allowed = message.get("type") != "form.edit" or self.form_edits.take()
+        reply = await database_sync_to_async(self._form_receive)(message, allowed)
+        if reply is not None:
+            await self.send(text_data=encode(reply))
+
+    def _form_receive(self, message: dict[str, object], allowed: bool) -> dict[str, object] | None:
+        assert self.who is not None  # noqa: S101
+        with translation.override(self.language):
+            return filling.receive(self.who, message, edit_allowed=allowed)
 
     async def disconnect(self, code: int) -> None:
         sockets.stop(self._login_watch)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from buergerbuero.consult import views
+from buergerbuero.consult import filling_views, views
 
 app_name = "consult"
 urlpatterns = [
@@ -24,4 +24,12 @@ urlpatterns = [
         views.download_document,
         name="document",
     ),
+    path(
+        "consultations/<int:consultation_id>/forms/<int:form_id>/pdf/",
+        filling_views.download,
+        name="form_pdf",
+    ),
+    path("staff/forms/", filling_views.inbox, name="form_inbox"),
+    path("staff/forms/<int:form_id>/", filling_views.inbox_form, name="form_inbox_form"),
+    path("staff/forms/<int:form_id>/status/", filling_views.inbox_status, name="form_inbox_status"),
 ]

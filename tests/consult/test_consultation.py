@@ -202,6 +202,8 @@ async def test_citizen_and_agent_chat_with_each_other(consultation: Consultation
         "role": "citizen",
         "messages": [],
         "documents": [],
+        "form": None,  # no form of the office open (consult.filling)
+        "forms": [],  # the forms the staff member could open: this office has none
         "ice_servers": [],  # no TURN configured: direct calls only
         "ice_transport_policy": "all",
     }
@@ -211,6 +213,8 @@ async def test_citizen_and_agent_chat_with_each_other(consultation: Consultation
         "role": "agent",
         "messages": [],
         "documents": [],
+        "form": None,  # no form of the office open (consult.filling)
+        "forms": [],  # the forms the staff member could open: this office has none
         "ice_servers": [],  # no TURN configured: direct calls only
         "ice_transport_policy": "all",
     }

@@ -4,6 +4,7 @@
 
 import { liveSocket, showConnection } from "../realtime/socket.js";
 import { Call } from "./call.js";
+import { SharedForm } from "./form.js";
 import { PreCheck } from "./precheck.js";
 
 const root = document.getElementById("consultation");
@@ -485,6 +486,9 @@ function startCall(message) {
   if (screen) call.useScreen(screen);
 }
 
+// The form of the office filled in together (form.js); `socket` exists by the time anyone types.
+const sharedForm = new SharedForm(root, { role, token, send: (payload) => socket.send(payload) });
+
 const earlySocket = window.earlyConsultationSocket ?? null; // opened by early-socket.js as the page began
 window.earlyConsultationSocket = null; // taken (or too late: early-socket.js then opens none)
 const socket = liveSocket(`/ws/consultations/${root.dataset.consultation}/${ticketQuery()}`, {
@@ -501,15 +505,25 @@ const socket = liveSocket(`/ws/consultations/${root.dataset.consultation}/${tick
         startCall(message);
         message.messages.forEach(addMessage);
         message.documents.forEach(addDocument);
+        sharedForm.setForms(message.forms || []);
+        sharedForm.load(message.form);
         return;
       case "resync": // the server lost events meanwhile: what we missed, and fresh negotiation
         message.messages.forEach(addMessage);
         message.documents.forEach(addDocument);
+        sharedForm.load(message.form);
         call?.renegotiate();
         return;
       case "chat": return addMessage(message);
       case "document": return addDocument(message);
-      case "presence": return onPresence(message);
+      case "presence":
+        sharedForm.onPresence(message);
+        return onPresence(message);
+      case "form.state": return sharedForm.load(message.form);
+      case "form.value": return sharedForm.onValue(message);
+      case "form.focus": return sharedForm.onFocus(message);
+      case "form.closed": return sharedForm.closed();
+      case "form.refused": return sharedForm.onRefused(message);
       case "signal": return call?.onSignal(message);
       case "error": chatError.textContent = message.message; return;
       case "signal_refused": console.warn("the server refused a signalling message:", message.code); return;
