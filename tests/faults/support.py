@@ -201,7 +201,8 @@ class Citizen:
             return
         if "seq" not in message or self.seq is None or message["seq"] <= self.seq:
             return
-        if message["seq"] != self.seq + 1:  # a gap: the page would ask for a snapshot
+        # A gap makes the page ask for a snapshot; "covers": figures-only updates merged into it.
+        if message.get("covers", message["seq"]) > self.seq + 1:
             self.seq = None
             return
         self.seq = message["seq"]

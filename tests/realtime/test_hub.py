@@ -4,12 +4,15 @@ while it catches up, and is evicted when it falls too far behind or stays stuck.
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
 
+from buergerbuero.realtime import events
 from buergerbuero.realtime import hub as hub_module
 from buergerbuero.realtime.hub import Hub
+from buergerbuero.realtime.publish import encode
 
 
 class Fast:
@@ -140,3 +143,59 @@ async def test_resync_asks_every_local_socket_once() -> None:
     assert hub.resync_all() == 3
     await _settle()
     assert sorted(map(id, asked)) == sorted(map(id, pages))
+
+
+# --- figures-only updates are merged into the group's next event ------------------------------
+async def _deliver(hub: Hub, group: str, event: dict[str, Any]) -> None:
+    hub.deliver_from_any_thread(group, str(event["type"]), encode(event))
+    await _settle()
+
+
+@pytest.fixture
+def quick_merge(monkeypatch: pytest.MonkeyPatch) -> float:
+    monkeypatch.setattr(hub_module, "LIVE_COALESCE_SECONDS", 0.2)
+    return 0.2
+
+
+@pytest.mark.anyio
+async def test_a_queue_change_takes_the_place_of_the_figures_update_before_it(quick_merge: float) -> None:
+    hub, page = Hub(), Fast()
+    hub.join("office:1:waiting", page)
+
+    await _deliver(hub, "office:1:waiting", events.live(7, {"waiting": 3}))
+    await _deliver(hub, "office:1:waiting", events.queue(8, "leave", [0, 1, 2], {"waiting": 2}))
+    await asyncio.sleep(quick_merge * 2)
+
+    assert [json.loads(text) for text in page.got] == [
+        {"covers": 7, **events.queue(8, "leave", [0, 1, 2], {"waiting": 2})}
+    ]
+
+
+@pytest.mark.anyio
+async def test_a_figures_update_alone_is_sent_once_its_time_is_up(quick_merge: float) -> None:
+    hub, page = Hub(), Fast()
+    hub.join("office:1:waiting", page)
+
+    await _deliver(hub, "office:1:waiting", events.live(7, {"waiting": 3}))
+    assert page.got == []
+    await _deliver(hub, "office:1:waiting", events.live(8, {"waiting": 3, "seats": 2}))
+    await asyncio.sleep(quick_merge * 2)
+
+    assert [json.loads(text) for text in page.got] == [{"covers": 7, **events.live(8, {"waiting": 3, "seats": 2})}]
+
+
+@pytest.mark.anyio
+async def test_another_event_of_the_group_sends_the_held_update_first(quick_merge: float) -> None:
+    hub, page, other = Hub(), Fast(), Fast()
+    hub.join("office:1:waiting", page)
+    hub.join("ticket:5", other)
+
+    await _deliver(hub, "office:1:waiting", events.live(7, {"waiting": 3}))
+    await _deliver(hub, "ticket:5", events.requeued())
+    assert page.got == []  # another group's event changes nothing here
+    await _deliver(hub, "office:1:waiting", events.announcement(8, "Heute bis 14 Uhr"))
+
+    assert [json.loads(text)["type"] for text in page.got] == ["live", "announcement"]
+    assert "covers" not in page.got[1]
+    await asyncio.sleep(quick_merge * 2)
+    assert len(page.got) == 2  # the held update is not sent again

@@ -171,13 +171,22 @@ function applyQueueMessage(message) {
   render();
 }
 
+// The next message to apply: the one numbered seq + 1, or one that also stands for it
+// ("covers": the server merged figures-only updates into it, realtime/hub.py).
+function nextInSequence() {
+  if (pending.has(seq + 1)) return pending.get(seq + 1);
+  for (const message of pending.values()) {
+    if (message.covers !== undefined && message.covers <= seq + 1) return message;
+  }
+  return null;
+}
+
 function onSequenced(message) {
   if (seq === null || message.seq <= seq) return; // before our snapshot, or already applied
   pending.set(message.seq, message);
-  while (pending.has(seq + 1)) {
-    const next = pending.get(seq + 1);
-    pending.delete(seq + 1);
-    seq += 1;
+  for (let next = nextInSequence(); next !== null; next = nextInSequence()) {
+    pending.delete(next.seq);
+    seq = next.seq;
     applyQueueMessage(next);
   }
   clearTimeout(gapTimer);
