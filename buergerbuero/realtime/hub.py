@@ -187,7 +187,8 @@ class Hub:
     def _hold(self, group: str, text: str, earlier: _Held | None) -> None:
         """Keep a figures-only update back for ``LIVE_COALESCE_SECONDS`` (it replaces an
         earlier one still held, and then stands for its numbers too)."""
-        assert self._loop is not None and self._queue is not None  # noqa: S101  (started)
+        assert self._loop is not None  # noqa: S101  (started with the queue)
+        assert self._queue is not None  # noqa: S101
         if earlier is not None:
             covers = earlier.covers
             text = _stamped(text, covers)

@@ -181,7 +181,8 @@ async def test_a_figures_update_alone_is_sent_once_its_time_is_up(quick_merge: f
     await _deliver(hub, "office:1:waiting", events.live(8, {"waiting": 3, "seats": 2}))
     await asyncio.sleep(quick_merge * 2)
 
-    assert [json.loads(text) for text in page.got] == [{"covers": 7, **events.live(8, {"waiting": 3, "seats": 2})}]
+    merged = {"covers": 7, **events.live(8, {"waiting": 3, "seats": 2})}
+    assert [json.loads(text) for text in page.got] == [merged]
 
 
 @pytest.mark.anyio
