@@ -146,8 +146,8 @@ async def test_resync_asks_every_local_socket_once() -> None:
 
 
 # --- figures-only updates are merged into the group's next event ------------------------------
-async def _deliver(hub: Hub, group: str, event: dict[str, Any]) -> None:
-    hub.deliver_from_any_thread(group, str(event["type"]), encode(event))
+async def _deliver(hub: Hub, group: str, event: events.Event) -> None:
+    hub.deliver_from_any_thread(group, event["type"], encode(event))
     await _settle()
 
 
