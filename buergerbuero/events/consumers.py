@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from buergerbuero.consult import turn as ice
 from buergerbuero.events import media, services
@@ -122,6 +123,7 @@ class EventConsumer(HubConsumer):
             "questions": services.questions_json(event, host=host),
             "chat": services.chat_json(event),
             "ice_servers": ice.ice_servers(f"event-{event.pk}"),
+            "ice_transport_policy": settings.ICE_TRANSPORT_POLICY,
         }
         if host:
             snapshot["hands"] = services.raised_hands(event)
@@ -249,19 +251,25 @@ class EventConsumer(HubConsumer):
         """Relay one browser message to Janus; ``publish`` only from the stage."""
         op = {key: value for key, value in message.items() if key != "type"}
         if op.get("op") == "publish":
-            allowed = await database_sync_to_async(self._may_publish)()
-            if not allowed:
+            display = await database_sync_to_async(self._stage_name)()
+            if display is None:
                 await self.send(text_data=encode({"type": "media", "op": "error", "reason": "not_on_stage"}))
                 return
+            op["display"] = display  # the others see the name the stage shows, not one the page chose
         peer = await self._peer()
         if peer is None:
             await self.send(text_data=encode({"type": "media", "op": "error", "reason": "unavailable"}))
             return
         await peer.handle(op)
 
-    def _may_publish(self) -> bool:
+    def _stage_name(self) -> str | None:
+        """The name this socket publishes under, or None: not on stage (may not publish)."""
         event = self._fresh_event()
-        return services.may_publish(event, member=self.member, attendee=self.attendee)
+        if not services.may_publish(event, member=self.member, attendee=self.attendee):
+            return None
+        if self.member is not None:
+            return self.member.public_name
+        return services.attendee_name(self.attendee)
 
     async def _peer(self) -> Peer | None:
         if self.peer is not None:
@@ -277,8 +285,9 @@ class EventConsumer(HubConsumer):
         return self.peer
 
     async def from_janus(self, event: dict[str, Any]) -> None:
-        if event.get("op") == "published" and self.event is not None:
-            await database_sync_to_async(self._published)(event.get("feed"))
+        if event.get("op") in ("published", "unpublished") and self.event is not None:
+            feed = event.get("feed") if event.get("op") == "published" else None
+            await database_sync_to_async(self._published)(feed)
         relayed: dict[str, Any] = {"type": "media", **event}
         await self.send(text_data=encode(relayed))
 

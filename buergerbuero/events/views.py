@@ -214,8 +214,9 @@ def host_action(request: HttpRequest, event_id: int, action: str) -> HttpRespons
     member, event = _hosted(request, event_id)
     try:
         if action == "live":
-            services.go_live(member, event)
+            # The room first: without Janus the event stays scheduled and the host is told why.
             media.open_stage(event)
+            services.go_live(member, event)
         elif action == "end":
             services.end(member, event)
             media.close_stage(event)

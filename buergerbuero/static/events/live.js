@@ -28,6 +28,7 @@ let handRaised = false;
 let stage = null; // the media Stage (null without Janus or before the snapshot)
 let localStream = null;
 let iceServers = [];
+let iceTransportPolicy = "all";
 
 function showError(text) {
   errorBox.textContent = text;
@@ -72,6 +73,7 @@ function received(message) {
 
 function snapshot(message) {
   iceServers = message.ice_servers || [];
+  iceTransportPolicy = message.ice_transport_policy || "all";
   setStatus(message.status, message.chat_enabled);
   questions.clear();
   questionsList.replaceChildren();
@@ -111,8 +113,6 @@ function showStage(seats) {
   stageSeats = seats;
   people.replaceChildren(...seats.map(personItem));
   $("[data-stage-empty]").hidden = seats.length > 0;
-  const feeds = seats.map((seat) => seat.feed).filter((feed) => feed);
-  stage?.subscribe(feeds);
   renderTiles();
   const mine = seats.find((seat) => !host && seat.attendee !== null && seat.attendee === config.attendee);
   if (mine?.muted && localStream) localStream.getAudioTracks().forEach((track) => { track.enabled = false; });
@@ -165,6 +165,8 @@ async function startMedia() {
   stage = new Stage({
     send: (message) => send({ type: "media", ...message }),
     iceServers,
+    iceTransportPolicy,
+    autoSubscribe: true, // everyone watches the whole stage
     onRemoteStream: (feed, stream) => { streams.set(feed, stream); renderTiles(); },
     onRemoteGone: (feed) => { streams.delete(feed); renderTiles(); },
     onError: (reason) => showError(interpolate(gettext("The video connection failed (%(reason)s)."), { reason }, true)),
@@ -198,7 +200,7 @@ async function publish(getStream) {
     localStream?.getTracks().forEach((track) => track.stop());
     localStream = await getStream();
     await startMedia();
-    stage?.publish(localStream, host ? gettext("Host") : gettext("Viewer on stage"));
+    stage?.publish(localStream); // the server names the feed after the seat
   } catch (error) {
     showError(gettext("Camera or microphone could not be started. Please check the browser's permission."));
   }
