@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from django.utils.translation import gettext as _
 
+from buergerbuero.lib.dates import within_range
 from buergerbuero.lib.errors import ServiceError
 
 if TYPE_CHECKING:
@@ -133,9 +134,13 @@ def _clean_date(field: FormField, text: str) -> str:
         german = _GERMAN_DATE.fullmatch(text)
         if german:
             day, month, year = (int(part) for part in german.groups())
-            return dt.date(year, month, day).isoformat()
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            return dt.date.fromisoformat(text).isoformat()
+            value = dt.date(year, month, day)
+        elif re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            value = dt.date.fromisoformat(text)
+        else:
+            raise ValueError(text)
+        if within_range(value):
+            return value.isoformat()
     except ValueError:
         pass
     raise FormValueError(
