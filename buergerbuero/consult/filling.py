@@ -53,6 +53,8 @@ from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from buergerbuero.audit.models import Action as Audit
+from buergerbuero.audit.services import record
 from buergerbuero.consult.models import (
     Consultation,
     InboxStatus,
@@ -145,6 +147,18 @@ def _require_agent(who: Participant) -> None:
         raise ConsultError(_("Only the staff member of this consultation can do that."), "not_agent")
 
 
+def _audit(who: Participant, action: str, shared: SharedForm, **details: object) -> None:
+    """The staff member's action on a form, by the consultation's and the form's ids only."""
+    agent = who.consultation.agent
+    record(
+        action,
+        actor=agent.user if agent is not None else None,
+        organization=who.consultation.office.organization_id,
+        target=f"consultation:{who.consultation.pk}",
+        details={"form": shared.pk, "template": shared.template_id, **details},
+    )
+
+
 def _locked(who: Participant, form_id: int) -> SharedForm:
     """The open form of this (open) consultation, row-locked until the transaction ends."""
     shared = (
@@ -203,6 +217,7 @@ def open_form(who: Participant, template_id: int, now: dt.datetime | None = None
             )
         shared.template = template
         publish(consultation_group(who.consultation.pk), events.form_state(state_json(shared)))
+        _audit(who, Audit.FORM_OPENED, shared)
     return shared
 
 
@@ -362,6 +377,7 @@ def close(who: Participant, form_id: int, now: dt.datetime | None = None) -> Non
         shared.closed_at = now or timezone.now()
         shared.save(update_fields=["closed_at"])
         publish(consultation_group(who.consultation.pk), events.form_closed(shared.pk))
+        _audit(who, Audit.FORM_CLOSED, shared, status=shared.status)
 
 
 def let_interpreter_write(who: Participant, form_id: int, allowed: bool) -> None:

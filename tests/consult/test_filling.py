@@ -130,6 +130,16 @@ def test_one_open_form_at_a_time_and_a_closed_one_comes_back_as_it_was(
     again = filling.open_form(agent_of(consultation), template.pk)
     assert again.pk == shared.pk
     assert value_of(again, "surname").value == "Beispiel"
+    # Opening and closing are the staff member's actions, in the audit log by ids only.
+    logged = AuditEntry.objects.order_by("pk").values_list("action", "target", "actor_id", "details")
+    target = f"consultation:{consultation.pk}"
+    agent_id = consultation.agent.user_id if consultation.agent else None
+    details = {"form": shared.pk, "template": template.pk}
+    assert list(logged) == [
+        ("consult.form_opened", target, agent_id, details),
+        ("consult.form_closed", target, agent_id, {**details, "status": "filling"}),
+        ("consult.form_opened", target, agent_id, details),
+    ]
 
 
 # --- editing: versions and suggestions --------------------------------------------------------
