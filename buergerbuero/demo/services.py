@@ -22,6 +22,7 @@ from buergerbuero.demo.data import (
     ORGANIZATIONS,
     PLATFORM_SUPERUSER,
 )
+from buergerbuero.demo.events import add_demo_events
 from buergerbuero.demo.statistics import DEMO_ORGANIZATION, add_statistics_history
 from buergerbuero.offices.models import Closure, Office, OpeningInterval, Service, SpecialOpening
 from buergerbuero.orgs.models import Organization
@@ -118,6 +119,7 @@ def load_demo() -> None:
             add_history(office)
         if organization.slug == DEMO_ORGANIZATION:
             add_statistics_history(organization)
+            add_demo_events(organization, offices)
 
 
 def _history_times(

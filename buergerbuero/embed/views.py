@@ -36,6 +36,9 @@ def entry(request: HttpRequest, org_slug: str, office_slug: str | None = None) -
     target = (
         reverse("office", args=[org_slug, office_slug]) if office else reverse("directory", args=[org_slug])
     )
+    if office is None and request.GET.get("page") == "events":
+        # The events page, by its route's name: embed does not import the events app.
+        target = reverse("events:list", args=[org_slug])
     if origin not in organization.embedding_origins:
         context = {
             "organization": organization,

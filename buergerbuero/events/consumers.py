@@ -275,8 +275,14 @@ class EventConsumer(HubConsumer):
         if self.peer is not None:
             return self.peer
         event = await database_sync_to_async(self._fresh_event)()
-        if event.status != EventStatus.LIVE or not event.janus_server or event.room_id is None:
+        if event.status != EventStatus.LIVE:
             return None
+        if not event.janus_server or event.room_id is None:
+            # Live without a room (the demo's event, or Janus was missing when it went live).
+            try:
+                event = await database_sync_to_async(media.open_stage)(event)
+            except media.StageUnavailable:
+                return None
         try:
             self.peer = janus_peer(event.janus_server, event.room_id, self.from_janus)
         except Exception:

@@ -38,6 +38,8 @@ from buergerbuero.audit import services as audit
 from buergerbuero.booking import messages as appointment_messages
 from buergerbuero.booking import services as booking
 from buergerbuero.consult import services as consult
+from buergerbuero.events import messages as event_messages
+from buergerbuero.events import services as events
 from buergerbuero.jobs.models import Heartbeat
 from buergerbuero.limits import services as limits
 from buergerbuero.notify import services as notify
@@ -121,9 +123,11 @@ JOBS: list[PeriodicJob] = [
     PeriodicJob(
         "prune_presence_history", dt.timedelta(hours=1), stats.after_aggregation(presence_history.prune)
     ),
+    PeriodicJob("prune_events", dt.timedelta(hours=1), events.prune_events),
     PeriodicJob("prune_rate_limits", dt.timedelta(hours=1), limits.prune),
     PeriodicJob("prune_audit", dt.timedelta(hours=1), audit.prune_audit),
     PeriodicJob("enqueue_reminders", dt.timedelta(minutes=1), appointment_messages.enqueue_reminders),
+    PeriodicJob("enqueue_event_reminders", dt.timedelta(minutes=1), event_messages.enqueue_reminders),
     PeriodicJob("deliver_notifications", dt.timedelta(seconds=5), deliver_notifications, NETWORK),
     PeriodicJob("expire_unanswered_calls", dt.timedelta(seconds=2), periodic.expire_unanswered_calls),
     PeriodicJob("expire_lost_tickets", dt.timedelta(seconds=15), periodic.expire_lost_tickets),

@@ -66,6 +66,7 @@ OPERATIONS = {
     HOURS,
     "/api/v1/organizations/{org}/offices/{office}/slots/",
     "/api/v1/organizations/{org}/statistics/",
+    "/api/v1/organizations/{org}/events/",
 }
 
 CONFIG = SchemathesisConfig.from_dict(

@@ -416,3 +416,11 @@ def test_a_snapshot_costs_the_same_whatever_the_audience(live_event: Event, host
         services.raise_hand(person)
     services.bring_on_stage(host, live_event, person.pk)
     assert cost() == baseline == 4
+
+
+def test_the_job_loop_prunes_events_and_writes_their_reminders() -> None:
+    from buergerbuero.jobs.registry import JOBS
+
+    names = {job.name: job.run for job in JOBS}
+    assert names["prune_events"] is services.prune_events
+    assert names["enqueue_event_reminders"] is messages.enqueue_reminders

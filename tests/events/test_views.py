@@ -177,3 +177,19 @@ def test_the_lobby_page_has_a_countdown(client: Client, org: Organization, host:
     soon = make_event(org, hosts=[host], starts_in=dt.timedelta(minutes=30))
     page = client.get(reverse("events:event", args=[org.slug, soon.pk]))
     assert "data-countdown" in page.content.decode()
+
+
+def test_the_embed_opens_the_events_page_framable_by_the_towns_website(
+    client: Client, org: Organization
+) -> None:
+    org.embed_origins = "https://www.testhausen.de"
+    org.save()
+    entry = client.get(f"/embed/{org.slug}/", {"origin": "https://www.testhausen.de", "page": "events"})
+    assert entry["Location"] == reverse("events:list", args=[org.slug])
+    page = client.get(entry["Location"])
+    assert "https://www.testhausen.de" in page["Content-Security-Policy"]
+
+
+def test_the_directory_links_the_events(client: Client, org: Organization) -> None:
+    page = client.get(reverse("directory", args=[org.slug]))
+    assert reverse("events:list", args=[org.slug]) in page.content.decode()

@@ -1,5 +1,7 @@
 // The snippet for other websites:
 //   <script src="https://HOST/embed.js" data-org="musterstadt" data-office="bauamt" data-lang="de" async></script>
+// or, for the organisation's events (consultation hours, press conferences, public events):
+//   <script src="https://HOST/embed.js" data-org="musterstadt" data-page="events" async></script>
 // It puts the office directory (or one office) in a frame where the script stands; the whole
 // citizen flow then runs inside it. The frame isolates both sides' CSS and JavaScript, and its
 // `allow` attribute lets the consultation use camera, microphone and screen sharing.
@@ -7,7 +9,7 @@
   const script = document.currentScript;
   if (!script) return;
   const base = new URL(script.src).origin;
-  const { org, office = "", lang = "" } = script.dataset;
+  const { org, office = "", lang = "", page = "" } = script.dataset;
   if (!org) {
     console.error("embed.js: data-org is missing");
     return;
@@ -16,6 +18,7 @@
   const address = new URL(path, base);
   address.searchParams.set("origin", location.origin);
   if (lang) address.searchParams.set("lang", lang);
+  if (page === "events" && !office) address.searchParams.set("page", "events");
 
   const frame = document.createElement("iframe");
   frame.src = address.href;
