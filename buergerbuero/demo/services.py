@@ -23,6 +23,7 @@ from buergerbuero.demo.data import (
     PLATFORM_SUPERUSER,
 )
 from buergerbuero.demo.events import add_demo_events
+from buergerbuero.demo.forms import add_forms
 from buergerbuero.demo.statistics import DEMO_ORGANIZATION, add_statistics_history
 from buergerbuero.offices.models import Closure, Office, OpeningInterval, Service, SpecialOpening
 from buergerbuero.orgs.models import Organization
@@ -120,6 +121,7 @@ def load_demo() -> None:
         if organization.slug == DEMO_ORGANIZATION:
             add_statistics_history(organization)
             add_demo_events(organization, offices)
+            add_forms(offices["buergerbuero"])
 
 
 def _history_times(
