@@ -33,9 +33,14 @@ MARGIN = 1024 * 1024  # multipart boundaries and the other fields of the form ar
 
 
 def largest_upload() -> int:
-    """The largest file anyone may legitimately send: a document or a waiting-area medium."""
+    """The largest file anyone may legitimately send: a document, a waiting-area medium or an
+    office's fillable PDF form."""
     return max(
-        settings.DOCUMENT_MAX_BYTES, media.VIDEO_MAX_BYTES, media.IMAGE_MAX_BYTES, media.LOGO_MAX_BYTES
+        settings.DOCUMENT_MAX_BYTES,
+        settings.FORM_PDF_MAX_BYTES,
+        media.VIDEO_MAX_BYTES,
+        media.IMAGE_MAX_BYTES,
+        media.LOGO_MAX_BYTES,
     )
 
 
