@@ -78,7 +78,7 @@ def _stamped(text: str, covers: int) -> str:
     match = _SEQ.search(text)
     if match is None or int(match.group(1)) <= covers:
         return text
-    return f'{{"covers":{covers},{text[1:]}'
+    return f'{text[:-1]},"covers":{covers}}}'  # last: the type stays first, as in every event
 
 
 class Subscriber(Protocol):
