@@ -35,6 +35,8 @@ from buergerbuero.forms.models import FormTemplate, Source
 from buergerbuero.offices.models import Office, Service
 
 LABEL_MAX = 200
+# field names from labels keep German words readable ("Größe" -> "groesse", not "groe")
+_GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"})
 HELP_MAX = 500
 MAX_FIELDS = 100
 
@@ -189,7 +191,7 @@ def definition_text(fields: Iterable[FormField]) -> str:
 
 
 def _unique_name(label: str, taken: set[str]) -> str:
-    base = slugify(label)[:60].strip("-") or "field"
+    base = slugify(label.translate(_GERMAN))[:60].strip("-") or "field"
     name, suffix = base, 2
     while name in taken:
         name = f"{base}-{suffix}"
