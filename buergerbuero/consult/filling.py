@@ -544,6 +544,15 @@ def signed_form_for(
     return None
 
 
+def signed_forms_for_citizen(consultation: Consultation, token: str) -> list[SharedForm]:
+    """The consultation's signed forms, while the ticket's token still opens it (see
+    ``services.participant``: an hour after the end), for the closing page's downloads."""
+    if participant(consultation.pk, token=token) is None:
+        return []
+    signed = SharedForm.objects.filter(consultation=consultation, status=SharedFormStatus.SIGNED)
+    return list(signed.select_related("template").order_by("signed_at", "pk"))
+
+
 def values_for_display(shared: SharedForm) -> list[tuple[FormField, str | bool, bool]]:
     """(field, value, suggested by staff and not confirmed) in the form's order."""
     rows = {row.field: row for row in shared.values.all()}

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from buergerbuero.audit.models import Action as Audit
 from buergerbuero.audit.services import record
-from buergerbuero.consult import services
+from buergerbuero.consult import filling, services
 from buergerbuero.consult.models import Consultation, Document, ParticipantRole
 from buergerbuero.embed.framing import citizen_page
 from buergerbuero.lib.browser_policy import allow_devices
@@ -93,6 +93,10 @@ def done(request: HttpRequest, token: str) -> HttpResponse:
             "organization": ticket.office.organization,
             "office": ticket.office,
             "can_rate": consultation is not None and not consultation.feedback_given,
+            # The signed forms, downloadable as long as the ticket still opens the consultation.
+            "signed_forms": filling.signed_forms_for_citizen(consultation, token) if consultation else [],
+            "consultation": consultation,
+            "token": token,
         },
     )
 

@@ -455,3 +455,18 @@ def test_forms_and_their_pdfs_are_deleted_with_the_consultation(
     assert not SharedForm.objects.exists()
     assert not SharedFormValue.objects.exists()
     assert not storage.exists(name)
+
+
+def test_the_closing_page_offers_the_signed_forms_for_an_hour(
+    consultation: Consultation, signed: SharedForm, agent_member: StaffMember
+) -> None:
+    consult_services.end_consultation(consultation, agent_member)
+    done = reverse("consult:done", args=[consultation.ticket.token])
+    page = Client().get(done).content.decode()
+    assert f"{pdf_url(signed)}?ticket={consultation.ticket.token}" in page
+    later = timezone.now() + consult_services.CITIZEN_DOCUMENTS_AFTER_END + dt.timedelta(minutes=1)
+    assert filling.signed_forms_for_citizen(consultation, consultation.ticket.token) == [signed]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(consult_services.timezone, "now", lambda: later)
+        assert filling.signed_forms_for_citizen(consultation, consultation.ticket.token) == []
+        assert Client().get(pdf_url(signed), {"ticket": consultation.ticket.token}).status_code == 404
