@@ -247,3 +247,47 @@ def test_the_consultation_page_with_a_form_open_meets_wcag_aa(
     citizen.locator("[data-sf-review]").click()
     problems += describe_violations("summary", axe_violations(citizen))
     assert not problems, "\n".join(problems)
+
+
+def test_the_citizen_confirms_and_signs_with_the_keyboard_alone(
+    people: People, call_office: CallOffice, template: FormTemplate
+) -> None:
+    meeting = start_consultation(call_office, mode=Mode.CHAT)
+    agent = people.open("agent")
+    log_in(agent, people.base, call_office.agent.user, meeting.agent_path)
+    open_form(agent, template)
+    citizen = people.open("citizen", viewport=PORTRAIT)
+    open_call_page(citizen, people.base + meeting.citizen_path)
+    form_id = SharedForm.objects.get(consultation=meeting.consultation).pk
+
+    citizen.locator(field(citizen, "surname")).focus()
+    citizen.keyboard.type("Beispiel")
+    citizen.keyboard.press("Tab")
+    citizen.keyboard.type("Hauptstraße 12")
+    citizen.locator(field(citizen, "moved_on")).fill("2026-11-01")
+    citizen.locator(field(citizen, "consent")).focus()
+    citizen.keyboard.press("Space")
+    expect(agent.locator(field(agent, "consent"))).to_be_checked()
+    # From the last field on: Tab and Enter only.
+    citizen.keyboard.press("Tab")
+    expect(citizen.locator("[data-sf-review]")).to_be_focused()
+    citizen.keyboard.press("Enter")
+    expect(citizen.locator("#sf-summary-heading")).to_be_focused()
+    citizen.keyboard.press("Tab")
+    expect(citizen.locator("[data-sf-confirm]")).to_be_focused()
+    citizen.keyboard.press("Enter")
+    expect(citizen.locator("#sf-sign-heading")).to_be_focused()
+    citizen.keyboard.press("Tab")
+    citizen.keyboard.press("Tab")
+    expect(citizen.locator("[data-sf-signer]")).to_be_focused()
+    citizen.keyboard.type("Anna Beispiel")
+    citizen.keyboard.press("Tab")
+    expect(citizen.locator("[data-sf-sign-button]")).to_be_focused()
+    citizen.keyboard.press("Enter")
+    expect(citizen.locator("[data-sf-download-box]")).to_be_visible()
+    expect(citizen.locator("[data-sf-status]")).to_have_text("Unterschrieben von Anna Beispiel.")
+
+    signed = SharedForm.objects.get(pk=form_id)
+    text = "\n".join(page.extract_text() for page in PdfReader(signed.pdf.open("rb")).pages)
+    assert "Anna Beispiel" in text
+    assert "Hauptstraße 12" in text
