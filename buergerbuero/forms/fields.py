@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from buergerbuero.lib.dates import within_range
 from buergerbuero.lib.errors import ServiceError
@@ -120,10 +121,12 @@ def clean_value(field: FormField, raw: object) -> str | bool:
         raise FormValueError(message % {"label": field.label}, "characters")
     limit = field.limit
     if limit is not None and len(text) > limit:
-        raise FormValueError(
-            _("“%(label)s” takes at most %(limit)d characters.") % {"label": field.label, "limit": limit},
-            "length",
+        message = ngettext(
+            "“%(label)s” takes at most %(limit)d character.",
+            "“%(label)s” takes at most %(limit)d characters.",
+            limit,
         )
+        raise FormValueError(message % {"label": field.label, "limit": limit}, "length")
     return text
 
 
