@@ -27,9 +27,10 @@ holds the values (the office's record of the consultation) can compute it again 
 with the one printed on the page.
 
 The signature page's text is in the office's language (the site's default language), like the
-form itself. Characters outside the embedded font are printed as U+FFFD (see ``layout``);
-values written into an uploaded PDF's own fields are limited to that field's font (usually
-Helvetica, Latin-1), so other scripts there are also replaced by "?".
+form itself. Characters outside the embedded font are printed as U+FFFD (see ``layout``).
+An uploaded PDF's fields show their values in the field's own font (usually Helvetica, which
+has Latin-1 only); a value it cannot show (a Cyrillic or Greek name) is drawn into the field's
+place in the embedded font instead, at the field's font size.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import cast
@@ -48,8 +50,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from fpdf import FPDF
 from PIL import Image
-from pypdf import PdfReader, PdfWriter
-from pypdf.generic import ArrayObject, DictionaryObject, NameObject, StreamObject
+from pypdf import PageObject, PdfReader, PdfWriter
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, StreamObject
 
 from buergerbuero.forms.fields import FormField, FormValueError, clean_values, display_value, template_fields
 from buergerbuero.forms.intake import SignaturePlace, choice_exports, terminal_fields
@@ -125,6 +127,7 @@ def _filled_original(
         for name, field, widgets in terminal_fields(acroform.get("/Fields", ArrayObject()))
     }
     written: dict[str, str] = {}
+    drawn: list[tuple[DictionaryObject, DictionaryObject, str, bool]] = []  # field, widget, text, lines
     for field in fields:
         if field.name not in nodes:
             continue
@@ -138,11 +141,92 @@ def _filled_original(
         elif field.kind == "choice":
             written[field.name] = choice_exports(node).get(str(value), "") if value else ""
         else:
-            written[field.name] = _latin1(display_value(field, value) if field.kind == "date" else str(value))
+            text = display_value(field, value) if field.kind == "date" else str(value)
+            if _latin1(text):
+                written[field.name] = text
+            else:  # the field's own font cannot show it: the value is drawn in ours
+                written[field.name] = ""
+                drawn.extend((node, widget, text, field.kind == "textarea") for widget in widgets)
     writer.update_page_form_field_values(None, written, auto_regenerate=False)
+    pages = _widget_pages(writer)
     _flatten(writer)
+    _draw_texts(writer, acroform, pages, drawn)
     del writer._root_object["/AcroForm"]
     return writer
+
+
+def _widget_pages(writer: PdfWriter) -> dict[int, int]:
+    """The page index of every widget, by its object number."""
+    pages: dict[int, int] = {}
+    for index, page in enumerate(writer.pages):
+        for reference in cast(ArrayObject, page.get("/Annots", ArrayObject())):
+            if isinstance(reference, IndirectObject):
+                pages[reference.idnum] = index
+    return pages
+
+
+def _draw_texts(
+    writer: PdfWriter,
+    acroform: DictionaryObject,
+    pages: dict[int, int],
+    drawn: list[tuple[DictionaryObject, DictionaryObject, str, bool]],
+) -> None:
+    """Values the fields' own fonts cannot show (Cyrillic, Greek, …), written into the fields'
+    places on their pages in the embedded font."""
+    by_page: dict[int, list[tuple[tuple[float, float, float, float], str, bool, float]]] = {}
+    for field, widget, text, lines in drawn:
+        reference = widget.indirect_reference
+        if reference is None or reference.idnum not in pages:
+            continue
+        appearance = str(widget.get("/DA") or field.get("/DA") or acroform.get("/DA") or "")
+        size = _font_size(appearance)
+        rect = tuple(float(value) for value in cast(ArrayObject, widget["/Rect"]))
+        left, bottom, right, top = (
+            min(rect[0], rect[2]),
+            min(rect[1], rect[3]),
+            max(rect[0], rect[2]),
+            max(rect[1], rect[3]),
+        )
+        by_page.setdefault(pages[reference.idnum], []).append(((left, bottom, right, top), text, lines, size))
+    for index, texts in by_page.items():
+        page = writer.pages[index]
+        pdf = _overlay_document(page)
+        for rect, text, lines, size in texts:
+            x, y, width, height = _box(page, rect)
+            size = size or min(12.0, height * 0.7 if not lines else 10.0)
+            pdf.set_font(FONT, "", size)
+            if lines:
+                pdf.set_xy(x + 2, y + 2)
+                pdf.multi_cell(width - 4, size * 1.15, printable(text))
+            else:
+                value = printable(text)
+                while size > 5 and pdf.get_string_width(value) > width - 4:
+                    size -= 0.5
+                    pdf.set_font_size(size)
+                pdf.set_xy(x + 2, y + (height - size) / 2)
+                pdf.cell(width - 4, size, value)
+        page.merge_page(PdfReader(io.BytesIO(output(pdf))).pages[0])
+
+
+def _font_size(appearance: str) -> float:
+    """The size of a default appearance string such as ``/Helv 10 Tf 0 g`` (0: automatic)."""
+    found = re.search(r"(\d+(?:\.\d+)?)\s+Tf", appearance)
+    return float(found.group(1)) if found else 0.0
+
+
+def _overlay_document(page: PageObject) -> FPDF:
+    """An empty fpdf2 page of ``page``'s size, to be merged onto it."""
+    pdf = document("", size=(float(page.mediabox.width), float(page.mediabox.height)))
+    pdf.set_auto_page_break(auto=False)
+    pdf.add_page()
+    return pdf
+
+
+def _box(page: PageObject, rect: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """A PDF rectangle (left, bottom, right, top) as fpdf2's x, y from the top, width, height."""
+    left, bottom, right, top = rect
+    origin_x, origin_y = float(page.mediabox.left), float(page.mediabox.bottom)
+    return (left - origin_x, float(page.mediabox.height) - (top - origin_y), right - left, top - bottom)
 
 
 def _flatten(writer: PdfWriter) -> None:
@@ -207,22 +291,21 @@ def _on_state(widgets: list[DictionaryObject]) -> str | None:
     return None
 
 
-def _latin1(text: str) -> str:
-    # The fields' own fonts (Helvetica and kin) carry Latin-1 (WinAnsi) only.
-    return text.encode("cp1252", errors="replace").decode("cp1252")
+def _latin1(text: str) -> bool:
+    """Whether the fields' own fonts (Helvetica and kin, WinAnsi encoding) can show ``text``."""
+    try:
+        text.encode("cp1252")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _overlay_signature(
     writer: PdfWriter, place: SignaturePlace, signature: Signature, image: bytes | None
 ) -> None:
     page = writer.pages[place.page]
-    width, height = float(page.mediabox.width), float(page.mediabox.height)
-    left, bottom, right, top = place.rect
-    pdf = document("", size=(width, height))
-    pdf.set_auto_page_break(auto=False)
-    pdf.add_page()
-    origin_x, origin_y = float(page.mediabox.left), float(page.mediabox.bottom)
-    box = (left - origin_x, height - (top - origin_y), right - left, top - bottom)
+    pdf = _overlay_document(page)
+    box = _box(page, place.rect)
     if image is not None:
         pdf.image(io.BytesIO(image), x=box[0], y=box[1], w=box[2], h=box[3], keep_aspect_ratio=True)
     else:

@@ -107,6 +107,20 @@ def test_the_filled_pdf_holds_every_value_flattened_and_the_drawn_signature_in_i
     assert content_hash(template, VALUES, signature) in last.replace("\n", "")
 
 
+def test_values_the_forms_font_cannot_show_are_drawn_in_the_embedded_font(office: Office) -> None:
+    template = pdf_template(office, meldebescheinigung())
+    values = {**VALUES, "Name": "Шевченко", "Vorname": "Олена", "Zweck": "Για την εργασία\nдругий рядок"}
+
+    page = PdfReader(
+        io.BytesIO(filled_pdf(template, values, Signature("Олена Шевченко", SIGNED_AT, None)))
+    ).pages[0]
+
+    text = page.extract_text()
+    for expected in ("Шевченко", "Олена", "Για την εργασία", "другий рядок", "Große Straße 1", "29.02.1980"):
+        assert expected in text
+    assert "?" not in text
+
+
 def test_checkbox_and_radio_states_are_drawn_as_chosen(office: Office) -> None:
     template = pdf_template(
         office,
