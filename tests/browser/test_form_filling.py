@@ -136,6 +136,13 @@ def test_citizen_and_staff_fill_in_confirm_and_sign_together(
     # The staff member's value is a suggestion for the citizen until confirmed.
     expect(citizen.locator('[data-sf-field="street"] [data-sf-suggested]')).to_be_visible()
     expect(citizen.locator('[data-sf-field="surname"] [data-sf-suggested]')).to_be_hidden()
+    # …and a screen reader hears it with the field (and only then).
+    suggested_id = citizen.locator('[data-sf-field="street"] [data-sf-suggested]').get_attribute("id")
+    assert suggested_id is not None
+    described = citizen.locator(field(citizen, "street")).get_attribute("aria-describedby") or ""
+    assert suggested_id in described.split()
+    described = citizen.locator(field(citizen, "surname")).get_attribute("aria-describedby") or ""
+    assert not any(part.endswith("-suggested") for part in described.split())
 
     # The citizen reloads half-way: the form comes back as it is.
     citizen.reload()
@@ -172,6 +179,9 @@ def test_citizen_and_staff_fill_in_confirm_and_sign_together(
     citizen.locator("[data-sf-confirm]").click()
     expect(citizen.locator("[data-sf-sign]")).to_be_visible()
     expect(citizen.locator('[data-sf-field="street"] [data-sf-suggested]')).to_be_hidden()
+    assert suggested_id not in (
+        citizen.locator(field(citizen, "street")).get_attribute("aria-describedby") or ""
+    )
     canvas = citizen.locator("[data-sf-canvas]")
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()

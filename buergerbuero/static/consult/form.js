@@ -165,7 +165,9 @@ export class SharedForm {
     error.id = `${id}-error`;
     error.dataset.sfFieldError = "";
     error.setAttribute("role", "alert");
-    const describedBy = [field.help ? help.id : "", suggested.id, presence.id, error.id].filter(Boolean).join(" ");
+    // The "suggested" note joins the description only while it is shown (see show()): a
+    // screen reader reads a described-by element even when it is hidden.
+    const describedBy = [field.help ? help.id : "", presence.id, error.id].filter(Boolean).join(" ");
     const required = field.required ? ` (${gettext("required")})` : "";
 
     if (field.kind === "radio") {
@@ -241,8 +243,15 @@ export class SharedForm {
     const wrapper = this.fieldsBox.querySelector(`[data-sf-field="${CSS.escape(name)}"]`);
     if (!wrapper) return;
     const suggested = known.by === "agent" && !known.confirmed;
-    wrapper.querySelector("[data-sf-suggested]").hidden = !suggested;
+    const note = wrapper.querySelector("[data-sf-suggested]");
+    note.hidden = !suggested;
     wrapper.classList.toggle("shared-form__field--suggested", suggested);
+    const described = field.kind === "radio" ? [wrapper.querySelector("fieldset")] : this.inputsOf(name);
+    for (const element of described) {
+      const ids = (element.getAttribute("aria-describedby") || "").split(" ").filter((id) => id && id !== note.id);
+      if (suggested) ids.splice(1, 0, note.id);
+      element.setAttribute("aria-describedby", ids.join(" "));
+    }
     const readOnly = !this.mayWrite();
     for (const input of this.inputsOf(name)) input.disabled = readOnly;
     if (this.pending.has(name)) return;
