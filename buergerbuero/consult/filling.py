@@ -544,10 +544,12 @@ def signed_form_for(
     return None
 
 
-def signed_forms_for_citizen(consultation: Consultation, token: str) -> list[SharedForm]:
+def signed_forms_for_citizen(
+    consultation: Consultation, token: str, now: dt.datetime | None = None
+) -> list[SharedForm]:
     """The consultation's signed forms, while the ticket's token still opens it (see
     ``services.participant``: an hour after the end), for the closing page's downloads."""
-    if participant(consultation.pk, token=token) is None:
+    if participant(consultation.pk, token=token, now=now) is None:
         return []
     signed = SharedForm.objects.filter(consultation=consultation, status=SharedFormStatus.SIGNED)
     return list(signed.select_related("template").order_by("signed_at", "pk"))

@@ -458,15 +458,15 @@ def test_forms_and_their_pdfs_are_deleted_with_the_consultation(
 
 
 def test_the_closing_page_offers_the_signed_forms_for_an_hour(
-    consultation: Consultation, signed: SharedForm, agent_member: StaffMember
+    consultation: Consultation, signed: SharedForm, agent_member: StaffMember, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     consult_services.end_consultation(consultation, agent_member)
     done = reverse("consult:done", args=[consultation.ticket.token])
     page = Client().get(done).content.decode()
     assert f"{pdf_url(signed)}?ticket={consultation.ticket.token}" in page
+    token = consultation.ticket.token
+    assert filling.signed_forms_for_citizen(consultation, token) == [signed]
     later = timezone.now() + consult_services.CITIZEN_DOCUMENTS_AFTER_END + dt.timedelta(minutes=1)
-    assert filling.signed_forms_for_citizen(consultation, consultation.ticket.token) == [signed]
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(consult_services.timezone, "now", lambda: later)
-        assert filling.signed_forms_for_citizen(consultation, consultation.ticket.token) == []
-        assert Client().get(pdf_url(signed), {"ticket": consultation.ticket.token}).status_code == 404
+    assert filling.signed_forms_for_citizen(consultation, token, now=later) == []
+    monkeypatch.setattr("django.utils.timezone.now", lambda: later)
+    assert Client().get(pdf_url(signed), {"ticket": token}).status_code == 404
