@@ -92,7 +92,8 @@ def fields_of(shared: SharedForm) -> list[FormField]:
 
 
 def state_json(shared: SharedForm, values: list[SharedFormValue] | None = None) -> dict[str, Any]:
-    """The whole form as pages render it (2 queries: the template's title, the values)."""
+    """The whole form as pages render it (one query for the values unless given; the template
+    comes with the form)."""
     rows = values if values is not None else list(shared.values.all())
     return {
         "id": shared.pk,
@@ -125,7 +126,7 @@ def open_form_of(consultation: Consultation) -> SharedForm | None:
 
 
 def current_state(consultation: Consultation) -> dict[str, Any] | None:
-    """What a (re)connecting socket gets: the open form's state, or None (3 queries at most)."""
+    """What a (re)connecting socket gets: the open form's state, or None (2 queries at most)."""
     shared = open_form_of(consultation)
     return state_json(shared) if shared is not None else None
 
