@@ -162,10 +162,12 @@ def check_pdf(content: bytes) -> CheckedPdf:
             _("This PDF has no fields to fill in. Please upload a fillable PDF form (AcroForm)."), "no_fields"
         )
     sanitised = sanitise(reader)
-    # The copy must pass as a new upload and hold the same fields; anything else is our bug.
+    # The copy must pass as a new upload and hold the same fields (their kinds are the
+    # original's: a date known only by its format action is plain text once actions are gone).
     again = _read(sanitised)
     _refuse_active_content(again)
-    if read_fields(again) != (fields, places):
+    fields_again, places_again = read_fields(again)
+    if [field.name for field in fields_again] != [field.name for field in fields] or places_again != places:
         raise PdfRefused(_("This PDF could not be read as a form."), "unreadable")
     return CheckedPdf(content=sanitised, fields=fields, signature_places=places)
 

@@ -53,6 +53,12 @@ def test_a_date_is_recognised_by_its_name_or_tooltip_without_a_format_action() -
     assert kinds == {"Text1": "date", "birth_date": "date", "Update": "text"}
 
 
+def test_a_date_known_only_by_its_format_action_stays_a_date() -> None:
+    checked = check_pdf(fillable_pdf("Test", "", [Widget("date", "Text2", "Text2")]))
+
+    assert [(field.name, field.kind) for field in checked.fields] == [("Text2", "date")]
+
+
 def test_fields_are_listed_in_reading_order_over_several_pages() -> None:
     widgets = [Widget("text", f"Feld{number}", f"Feld {number}") for number in range(30)]
 
