@@ -73,6 +73,7 @@ from buergerbuero.forms.fields import (
     template_fields,
 )
 from buergerbuero.forms.pdf import Signature, filled_pdf
+from buergerbuero.lib.locking import locked
 from buergerbuero.limits import services as limits
 from buergerbuero.realtime import events
 from buergerbuero.realtime.publish import publish, publish_now
@@ -163,8 +164,7 @@ def _audit(who: Participant, action: str, shared: SharedForm, **details: object)
 def _locked(who: Participant, form_id: int) -> SharedForm:
     """The open form of this (open) consultation, row-locked until the transaction ends."""
     shared = (
-        SharedForm.objects.select_for_update(of=("self",))
-        .select_related("template")
+        locked(SharedForm.objects.select_related("template"))
         .filter(
             pk=form_id,
             consultation=who.consultation,
@@ -188,11 +188,7 @@ def open_form(who: Participant, template_id: int, now: dt.datetime | None = None
     now = now or timezone.now()
     with transaction.atomic():
         # The consultation's row serialises two openings at once (one open form at a time).
-        if (
-            not Consultation.objects.select_for_update()
-            .filter(pk=who.consultation.pk, ended_at__isnull=True)
-            .exists()
-        ):
+        if not locked(Consultation.objects.filter(pk=who.consultation.pk, ended_at__isnull=True)).exists():
             raise ConsultError(_("This consultation has ended."), "ended")
         if SharedForm.objects.filter(consultation=who.consultation, closed_at__isnull=True).exists():
             raise ConsultError(_("Please close the open form first."), "form_open")

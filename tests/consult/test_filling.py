@@ -41,6 +41,7 @@ from tests.consult.filling_support import (
     registration_form,
 )
 from tests.consult.support import logged_in
+from tests.support.lock_race import assert_raced, assert_raced_control, at_once, hold, without_locks
 
 pytestmark = pytest.mark.django_db
 
@@ -471,3 +472,41 @@ def test_the_closing_page_offers_the_signed_forms_for_an_hour(
     assert filling.signed_forms_for_citizen(consultation, token, now=later) == []
     monkeypatch.setattr("django.utils.timezone.now", lambda: later)
     assert Client().get(pdf_url(signed), {"ticket": token}).status_code == 404
+
+
+# --- the lock: two edits of one field at the same moment ----------------------------------------
+def _race_same_field(consultation: Consultation, shared: SharedForm, *, deferred: bool) -> list[Any]:
+    citizen, agent = citizen_of(consultation), agent_of(consultation)
+    calls = [
+        lambda: filling.edit(citizen, shared.pk, "notes", "vom Bürger", base=0),
+        lambda: filling.edit(agent, shared.pk, "notes", "von der Mitarbeiterin", base=0),
+    ]
+    # Each edit sleeps after it read the field's version and before it writes the next one.
+    with hold(SharedFormValue, 0.3):
+        return at_once(calls, deferred_sqlite=deferred)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_edits_of_one_field_each_get_their_own_version(
+    consultation: Consultation, shared: SharedForm
+) -> None:
+    runs = _race_same_field(consultation, shared, deferred=False)
+    assert_raced(runs)
+    assert [run.error for run in runs] == [None, None]
+    by_version = {run.value.version: run.value.value for run in runs}
+    assert sorted(by_version) == [1, 2]
+    row = value_of(shared, "notes")
+    assert (row.version, row.value) == (2, by_version[2])  # the later in the server's order wins
+
+
+@pytest.mark.django_db(transaction=True)
+def test_control_without_the_lock_an_edit_is_lost_or_fails(
+    consultation: Consultation, shared: SharedForm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    without_locks(monkeypatch)
+    runs = _race_same_field(consultation, shared, deferred=True)
+    assert_raced_control(runs)
+    failed = [run.error for run in runs if run.error is not None]
+    versions = [run.value.version for run in runs if run.error is None]
+    # Both read version 0: both write version 1 (one edit silently lost), or SQLite refuses one.
+    assert failed or versions == [1, 1]
