@@ -4,6 +4,7 @@ at once, on the office open around the clock) and two upcoming events with regis
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.utils import timezone
 
@@ -28,7 +29,7 @@ def add_demo_events(
     mayor = hosts.get("weber")
     tomorrow = (now.astimezone(zone) + dt.timedelta(days=1)).date()
     evening = dt.datetime.combine(tomorrow, dt.time(18, 0), tzinfo=zone)
-    events = [
+    events: list[tuple[str, dict[str, Any]]] = [
         (
             "Digitale Bürgersprechstunde",
             {

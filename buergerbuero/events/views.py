@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from buergerbuero.embed.framing import citizen_page
 from buergerbuero.events import media, services
 from buergerbuero.events.models import Accreditation, Event, EventKind, EventStatus, Registration, Visibility
+from buergerbuero.lib.browser_policy import allow_devices
 from buergerbuero.limits.services import client_address
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.current import member_or_403
@@ -157,7 +158,10 @@ def watch(request: HttpRequest, token: str) -> HttpResponse:
         "media_available": media.available(),
         "here": event_url(event),
     }
-    return citizen_page(request, "events/live.html", context)
+    # A viewer brought on stage publishes camera, microphone or screen from this page.
+    response = citizen_page(request, "events/live.html", context)
+    allow_devices(response)
+    return response
 
 
 def _page_config(
@@ -204,7 +208,9 @@ def host_page(request: HttpRequest, event_id: int) -> HttpResponse:
         "media_available": media.available(),
         "here": event_url(event),
     }
-    return render(request, "events/host.html", context)
+    response = render(request, "events/host.html", context)
+    allow_devices(response)
+    return response
 
 
 @login_required
