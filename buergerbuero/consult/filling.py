@@ -100,7 +100,8 @@ def state_json(shared: SharedForm, values: list[SharedFormValue] | None = None) 
         "id": shared.pk,
         "title": shared.template.title,
         "description": shared.template.description,
-        "fields": shared.fields,
+        # Each field with the most characters it takes (forms.fields' rule, not a copy in the page).
+        "fields": [{**field.as_dict(), "limit": field.limit} for field in fields_of(shared)],
         "status": shared.status,
         "interpreter_may_edit": shared.interpreter_may_edit,
         "values": {

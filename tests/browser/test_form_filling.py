@@ -270,6 +270,7 @@ def test_the_citizen_confirms_and_signs_with_the_keyboard_alone(
     open_call_page(citizen, people.base + meeting.citizen_path)
     form_id = SharedForm.objects.get(consultation=meeting.consultation).pk
 
+    expect(citizen.locator(field(citizen, "surname"))).to_have_attribute("maxlength", "500")
     citizen.locator(field(citizen, "surname")).focus()
     citizen.keyboard.type("Beispiel")
     citizen.keyboard.press("Tab")

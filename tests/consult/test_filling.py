@@ -228,6 +228,16 @@ def test_the_socket_state_costs_a_fixed_number_of_queries(
     assert state is not None
     assert state["values"]["surname"]["value"] == "Beispiel"
     assert state["values"]["moved_on"]["value"] == "2026-11-01"  # kept as YYYY-MM-DD
+    # The page's maxlength is the server's rule, sent with each field.
+    limits = {field["name"]: field["limit"] for field in state["fields"]}
+    assert limits == {
+        "surname": 500,
+        "street": 500,
+        "moved_on": None,
+        "reason": None,
+        "notes": 5000,
+        "consent": None,
+    }
 
 
 # --- confirming and signing ----------------------------------------------------------------------

@@ -204,10 +204,7 @@ export class SharedForm {
     }
     input.id = id;
     input.dataset.sfInput = field.name;
-    if (field.kind === "text" || field.kind === "textarea") {
-      const limit = Math.min(field.max_length || Infinity, field.kind === "text" ? 500 : 5000);
-      input.maxLength = limit;
-    }
+    if (field.limit) input.maxLength = field.limit; // the server's limit (forms/fields.py)
     if (field.required) input.setAttribute("aria-required", "true");
     input.setAttribute("aria-describedby", describedBy);
     const label = document.createElement("label");
