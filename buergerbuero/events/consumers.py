@@ -127,6 +127,7 @@ class EventConsumer(HubConsumer):
         }
         if host:
             snapshot["hands"] = services.raised_hands(event)
+            snapshot["on_stage"] = services.seat_of(event, member=self.member) is not None
         elif self.attendee is not None:
             attendee = services.attendee_by_token(self.attendee.token)
             if attendee is None:  # removed meanwhile

@@ -437,6 +437,7 @@ def stage_json(event: Event) -> list[realtime_events.StageSeatJSON]:
             "muted": seat.muted,
             "feed": seat.feed,
             "attendee": seat.attendee_id,
+            "member": seat.member_id,
         }
         for seat in seats
     ]

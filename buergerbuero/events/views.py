@@ -18,7 +18,15 @@ from django.views.decorators.http import require_POST
 
 from buergerbuero.embed.framing import citizen_page
 from buergerbuero.events import media, services
-from buergerbuero.events.models import Accreditation, Event, EventKind, EventStatus, Registration, Visibility
+from buergerbuero.events.models import (
+    Accreditation,
+    Event,
+    EventKind,
+    EventStatus,
+    Registration,
+    StageSeat,
+    Visibility,
+)
 from buergerbuero.lib.browser_policy import allow_devices
 from buergerbuero.limits.services import client_address
 from buergerbuero.orgs.models import Organization
@@ -165,11 +173,12 @@ def watch(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _page_config(
-    event: Event, *, role: str, token: str = "", attendee: int | None = None
+    event: Event, *, role: str, token: str = "", attendee: int | None = None, member: int | None = None
 ) -> dict[str, object]:
     return {
         "event": event.pk,
         "attendee": attendee,
+        "member": member,
         "role": role,
         "token": token,
         "starts_at": event.starts_at.isoformat(),
@@ -197,16 +206,18 @@ def host_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def host_page(request: HttpRequest, event_id: int) -> HttpResponse:
-    _member, event = _hosted(request, event_id)
+    member, event = _hosted(request, event_id)
     context = {
         "event": event,
         "host": True,
-        "config": _page_config(event, role="host"),
+        "config": _page_config(event, role="host", member=member.pk),
         "registrations": event.registrations.order_by("created_at"),
         "journalists": event.registrations.exclude(accreditation=Accreditation.NONE).order_by("created_at"),
         "queue": event.kind == EventKind.CONSULTATION_HOURS and event.office_id is not None,
         "media_available": media.available(),
         "here": event_url(event),
+        # Hosts not on stage yet, who can join it as co-speaker or sign-language interpreter.
+        "off_stage_hosts": event.hosts.exclude(pk__in=StageSeat.objects.filter(event=event).values("member")),
     }
     response = render(request, "events/host.html", context)
     allow_devices(response)
@@ -228,6 +239,9 @@ def host_action(request: HttpRequest, event_id: int, action: str) -> HttpRespons
             media.close_stage(event)
         elif action == "chat":
             services.set_chat(member, event, request.POST.get("enabled") == "on")
+        elif action == "speaker":
+            speaker = get_object_or_404(event.hosts.all(), pk=request.POST.get("member", "0"))
+            services.add_speaker(member, event, speaker, request.POST.get("role", ""))
         elif action in ("approve", "refuse"):
             registration = get_object_or_404(
                 Registration, event=event, pk=request.POST.get("registration", "0")

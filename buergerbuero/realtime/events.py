@@ -217,6 +217,7 @@ class StageSeatJSON(TypedDict):
     muted: bool
     feed: int | None
     attendee: int | None
+    member: int | None
 
 
 class StageEvent(TypedDict):

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from buergerbuero.audit.models import AuditEntry
 from buergerbuero.events import services
-from buergerbuero.events.models import Attendee, Event, EventStatus, Registration, Visibility
+from buergerbuero.events.models import Attendee, Event, EventStatus, Registration, StageSeat, Visibility
 from buergerbuero.orgs.models import Organization
 from buergerbuero.sfu import rooms
 from buergerbuero.staff.models import StaffMember
@@ -193,3 +193,20 @@ def test_the_embed_opens_the_events_page_framable_by_the_towns_website(
 def test_the_directory_links_the_events(client: Client, org: Organization) -> None:
     page = client.get(reverse("directory", args=[org.slug]))
     assert reverse("events:list", args=[org.slug]) in page.content.decode()
+
+
+def test_a_host_puts_another_host_on_stage_as_the_pinned_interpreter(
+    live_event: Event, host: StaffMember, other_agent: User
+) -> None:
+    colleague = StaffMember.objects.get(user=other_agent)
+    url = reverse("events:host_action", args=[live_event.pk, "speaker"])
+    client = logged_in(host.user)
+    assert client.post(url, {"member": colleague.pk, "role": "interpreter"}).status_code == 404  # not a host
+    live_event.hosts.add(colleague)
+
+    client.post(url, {"member": colleague.pk, "role": "interpreter"})
+
+    seat = StageSeat.objects.get(event=live_event, member=colleague)
+    assert seat.role == "interpreter"
+    assert seat.pinned
+    assert services.stage_json(live_event)[0]["member"] == colleague.pk

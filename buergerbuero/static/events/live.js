@@ -86,7 +86,7 @@ function snapshot(message) {
     setHand(Boolean(message.hand));
     if (message.turn) showTurn(message.turn);
   }
-  setOnStage(host ? true : Boolean(message.on_stage));
+  setOnStage(Boolean(message.on_stage));
   showStage(message.stage);
 }
 
@@ -114,7 +114,9 @@ function showStage(seats) {
   people.replaceChildren(...seats.map(personItem));
   $("[data-stage-empty]").hidden = seats.length > 0;
   renderTiles();
-  const mine = seats.find((seat) => !host && seat.attendee !== null && seat.attendee === config.attendee);
+  const mine = seats.find((seat) => (host ? seat.member === config.member : seat.attendee === config.attendee));
+  // A host's own seat comes and goes with the stage (a viewer's with its own on_stage event).
+  if (host && Boolean(mine) !== onStage) setOnStage(Boolean(mine));
   if (mine?.muted && localStream) localStream.getAudioTracks().forEach((track) => { track.enabled = false; });
 }
 
