@@ -449,18 +449,6 @@ def _choice_options(field: DictionaryObject) -> Iterator[str]:
             yield _text(option)
 
 
-def choice_exports(field: DictionaryObject) -> dict[str, str]:
-    """Display text -> export value of a choice's options (they differ for pairs)."""
-    exports: dict[str, str] = {}
-    for option in _inherited(field, "/Opt") or ArrayObject():
-        option = option.get_object()
-        if isinstance(option, ArrayObject) and len(option) == 2:
-            exports[_text(option[1].get_object())] = _text(option[0].get_object())
-        else:
-            exports[_text(option)] = _text(option)
-    return exports
-
-
 # --- the sanitised copy --------------------------------------------------------------------
 def sanitise(reader: PdfReader) -> bytes:
     """The document rewritten from its pages, their widgets and its AcroForm only."""

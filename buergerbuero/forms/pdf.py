@@ -54,7 +54,7 @@ from pypdf import PageObject, PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, StreamObject
 
 from buergerbuero.forms.fields import FormField, FormValueError, clean_values, display_value, template_fields
-from buergerbuero.forms.intake import SignaturePlace, choice_exports, terminal_fields
+from buergerbuero.forms.intake import SignaturePlace, terminal_fields
 from buergerbuero.forms.layout import FONT, MARGIN, document, output, printable
 from buergerbuero.forms.models import FormTemplate, Source
 
@@ -138,9 +138,9 @@ def _filled_original(
             written[field.name] = f"/{on}" if value and on else "/Off"
         elif field.kind == "radio":
             written[field.name] = f"/{value}" if value else "/Off"
-        elif field.kind == "choice":
-            written[field.name] = choice_exports(node).get(str(value), "") if value else ""
         else:
+            # text, date, choice: a choice shows the text people chose (of an [export, display]
+            # pair the display; once flattened, the export value has no use)
             text = display_value(field, value) if field.kind == "date" else str(value)
             if _latin1(text):
                 written[field.name] = text

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from django.core.files.base import ContentFile
 from PIL import Image, ImageDraw
-from pypdf import PdfReader
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import ArrayObject, NameObject, TextStringObject
 
 from buergerbuero.forms.fields import FormField, FormValueError
 from buergerbuero.forms.intake import check_pdf
@@ -119,6 +120,28 @@ def test_values_the_forms_font_cannot_show_are_drawn_in_the_embedded_font(office
     for expected in ("Шевченко", "Олена", "Για την εργασία", "другий рядок", "Große Straße 1", "29.02.1980"):
         assert expected in text
     assert "?" not in text
+
+
+def test_a_choice_of_export_and_display_pairs_offers_and_shows_the_display_text(office: Office) -> None:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(meldebescheinigung())))
+    for reference in writer._root_object["/AcroForm"]["/Fields"]:  # type: ignore[index]
+        field = reference.get_object()
+        if field["/T"] == "Zustellung":
+            field[NameObject("/Opt")] = ArrayObject(
+                ArrayObject([TextStringObject(export), TextStringObject(shown)])
+                for export, shown in (("A", "Abholung"), ("P", "Per Post"))
+            )
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    template = pdf_template(office, buffer.getvalue())
+    (choice,) = (field for field in template.fields if field["name"] == "Zustellung")
+    assert choice["options"] == ["Abholung", "Per Post"]
+
+    reader = PdfReader(
+        io.BytesIO(filled_pdf(template, {"Zustellung": "Per Post"}, Signature("A", SIGNED_AT, None)))
+    )
+
+    assert "Per Post" in reader.pages[0].extract_text()
 
 
 def test_checkbox_and_radio_states_are_drawn_as_chosen(office: Office) -> None:
