@@ -13,7 +13,8 @@ An upload is refused (:class:`PdfRefused`, a translated message, nothing stored)
   exception: the formatting scripts Acrobat itself writes on a field (``AFDate_FormatEx("…")``,
   ``AFNumber_Keystroke(…)`` and their kin, nothing else in the script) are the way a form says
   "this is a date"; they are read for that and then dropped like every other action. An
-  ``/OpenAction`` that is only a destination (open at page 1) is not an action and is dropped;
+  ``/OpenAction`` that only opens a page of the document (a destination, or a ``/GoTo`` to
+  one, as word processors write it) is harmless and dropped;
 - has no field to fill.
 
 What is stored is rewritten by pypdf from the parts a form needs: the pages (content,
@@ -219,8 +220,9 @@ def _first_active(reader: PdfReader) -> str | None:
     """The first active thing in the document (a key or action name), or None."""
     root = _resolved(reader.trailer["/Root"])
     open_action = root.get("/OpenAction")
-    if open_action is not None and isinstance(open_action.get_object(), DictionaryObject):
-        return "/OpenAction"  # an action; a bare destination (an array) is harmless
+    action = open_action.get_object() if open_action is not None else None
+    if isinstance(action, DictionaryObject) and (action.get("/S") != "/GoTo" or "/Next" in action):
+        return "/OpenAction"  # a bare destination, or going to one, is harmless (and dropped)
     for node, parent_key in _walk(reader):
         if not isinstance(node, DictionaryObject):
             continue

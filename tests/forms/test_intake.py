@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
-from pypdf import PdfReader
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import ArrayObject, DictionaryObject, NameObject
 
 from buergerbuero.forms.fields import FormField
 from buergerbuero.forms.intake import PdfRefused, SignaturePlace, check_pdf, check_upload
@@ -75,6 +76,20 @@ def test_a_pdf_with_scripts_actions_or_embedded_files_is_refused(name: str) -> N
 
     assert refused.value.code == "active_content"
     assert "scripts, actions or embedded files" in refused.value.message
+
+
+def test_an_open_action_that_only_opens_a_page_is_accepted_and_dropped() -> None:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(meldebescheinigung())))
+    page = writer.pages[0].indirect_reference
+    writer._root_object[NameObject("/OpenAction")] = DictionaryObject(
+        {NameObject("/S"): NameObject("/GoTo"), NameObject("/D"): ArrayObject([page, NameObject("/Fit")])}
+    )
+    buffer = io.BytesIO()
+    writer.write(buffer)
+
+    copy = PdfReader(io.BytesIO(check_pdf(buffer.getvalue()).content))
+
+    assert "/OpenAction" not in copy.root_object
 
 
 def test_a_pdf_without_fields_is_refused() -> None:
