@@ -4,6 +4,7 @@
 // everything (who may publish, ask, raise a hand); this page only shows and asks.
 
 import { liveSocket, showConnection } from "../realtime/socket.js";
+import { PreCheck } from "../consult/precheck.js";
 import { startCountdowns } from "./countdown.js";
 
 const root = document.getElementById("event-live");
@@ -17,6 +18,9 @@ const questionsList = $("[data-questions]");
 const chatLog = $("[data-chat-log]");
 const handButton = $("[data-hand]");
 const publishControls = $("[data-publish-controls]");
+const precheckPanel = $("[data-precheck-panel]");
+// The same pre-call check as a consultation's: preview, microphone level, device choice.
+const precheck = new PreCheck(precheckPanel, { wantVideo: true });
 
 const questions = new Map(); // id -> question
 const seenChat = new Set();
@@ -194,6 +198,9 @@ function setOnStage(on) {
     localStream = null;
   }
   if (on && !host) setHand(false);
+  precheckPanel.hidden = !on || Boolean(localStream);
+  if (on && !localStream && config.media) precheck.start();
+  if (!on) precheck.stopStream();
 }
 
 async function publish(getStream) {
@@ -208,8 +215,17 @@ async function publish(getStream) {
   }
 }
 
-$("[data-publish-camera]").addEventListener("click", () => publish(() => navigator.mediaDevices.getUserMedia({ audio: true, video: true })));
-$("[data-publish-screen]").addEventListener("click", () => publish(() => navigator.mediaDevices.getDisplayMedia({ video: true, audio: false })));
+$("[data-publish-camera]").addEventListener("click", () => publish(async () => {
+  // The checked devices' stream if the check has one, else the browser's defaults.
+  const checked = precheck.takeStream();
+  precheckPanel.hidden = true;
+  return checked || navigator.mediaDevices.getUserMedia(precheck.constraints());
+}));
+$("[data-publish-screen]").addEventListener("click", () => publish(() => {
+  precheck.stopStream();
+  precheckPanel.hidden = true;
+  return navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+}));
 $("[data-unpublish]").addEventListener("click", () => {
   stage?.unpublish();
   localStream?.getTracks().forEach((track) => track.stop());
