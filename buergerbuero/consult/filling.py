@@ -20,11 +20,13 @@ Sync rule — versioned last-writer-wins per field, in the server's order:
   them, bumps the field's version and broadcasts ``{field, value, version, by, client,
   seq}``: versions of a field are totally ordered, and the last edit in that order wins
   (a long text field too: it is replaced as a whole, not merged);
-- a page shows the value of the highest version it has seen (a late event with a lower
-  version is ignored), except in a field where it has edits of its own not yet echoed: the
-  person's typing is never overwritten there; once its last edit's echo arrives the page
-  shows the highest version again — its own text, unless another edit came after it in the
-  server's order. So every page ends on the server's value;
+- events may reach a page out of order (each is published after its commit, from whichever
+  thread or process committed it), so a page orders them by version: it shows the value of the
+  highest version it has seen (a late event with a lower version is ignored, a whole state too
+  keeps the newer values), except in a field where it has edits of its own not yet echoed: the
+  person's typing is never overwritten there; once its last edit's echo arrives (however late)
+  the page shows the highest version again — its own text, unless another edit came after it
+  in the server's order. So every page ends on the server's value;
 - an edit after the citizen confirmed takes the confirmation back (status ``filling``): what
   is signed is always what was confirmed. A signed form takes no more edits;
 - on (re)connection the socket's first message carries the open form's whole state; a page

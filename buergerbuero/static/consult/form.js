@@ -51,6 +51,12 @@ export class SharedForm {
   load(state) {
     if (!state) return this.closed();
     const fresh = !this.form || this.form.id !== state.id;
+    if (!fresh) {
+      // A state may arrive after a newer edit of some field (out of order): keep the newer.
+      for (const [name, mine] of Object.entries(this.form.values)) {
+        if (state.values[name] && mine.version > state.values[name].version) state.values[name] = mine;
+      }
+    }
     this.form = state;
     if (fresh) {
       this.pending.clear();
@@ -69,13 +75,16 @@ export class SharedForm {
 
   onValue(event) {
     if (!this.form || event.form !== this.form.id) return;
-    const known = this.form.values[event.field];
-    if (known && event.version <= known.version) return; // late: we have a newer one
-    this.form.values[event.field] = { value: event.value, version: event.version, by: event.by, confirmed: event.confirmed };
+    // The echo of our last edit ends the wait however late it comes: events published by
+    // different server threads may arrive out of order, so a newer version can overtake it.
     if (event.client === CLIENT && this.pending.get(event.field) === event.seq) this.pending.delete(event.field);
-    if (this.form.status !== event.status) {
-      this.form.status = event.status;
-      this.showStatus();
+    const known = this.form.values[event.field];
+    if (!known || event.version > known.version) { // else late: we have a newer one
+      this.form.values[event.field] = { value: event.value, version: event.version, by: event.by, confirmed: event.confirmed };
+      if (this.form.status !== event.status) {
+        this.form.status = event.status;
+        this.showStatus();
+      }
     }
     this.show(event.field);
   }
