@@ -302,3 +302,47 @@ def test_the_citizen_confirms_and_signs_with_the_keyboard_alone(
     text = "\n".join(page.extract_text() for page in PdfReader(signed.pdf.open("rb")).pages)
     assert "Anna Beispiel" in text
     assert "Hauptstraße 12" in text
+
+
+# The page's rule with events in every order (as two server threads or processes may deliver
+# them): crafted events straight into the page's form (window.consultationForm).
+OUT_OF_ORDER_JS = """
+() => {
+  const form = window.consultationForm;
+  const id = form.form.id;
+  const input = document.querySelector('[data-sf-input="notes"]');
+  const event = (value, version, client, seq) => ({
+    type: "form.value", form: id, field: "notes", value, version, client, seq, status: "filling",
+    by: client === form.client ? "citizen" : "agent", confirmed: client === form.client,
+  });
+  const seen = [];
+  // The person typed "mein Text"; edit 901 is on its way.
+  input.value = "mein Text";
+  form.pending.set("notes", 901);
+  form.onValue(event("fremd 1", 500, "other", 1));       // someone else's, newer than ours so far
+  seen.push(input.value);                                 // typing is not overwritten
+  form.onValue(event("fremd 2", 502, "other", 2));       // overtakes our echo
+  form.onValue(event("mein Text", 501, form.client, 901)); // our echo, late
+  seen.push(input.value, form.pending.has("notes"));     // the newest version shows, no wait left
+  form.onValue(event("fremd 1", 500, "other", 1));       // a duplicate, late
+  const stale = structuredClone(form.form);
+  stale.values.notes = { value: "alt", version: 3, by: "agent", confirmed: false };
+  form.load(stale);                                       // a whole state older than what we have
+  seen.push(input.value);
+  return seen;
+}
+"""
+
+
+def test_the_page_orders_events_by_version_and_never_waits_for_a_lost_echo(
+    people: People, call_office: CallOffice, template: FormTemplate
+) -> None:
+    meeting = start_consultation(call_office, mode=Mode.CHAT)
+    agent = people.open("agent")
+    log_in(agent, people.base, call_office.agent.user, meeting.agent_path)
+    open_form(agent, template)
+    citizen = people.open("citizen")
+    open_call_page(citizen, people.base + meeting.citizen_path)
+    expect(citizen.locator("[data-sf-title]")).to_have_text(template.title)
+
+    assert citizen.evaluate(OUT_OF_ORDER_JS) == ["mein Text", "fremd 2", False, "fremd 2"]

@@ -488,6 +488,7 @@ function startCall(message) {
 
 // The form of the office filled in together (form.js); `socket` exists by the time anyone types.
 const sharedForm = new SharedForm(root, { role, token, send: (payload) => socket.send(payload) });
+window.consultationForm = sharedForm; // for support diagnostics (and the browser tests)
 
 const earlySocket = window.earlyConsultationSocket ?? null; // opened by early-socket.js as the page began
 window.earlyConsultationSocket = null; // taken (or too late: early-socket.js then opens none)

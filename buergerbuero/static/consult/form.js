@@ -29,6 +29,7 @@ export class SharedForm {
     this.form = null; // the state: { id, fields, values: name -> {value, version, by, confirmed}, status, ... }
     this.pending = new Map(); // field -> the number of our last edit not yet echoed
     this.seq = 0;
+    this.client = CLIENT; // names this page's edits (their echo comes back with it)
     this.focusOf = new Map(); // connection -> { role, field }
     this.names = {
       agent: interpolate(gettext("%s (staff)"), [this.box.dataset.nameAgent]),
