@@ -126,6 +126,10 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env_str("SQLITE_PATH", str(VAR_DIR / "buergerbuero.sqlite3")),
+            # Kept open: requests run on a fixed pool of threads (lib/asgi_handler.py), the
+            # sockets' database work on one thread; opening a connection with its PRAGMAs
+            # cost 14 % of the server's CPU in a morning rush.
+            "CONN_MAX_AGE": None,
             "OPTIONS": {
                 # Concurrent writers queue up instead of failing with "database is locked".
                 "transaction_mode": "IMMEDIATE",
@@ -143,6 +147,9 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Threads that serve HTTP requests in each web process (lib/asgi_handler.py), as a WSGI
+# server's; PostgreSQL's connections come from the pool of DB_POOL_SIZE per process.
+REQUEST_THREADS = env_int("REQUEST_THREADS", 16)
 
 # --- Redis (scaled mode) ------------------------------------------------------------------
 # No CHANNEL_LAYERS: the consumers use no channel layer. buergerbuero.realtime fans events out
@@ -358,9 +365,10 @@ JANUS_PATH = env_str("JANUS_PATH", "/usr/bin/janus")
 JANUS_PORT = env_int("JANUS_PORT", 8088)
 JANUS_ADMIN_PORT = env_int("JANUS_ADMIN_PORT", 7088)
 JANUS_RTP_PORTS = env_str("JANUS_RTP_PORTS", "20000-20999")
-# Where the embedded Janus gathers ICE candidates ("lo": browsers on this machine only) and
-# the public address it announces behind a 1:1 NAT.
-JANUS_ICE_INTERFACES = env_str("JANUS_ICE_INTERFACES", "lo")
+# The interfaces (or address prefixes, comma-separated) the embedded Janus offers ICE candidates
+# on (default: all but loopback, which Janus never offers) and the public address it announces
+# behind a 1:1 NAT.
+JANUS_ICE_INTERFACES = env_str("JANUS_ICE_INTERFACES")
 JANUS_PUBLIC_IP = env_str("JANUS_PUBLIC_IP")
 JANUS_EMBEDDED = not env_list("JANUS_SERVERS", [])
 JANUS_SERVERS = janus_servers(

@@ -77,7 +77,7 @@ class JanusProcess:
         http_port: int,
         admin_port: int,
         rtp_ports: tuple[int, int],
-        ice_enforce_list: str = "lo",
+        ice_enforce_list: str = "",
         public_ip: str = "",
         binary: str | None = None,
         http_ip: str = LOOPBACK,
@@ -135,7 +135,9 @@ class JanusProcess:
             "server_name": self.server_name,
             "rtp_min": str(self.rtp_ports[0]),
             "rtp_max": str(self.rtp_ports[1]),
-            "ice_enforce_list": self.ice_enforce_list,
+            "ice_enforce_list": f'ice_enforce_list = "{self.ice_enforce_list}"'
+            if self.ice_enforce_list
+            else "",
             "nat_1_1": f'nat_1_1_mapping = "{self.public_ip}"' if self.public_ip else "",
             "http_ip": self.http_ip,
             "http_port": str(self.http_port),

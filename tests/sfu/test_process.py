@@ -3,13 +3,16 @@ stopping it."""
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from django.core.management import CommandError, call_command
 
 from buergerbuero.lib.env import ConfigError
 from buergerbuero.sfu.process import JanusProcess, parse_port_range, ping
@@ -44,6 +47,10 @@ def test_the_rendered_configuration_is_private_and_complete(tmp_path: Path) -> N
     for path in files.values():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert "${" not in path.read_text()
+    rendered = "".join(path.read_text() for path in files.values())
+    for secret in ("api-s", "admin-s", "key-s"):  # in its setting, never in a comment
+        assert rendered.count(f'"{secret}"') == 1
+        assert rendered.count(secret) == 1
     core = files["janus.jcfg"].read_text()
     assert 'api_secret = "api-s"' in core
     assert 'admin_secret = "admin-s"' in core
@@ -53,6 +60,23 @@ def test_the_rendered_configuration_is_private_and_complete(tmp_path: Path) -> N
     http = files["janus.transport.http.jcfg"].read_text()
     assert 'ip = "127.0.0.1"' in http
     assert 'admin_ip = "127.0.0.1"' in http
+
+
+def test_the_configuration_for_another_janus_server_is_written_with_our_secrets(
+    tmp_path: Path, settings: Any
+) -> None:
+    out = io.StringIO()
+    call_command(
+        "janus_config", str(tmp_path / "jan2"), "--listen", "10.0.0.11", "--public-ip", "203.0.113.9",
+        "--rtp-ports", "40000-40999", stdout=out,
+    )  # fmt: skip
+    core = (tmp_path / "jan2" / "janus.jcfg").read_text()
+    assert f'api_secret = "{settings.JANUS_API_SECRET}"' in core
+    assert 'nat_1_1_mapping = "203.0.113.9"' in core
+    assert 'ip = "10.0.0.11"' in (tmp_path / "jan2" / "janus.transport.http.jcfg").read_text()
+    assert "http://10.0.0.11:8088/janus" in out.getvalue()
+    with pytest.raises(CommandError):
+        call_command("janus_config", str(tmp_path / "x"), "--rtp-ports", "5-3")
 
 
 @pytest.mark.parametrize("value", ["", "20000", "20000-", "abc-def", "30000-20000", "80-90", "60000-70000"])

@@ -58,7 +58,6 @@ class JanusTestServer(JanusProcess):
             http_port=free_port(),
             admin_port=free_port(),
             rtp_ports=(first, first + rtp_ports - 1),
-            ice_enforce_list="lo",
             binary=require_janus(),
         )
         self.name = name

@@ -1,0 +1,518 @@
+"""Benchmark of an event's media: one host publishing, N viewers watching through Janus.
+
+Everything runs on this machine, through the product's own media layer: a real Janus
+(Debian's, started from the project's configuration by ``buergerbuero.sfu.process`` on free
+loopback ports), a room made by ``sfu.rooms``, and for every participant a
+``sfu.peer.JanusPeer`` — the server side a page's socket would have — speaking the same
+messages ``static/sfu/stage.js`` sends. The browsers are lean: aiortc (a Python WebRTC stack)
+instead of a Chromium page per viewer, which would not fit on two cores.
+
+1. **Host**: an aiortc publisher (audio and 640×360 video at 30 fps, VP8, the picture changing
+   every frame so the encoder spends its bitrate) publishes as ``stage.js`` does (audio
+   transceiver first, then video).
+2. **Viewers** join in waves (``--concurrency`` at a time, as an audience arrives): ``join``,
+   ``subscribe`` to the announced feed, answer Janus's offer. *Join → first frame*: from the
+   ``join`` until the viewer's first video frame is decoded (libvpx, through PyAV). After that
+   first picture a viewer only counts the frames its jitter buffer assembles from the RTP
+   packets, without decoding them (decoding a hundred streams would measure the bench, not
+   Janus); ``frames_per_viewer_second`` shows the media kept arriving.
+3. **Steady state** (``--seconds``): the CPU of Janus, measured from /proc, before any viewer
+   (the host alone: the baseline of the same run) and with all viewers watching;
+   ``janus_cpu_ms_per_viewer_second`` = (CPU with N − CPU with none) / (N × seconds), the
+   figure that scales to a bigger server.
+4. **Stage switch** (``--switches`` times): a viewer is brought on stage — a second aiortc
+   publisher joins and publishes — and every other viewer, as ``stage.js`` with
+   ``autoSubscribe`` does, subscribes to the new feed when it is announced; *switch → visible*
+   is from the ``publish`` until each viewer decodes that feed's first frame. Then it leaves
+   the stage again.
+
+Run: ``.venv/bin/python bench/event.py --viewers 100``. The last line is the JSON report;
+``failures`` counts viewers that did not show a picture within ``--timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # a script: the project importable, not this folder (where
+    sys.path[0] = str(Path(__file__).resolve().parents[1])  # statistics.py hides the stdlib's)
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import queue
+import secrets
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from bench.support import cli
+from bench.support.environment import BenchEnvironment
+from bench.support.processes import cpu_seconds, machine_busy_seconds, raise_fd_limit, rss_kib
+from bench.support.report import run_and_report, say, with_all
+from bench.support.stats import ms_percentile, rounded
+
+TARGET_VIEWERS = 100
+TARGET_P95_JOIN_MS = 3000
+VIDEO_SIZE = (640, 360)
+FPS = 30
+
+
+# --- lean receivers ---------------------------------------------------------------------------
+def lean_decoder_worker(
+    loop: asyncio.AbstractEventLoop,
+    input_q: queue.Queue[Any],
+    output_q: asyncio.Queue[Any],
+    decode_error: Any,
+) -> None:
+    """aiortc's decoder thread, lean: VP8 keyframes are decoded (a decoded picture is the proof
+    that real video arrived; Janus asks the publisher for one whenever a viewer starts watching
+    a feed), every other frame is only counted; audio is counted, not decoded."""
+    from aiortc.codecs import get_decoder
+
+    decoder = None
+    decoded = False
+    while True:
+        task = input_q.get()
+        if task is None:
+            asyncio.run_coroutine_threadsafe(output_q.put(None), loop)
+            return
+        codec, encoded_frame = task
+        if not codec.mimeType.startswith("video/"):
+            continue
+        keyframe = bool(encoded_frame.data) and not encoded_frame.data[0] & 0x01  # VP8: P bit clear
+        if not keyframe:
+            if not decoded:
+                decode_error.set()  # still no picture: the receiver asks for a keyframe (PLI)
+            continue
+        if decoder is None:
+            decoder = get_decoder(codec)
+        try:
+            frames = decoder.decode(encoded_frame)
+        except Exception:
+            decode_error.set()
+            continue
+        if frames:
+            decoded = True
+            asyncio.run_coroutine_threadsafe(output_q.put(frames[0]), loop)
+
+
+COUNTS = {"video": 0, "audio": 0, "video_bytes": 0, "audio_bytes": 0}
+
+
+LEAN: set[int] = set()  # ids of receivers that only count from now on
+
+
+def install_lean_stack() -> None:
+    """aiortc with the lean decoder, and receivers that, once their first picture is decoded (and
+    audio ones from the start), only count the RTP packets that end a frame (the marker bit):
+    decrypting (SRTP) and parsing every packet stays, the jitter buffer, NACKs and statistics in
+    Python go — a hundred full receivers in one Python process fall behind the stream."""
+    import aiortc.rtcrtpreceiver
+
+    aiortc.rtcrtpreceiver.decoder_worker = lean_decoder_worker
+    receiver_class = aiortc.rtcrtpreceiver.RTCRtpReceiver
+    handle = receiver_class._handle_rtp_packet
+
+    async def lean_handle(self: Any, packet: Any, arrival_time_ms: int) -> None:
+        if id(self) in LEAN:
+            COUNTS[f"{self.track.kind}_bytes"] += len(packet.payload)
+            if packet.marker or self.track.kind == "audio":
+                COUNTS[self.track.kind] += 1
+            return
+        await handle(self, packet, arrival_time_ms)
+
+    receiver_class._handle_rtp_packet = lean_handle  # type: ignore[method-assign]
+    logging.getLogger("aiortc").setLevel(logging.ERROR)
+    logging.getLogger("aioice").setLevel(logging.ERROR)
+
+
+def bundled() -> Any:
+    """One transport for all media, as browsers do (Janus expects BUNDLE)."""
+    from aiortc import RTCBundlePolicy, RTCConfiguration
+
+    return RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+
+# --- participants ---------------------------------------------------------------------------------
+def moving_pictures() -> list[Any]:
+    """A second of 640×360 pictures: a grey stage with a block of noise that moves every frame
+    (a speaker's head and hands, roughly: the encoder spends a camera's bitrate on it)."""
+    import av
+
+    width, height = VIDEO_SIZE
+    block_w, block_h = 192, 144
+    pictures = []
+    for index in range(FPS):
+        luma = bytearray(b"\x80" * (width * height))
+        left = (index * 12) % (width - block_w)
+        top = (height - block_h) // 2 + (index % 8) * 4 - 16
+        for row in range(top, top + block_h):
+            start = row * width + left
+            luma[start : start + block_w] = secrets.token_bytes(block_w)
+        frame = av.VideoFrame(width, height, "yuv420p")
+        frame.planes[0].update(bytes(luma))
+        for plane in frame.planes[1:]:
+            plane.update(b"\x80" * plane.buffer_size)
+        pictures.append(frame)
+    return pictures
+
+
+class MovingVideo:
+    """The moving pictures as a 30 fps video track."""
+
+    def __new__(cls) -> Any:
+        from aiortc import VideoStreamTrack
+
+        pictures = moving_pictures()
+
+        class Track(VideoStreamTrack):
+            count = 0
+
+            async def recv(self) -> Any:
+                pts, time_base = await self.next_timestamp()
+                frame = pictures[self.count % len(pictures)]
+                self.count += 1
+                frame.pts, frame.time_base = pts, time_base
+                return frame
+
+        return Track()
+
+
+class Participant:
+    """A page: its JanusPeer (the server side of its socket) and its aiortc connections."""
+
+    def __init__(self, server: str, room: int, *, auto_subscribe: bool) -> None:
+        from buergerbuero.sfu.peer import JanusPeer
+
+        self.peer = JanusPeer(server, room, self.on_event)
+        self.auto_subscribe = auto_subscribe
+        self.publisher: Any = None
+        self.subscriber: Any = None
+        self.mids: dict[str, int] = {}
+        self.first_frame: dict[int, float] = {}  # feed -> when its first video frame was decoded
+        self.feed_seen: dict[int, asyncio.Event] = {}
+        self.published = asyncio.Event()
+        self.errors: list[str] = []
+        self.tasks: list[asyncio.Task[None]] = []
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.worker = asyncio.create_task(self.work())
+
+    async def on_event(self, event: dict[str, Any]) -> None:
+        await self.queue.put(event)
+
+    async def work(self) -> None:
+        """The server's messages one after the other, as stage.js handles them."""
+        while True:
+            event = await self.queue.get()
+            try:
+                await self.apply(event)
+            except Exception as error:
+                self.errors.append(f"{event['op']}: {error!r}")
+
+    async def apply(self, event: dict[str, Any]) -> None:
+        from aiortc import RTCSessionDescription
+
+        op = event["op"]
+        if op == "publishers" and self.auto_subscribe and event["feeds"]:
+            await self.peer.handle({"op": "subscribe", "feeds": [feed["id"] for feed in event["feeds"]]})
+        elif op == "published":
+            await self.publisher.setRemoteDescription(RTCSessionDescription(**event["jsep"]))
+            self.published.set()
+        elif op == "offer":
+            await self.answer(event)
+        elif op == "error":
+            self.errors.append(event["reason"])
+
+    async def answer(self, event: dict[str, Any]) -> None:
+        from aiortc import RTCPeerConnection, RTCSessionDescription
+
+        for stream in event["streams"]:
+            if stream["mid"] is not None and stream["feed"]:
+                self.mids[str(stream["mid"])] = stream["feed"]
+        if self.subscriber is None:
+            self.subscriber = RTCPeerConnection(bundled())
+            self.subscriber.on("track", self.on_track)
+        await self.subscriber.setRemoteDescription(RTCSessionDescription(**event["jsep"]))
+        await self.subscriber.setLocalDescription(await self.subscriber.createAnswer())
+        local = self.subscriber.localDescription
+        await self.peer.handle({"op": "answer", "jsep": {"type": local.type, "sdp": local.sdp}})
+
+    def on_track(self, track: Any) -> None:
+        transceiver = next((t for t in self.subscriber.getTransceivers() if t.receiver.track is track), None)
+        if transceiver is None:
+            return
+        if track.kind != "video":
+            LEAN.add(id(transceiver.receiver))
+            return
+        self.tasks.append(asyncio.create_task(self.watch(track, str(transceiver.mid), transceiver.receiver)))
+
+    async def watch(self, track: Any, mid: str, receiver: Any) -> None:
+        """The first decoded picture of this m-line: the feed it carries is seen; from then on the
+        receiver only counts frames."""
+        with contextlib.suppress(Exception):
+            await track.recv()
+            feed = self.mids.get(mid)
+            if feed is not None and feed not in self.first_frame:
+                self.first_frame[feed] = time.monotonic()
+                self.feed_seen.setdefault(feed, asyncio.Event()).set()
+            LEAN.add(id(receiver))
+
+    async def seen(self, feed: int, timeout: float) -> float | None:
+        event = self.feed_seen.setdefault(feed, asyncio.Event())
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except TimeoutError:
+            return None
+        return self.first_frame[feed]
+
+    async def publish(self, display: str) -> float:
+        """Publish audio and video as stage.js does; the time the publish was sent."""
+        from aiortc import AudioStreamTrack, RTCPeerConnection
+
+        self.publisher = RTCPeerConnection(bundled())
+        self.publisher.addTransceiver(AudioStreamTrack(), direction="sendonly")
+        self.publisher.addTransceiver(MovingVideo(), direction="sendonly")
+        await self.publisher.setLocalDescription(await self.publisher.createOffer())
+        local = self.publisher.localDescription
+        started = time.monotonic()
+        await self.peer.handle(
+            {"op": "publish", "jsep": {"type": "offer", "sdp": local.sdp}, "display": display}
+        )
+        return started
+
+    async def unpublish(self) -> None:
+        await self.peer.handle({"op": "unpublish"})
+        if self.publisher is not None:
+            await self.publisher.close()
+            self.publisher = None
+        self.published.clear()
+
+    async def close(self) -> None:
+        self.worker.cancel()
+        for task in self.tasks:
+            task.cancel()
+        await self.peer.close()
+        for pc in (self.publisher, self.subscriber):
+            if pc is not None:
+                with contextlib.suppress(Exception):
+                    await pc.close()
+
+
+# --- the bench -------------------------------------------------------------------------------------
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.environment = BenchEnvironment("event", keep=args.keep)
+        self.janus: Any = None
+
+    def start_janus(self) -> None:
+        from buergerbuero.sfu.process import JanusProcess, janus_binary
+        from tests.support.coturn import free_port_range
+        from tests.support.server import free_port
+
+        binary = janus_binary()
+        if binary is None:
+            raise SystemExit("janus is not installed (apt-get install janus, or `make system-deps`)")
+        ports = self.args.viewers + 20
+        first = free_port_range(ports, low=30000, high=60000)
+        self.janus = JanusProcess(
+            self.environment.tmp / "janus",
+            api_secret=secrets.token_urlsafe(24),
+            admin_secret=secrets.token_urlsafe(24),
+            admin_key=secrets.token_urlsafe(24),
+            http_port=free_port(),
+            admin_port=free_port(),
+            rtp_ports=(first, first + ports - 1),
+            binary=binary,
+        )
+        self.janus.start()
+
+    def configure(self) -> None:
+        self.environment.tmp.mkdir(parents=True, exist_ok=True)
+        self.start_janus()
+        self.environment.setup(
+            JANUS_SERVERS=f"bench={self.janus.url}",
+            JANUS_API_SECRET=self.janus.api_secret,
+            JANUS_ADMIN_KEY=self.janus.admin_key,
+        )
+        raise_fd_limit(self.args.viewers * 8)
+        install_lean_stack()
+
+    def run(self) -> dict[str, Any]:
+        return asyncio.run(self.scenario())
+
+    def janus_cpu(self, seconds: float) -> tuple[float, float]:
+        """Janus's CPU seconds and the machine's busy seconds over ``seconds`` of waiting."""
+        cpu, busy = cpu_seconds([self.janus.pid]), machine_busy_seconds()
+        time.sleep(seconds)
+        return cpu_seconds([self.janus.pid]) - cpu, machine_busy_seconds() - busy
+
+    async def scenario(self) -> dict[str, Any]:
+        from buergerbuero.sfu import rooms
+
+        args = self.args
+        room = 1000 + secrets.randbelow(10**6)
+        stage = args.switches + 1
+        await asyncio.to_thread(rooms.create_room, "bench", room, description="bench", max_publishers=stage)
+        bench_cpu_start = cpu_seconds([os.getpid()])
+
+        host = Participant("bench", room, auto_subscribe=False)
+        await host.peer.handle({"op": "join"})
+        await host.publish("Host")
+        await asyncio.wait_for(host.published.wait(), args.timeout)
+        host_feed = host.peer.feed_id
+        assert host_feed is not None  # noqa: S101 - published means Janus gave the feed
+        await asyncio.sleep(2)  # the host's media flowing into Janus
+        baseline_cpu, baseline_busy = await asyncio.to_thread(self.janus_cpu, args.seconds)
+        say(f"host alone: Janus {baseline_cpu / args.seconds * 1000:.0f} ms CPU/s")
+
+        viewers: list[Participant] = []
+        joins: list[float] = []
+        failures = 0
+        semaphore = asyncio.Semaphore(args.concurrency)
+
+        async def join_one() -> None:
+            nonlocal failures
+            async with semaphore:
+                viewer = Participant("bench", room, auto_subscribe=True)
+                viewers.append(viewer)
+                started = time.monotonic()
+                await viewer.peer.handle({"op": "join"})
+                seen = await viewer.seen(host_feed, args.timeout)
+                if seen is None:
+                    failures += 1
+                else:
+                    joins.append(seen - started)
+
+        joined_at = time.monotonic()
+        await asyncio.gather(*(join_one() for _ in range(args.viewers)))
+        join_wall = time.monotonic() - joined_at
+        say(f"{len(joins)}/{args.viewers} viewers see the host ({join_wall:.1f} s for all)")
+
+        await asyncio.sleep(2)
+        before = dict(COUNTS)
+        loaded_cpu, loaded_busy = await asyncio.to_thread(self.janus_cpu, args.seconds)
+        per_second = max(1, len(joins)) * args.seconds
+        frames_per_viewer_second = (COUNTS["video"] - before["video"]) / per_second
+        kbps = {
+            kind: (COUNTS[f"{kind}_bytes"] - before[f"{kind}_bytes"]) * 8 / 1000 / per_second
+            for kind in ("video", "audio")
+        }
+        janus_rss = rss_kib([self.janus.pid])
+        say(f"{len(joins)} viewers: Janus {loaded_cpu / args.seconds * 1000:.0f} ms CPU/s, {janus_rss} KiB")
+
+        switches: list[float] = []
+        switch_failures = 0
+        # Each guest stays on stage while the next comes up: Janus then gives every new feed new
+        # m-lines. (Had the previous guest left, Janus would hand its m-lines to the next feed;
+        # Chromium takes that up, aiortc does not revive a receiver it stopped.)
+        guests = viewers[: args.switches]
+        for turn, guest in enumerate(guests):
+            started = await guest.publish("Guest")
+            await asyncio.wait_for(guest.published.wait(), args.timeout)
+            feed = guest.peer.feed_id
+            others = [viewer for viewer in viewers if viewer is not guest]
+            seen = await asyncio.gather(*(viewer.seen(feed or 0, args.timeout) for viewer in others))
+            switches.extend(moment - started for moment in seen if moment is not None)
+            switch_failures += sum(1 for moment in seen if moment is None)
+            missing = [
+                viewers.index(viewer) for viewer, moment in zip(others, seen, strict=True) if moment is None
+            ]
+            say(
+                f"switch {turn + 1}: viewer {turn} on stage; "
+                f"{len(others) - len(missing)}/{len(others)} see it"
+                + (f" (not: {missing})" if missing else "")
+            )
+            await asyncio.sleep(1)
+        for guest in guests:
+            await guest.unpublish()
+
+        bench_cpu = cpu_seconds([os.getpid()]) - bench_cpu_start
+        errors = sorted({error for viewer in [host, *viewers] for error in viewer.errors})
+        await asyncio.gather(*(viewer.close() for viewer in viewers), return_exceptions=True)
+        await host.close()
+        await asyncio.to_thread(rooms.destroy_room, "bench", room)
+
+        connected = len(joins)
+        per_viewer = (loaded_cpu - baseline_cpu) / max(1, connected) / args.seconds
+        p95_join = ms_percentile(joins, 0.95)
+        return {
+            "bench": "event",
+            "viewers": args.viewers,
+            "connected_viewers": connected,
+            "failures": failures,
+            "p50_join_to_first_frame_ms": ms_percentile(joins, 0.5),
+            "p95_join_to_first_frame_ms": p95_join,
+            "max_join_to_first_frame_ms": ms_percentile(joins, 1.0),
+            "join_concurrency": args.concurrency,
+            "all_joined_s": rounded(join_wall, 2),
+            "stage_switches": args.switches,
+            "stage_switch_p50_ms": ms_percentile(switches, 0.5),
+            "stage_switch_p95_ms": ms_percentile(switches, 0.95),
+            "stage_switch_failures": switch_failures,
+            "frames_per_viewer_second": rounded(frames_per_viewer_second, 1),
+            "video_kbps_per_viewer": rounded(kbps["video"]),
+            "audio_kbps_per_viewer": rounded(kbps["audio"]),
+            "janus_cpu_ms_per_s_host_only": rounded(baseline_cpu / args.seconds * 1000),
+            "janus_cpu_ms_per_s_all_viewers": rounded(loaded_cpu / args.seconds * 1000),
+            "janus_cpu_ms_per_viewer_second": rounded(per_viewer * 1000, 3),
+            "janus_rss_kib": janus_rss,
+            "bench_cpu_s_receivers_and_peers": rounded(bench_cpu, 1),
+            "machine_busy_cores_host_only": rounded(baseline_busy / args.seconds, 2),
+            "machine_busy_cores_all_viewers": rounded(loaded_busy / args.seconds, 2),
+            "capacity_estimate_16_cores": (
+                int(16 * 0.7 / per_viewer) if per_viewer > 0 else None
+            ),  # viewers at 70 % of 16 cores for Janus alone
+            "errors": errors,
+            "targets": with_all(
+                {
+                    "viewers": connected >= min(args.viewers, TARGET_VIEWERS),
+                    "no_failures": failures == 0 and switch_failures == 0,
+                    "p95_join_to_first_frame": p95_join is not None and p95_join <= TARGET_P95_JOIN_MS,
+                }
+            ),
+        }
+
+    def cleanup(self) -> None:
+        if self.janus is not None:
+            self.janus.stop()
+        self.environment.cleanup()
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = cli.parser(__doc__)
+    parser.add_argument("--viewers", type=int, default=TARGET_VIEWERS, help="viewers (default 100)")
+    parser.add_argument("--concurrency", type=int, default=10, help="viewers joining at once (default 10)")
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="steady-state measuring time (default 10)"
+    )
+    parser.add_argument(
+        "--switches", type=int, default=3, help="viewers brought on stage in turn (default 3)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=20.0, help="seconds a viewer may take to see a picture"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (Janus's log)")
+    args = parser.parse_args(argv)
+    if args.viewers < 1 or args.concurrency < 1 or args.seconds <= 0 or not 0 <= args.switches < args.viewers:
+        parser.error("--viewers and --concurrency at least 1, --seconds above 0, 0 <= --switches < --viewers")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    bench = Bench(args)
+
+    def measure() -> dict[str, Any]:
+        bench.configure()
+        return bench.run()
+
+    return run_and_report(measure, bench.cleanup)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
