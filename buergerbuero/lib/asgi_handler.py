@@ -1,36 +1,88 @@
-"""Django's ASGI handler with the middleware chain and the view in one thread hop.
+"""Django's ASGI handler, serving each request in one hop to a thread that lives on.
 
 Our views and nearly all our middleware are synchronous. Django's own ASGI handler builds the
 chain in async mode: where a sync-only middleware (WhiteNoise, the staff session middleware)
 meets an async-capable one, it switches threads (sync → async → sync), and the view takes one
 more hop. Measured in-process through the ASGI application (bench/rush.py's office): about
-1.8 ms of thread switching per request, more than the whole ``/healthz`` view costs.
+1.8 ms of thread switching per request, more than the whole ``/healthz`` view costs. It also
+starts a new thread for every request (``ThreadSensitiveContext``), and that thread's new
+database connection is closed again at the end: profiled in a morning rush (py-spy on the
+embedded server, bench/rush.py), starting and joining threads took 17 % of the server's CPU
+and opening SQLite connections (with their PRAGMAs) 14 %.
 
-This handler builds the same chain in sync mode and runs it with one ``sync_to_async`` call,
-as Django would in WSGI. Nothing else changes: the request still runs in a thread of its own
-(``thread_sensitive`` within Django's per-request context, so its database connection is
-closed by the same thread at ``request_finished``), every middleware runs in the same order
-with the same code, responses (streamed ones too) are sent by Django's ASGI code, and the odd
-async view would be called through ``async_to_sync`` on the server's event loop.
+This handler builds the same chain in sync mode, as Django would in WSGI, and runs the
+request's synchronous part — ``request_started``, building the request, the middleware chain
+and the view — in one call on a fixed pool of ``REQUEST_THREADS`` threads, again as a WSGI
+server would. Each thread keeps its database connection between requests where the database
+settings allow it (the embedded SQLite does; PostgreSQL's connections come from the pool of
+``DB_POOL_SIZE``), and ``close_old_connections`` at the request's start still replaces one
+that became unusable. The response is sent by Django's ASGI code (streamed ones too), then
+closed (``request_finished``) on a pool thread. A client that disconnects early no longer
+cancels the view: ours are synchronous, and a thread cannot be cancelled anyway.
 """
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
-from django.core.handlers.asgi import ASGIHandler
-from django.http import HttpRequest
+import asyncio
+import contextvars
+import functools
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from django.conf import settings
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.core.handlers.base import BaseHandler
+from django.http import FileResponse, HttpResponseBadRequest
 from django.http.response import HttpResponseBase
+from django.urls import set_script_prefix
 
 
 class OneHopASGIHandler(ASGIHandler):
-    def load_middleware(self, is_async: bool = False) -> None:
-        super().load_middleware(is_async=False)
+    def __init__(self) -> None:
+        BaseHandler.__init__(self)
+        self.load_middleware(is_async=False)
+        self._threads = ThreadPoolExecutor(settings.REQUEST_THREADS, thread_name_prefix="request")
 
-    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
-        # BaseHandler.get_response: the URL configuration, the chain, the request's closing
-        # and the log line of an error response, all in the request's thread.
-        response: HttpResponseBase = await sync_to_async(self.get_response, thread_sensitive=True)(request)
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:  # the client went away while sending the body
+            return
+        try:
+            response = await self._in_thread(self._respond, scope, body_file)
+            try:
+                await self.send_response(response, send)
+            except asyncio.CancelledError:
+                pass  # the client disconnected while the response was sent
+            finally:
+                await self._in_thread(response.close)  # request_finished
+        finally:
+            body_file.close()
+
+    def _respond(self, scope: Any, body_file: Any) -> HttpResponseBase:
+        """The synchronous part of a request (as ``WSGIHandler.__call__``)."""
+        set_script_prefix(get_script_prefix(scope))
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:  # a malformed request: Django's 400 response
+            return error_response or HttpResponseBadRequest()
+        response: HttpResponseBase = self.get_response(request)
+        response._handler_class = self.__class__  # type: ignore[attr-defined]  # as Django's ASGI handler
+        if isinstance(response, FileResponse):
+            response.block_size = self.chunk_size
         return response
+
+    async def _in_thread(self, function: Any, *args: Any) -> Any:
+        # The request's context variables go along, as with sync_to_async.
+        call = functools.partial(contextvars.copy_context().run, function, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._threads, call)
 
 
 def get_asgi_application() -> OneHopASGIHandler:

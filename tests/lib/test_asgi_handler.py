@@ -1,7 +1,7 @@
-"""The one-hop ASGI handler: the middleware chain and the view run in one thread of the
-request's own (not on the event loop, not split across threads), and nothing about the
-answers changes: the security middleware still speaks, a POST without its CSRF token is still
-refused, and a streamed (async) response is still streamed."""
+"""The one-hop ASGI handler: the middleware chain and the view run in one thread (not on the
+event loop, not split across threads) of a pool whose threads keep their database connection,
+and nothing about the answers changes: the security middleware still speaks, a POST without
+its CSRF token is still refused, and a streamed (async) response is still streamed."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from asgiref.sync import AsyncToSync
 from django.core.handlers.asgi import ASGIHandler
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from pytest_django import Settings
 
@@ -39,6 +40,8 @@ class RecordThread:
 
     def process_view(self, request: HttpRequest, *args: Any) -> None:
         seen["view"] = threading.get_ident()
+        connection.ensure_connection()
+        seen["connection"] = id(connection.connection)
 
 
 def call(
@@ -92,6 +95,22 @@ def test_the_chain_and_the_view_run_in_one_thread_off_the_event_loop(settings: S
     assert status == 200
     assert seen["chain"] == seen["view"] != seen["loop"]
     assert b"nonce-" in headers[b"content-security-policy"]
+
+
+def test_requests_are_served_by_threads_that_live_on_with_their_connection(settings: Settings) -> None:
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "tests.lib.test_asgi_handler.RecordThread"]
+    settings.REQUEST_THREADS = 1
+    handler = OneHopASGIHandler()
+    first: dict[str, int] = {}
+
+    for _ in range(2):
+        seen.clear()
+        assert call(handler, "GET", "/healthz")[0] == 200
+        first = first or dict(seen)
+
+    assert seen["view"] == first["view"]  # no thread started per request
+    if settings.DATABASES["default"]["CONN_MAX_AGE"] is None:  # the embedded SQLite
+        assert seen["connection"] == first["connection"]  # not opened again
 
 
 def test_no_switch_back_to_the_event_loop_within_a_request(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -132,8 +132,8 @@ def test_enter_page_speaks_english_when_asked(office: Office) -> None:
 WARM_ENTER_GET_QUERIES = 1
 # The office; the form's services (any at all, the chosen one); the rate limit's counter (one upsert); the
 # savepoint and its release, the row locked, the figures (queue, presence, history), the
-# ticket, the sequence number bumped and read.
-JOIN_POST_QUERIES = 13
+# ticket, the sequence number bumped.
+JOIN_POST_QUERIES = 12
 
 
 def test_a_warm_enter_page_is_one_query(

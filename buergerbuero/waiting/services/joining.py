@@ -138,7 +138,7 @@ def join(
         else:
             # The figures are those read above with the newcomer in its place.
             queued = rows.with_newcomer(ticket)
-            sequence.queue_event(office, "join", ticket, queued.live())
+            sequence.queue_event(office, "join", ticket, queued.live(), locked_at=seq)
             # Once committed (not if an enclosing transaction rolls back), the office is at
             # the one sequence number past ``seq``: our bump.
             transaction.on_commit(lambda: _remember_join_rows(office.pk, state_id, seq + 1, read_at, queued))

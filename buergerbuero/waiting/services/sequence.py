@@ -28,20 +28,30 @@ def lock_office(office: Office) -> None:
         locked(QueueState.objects.filter(office=office)).get()
 
 
-def bump(office: Office) -> int:
-    """Next sequence number of the office's events; locks its row until commit."""
+def bump(office: Office, *, locked_at: int | None = None) -> int:
+    """Next sequence number of the office's events; locks its row until commit.
+    ``locked_at``: the number read when the caller locked the row (one query fewer)."""
     updated = QueueState.objects.filter(office=office).update(seq=F("seq") + 1)
+    if updated and locked_at is not None:
+        return locked_at + 1
     if not updated:
         QueueState.objects.get_or_create(office=office)
         QueueState.objects.filter(office=office).update(seq=F("seq") + 1)
     return QueueState.objects.values_list("seq", flat=True).get(office=office)
 
 
-def queue_event(office: Office, op: str, ticket: Ticket, live: live_figures.OfficeLive | None = None) -> None:
+def queue_event(
+    office: Office,
+    op: str,
+    ticket: Ticket,
+    live: live_figures.OfficeLive | None = None,
+    *,
+    locked_at: int | None = None,
+) -> None:
     """One message per queue change, the same text for every waiting citizen: each derives
     its own position by comparing ``key`` with its own. ``live``: the figures after the
-    change, if the caller has them already."""
-    seq = bump(office)
+    change, if the caller has them already; ``locked_at``: see ``bump``."""
+    seq = bump(office, locked_at=locked_at)
     live = live or live_figures.office_live(office)
     figures = live.as_json()
     realtime.publish(groups.waiting_group(office.pk), events.queue(seq, op, ticket.order_key, figures))
