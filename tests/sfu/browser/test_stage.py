@@ -1,6 +1,6 @@
 """The media proof: one Chromium publishes through JanusPeer and stage.js into a real Janus,
 three Chromium viewers decode its video; switching to the screen reaches them on the same
-connections, and leaving the stage reaches them too."""
+connections, leaving the stage reaches them, and so does coming back."""
 
 from __future__ import annotations
 
@@ -71,6 +71,10 @@ def test_one_publisher_three_viewers_decode_video(browser: Any, stage_server: St
     for viewer in viewers:
         viewer.wait_for_function(f"() => window.proof.gone.includes({feed})", timeout=10000)
         assert viewer.evaluate("document.querySelectorAll('video').length") == 0
+    # Back on stage: Janus hands the feed the m-lines it had, and the viewers take them up.
+    host.evaluate("window.publishCamera()")
+    for viewer in viewers:
+        viewer.wait_for_function(VIDEO_PLAYS, timeout=20000)
     assert host.evaluate("window.proof.errors") == [], [
         e for e in stage_server.app.sent if e["op"] == "error"
     ] + [{k: v for k, v in m.items() if k != "jsep"} for m in stage_server.app.received]

@@ -37,9 +37,7 @@ socket.addEventListener("open", async () => {
     const message = JSON.parse(event.data);
     if (message.type === "media") stage.handle(message);
   });
-  if (role === "publisher") {
-    await stage.publish(await navigator.mediaDevices.getUserMedia({ audio: true, video: true }), "Bürgermeisterin");
-  }
+  if (role === "publisher") await window.publishCamera();
   state.ready = true;
 });
 
@@ -52,6 +50,10 @@ window.framesDecoded = async () => {
     if (report.type === "inbound-rtp" && report.kind === "video") frames += report.framesDecoded || 0;
   });
   return frames;
+};
+
+window.publishCamera = async () => {
+  await state.stage.publish(await navigator.mediaDevices.getUserMedia({ audio: true, video: true }), "Bürgermeisterin");
 };
 
 window.shareScreen = async () => {
