@@ -34,8 +34,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):  # a script: the project importable, not this folder (where
-    sys.path[0] = str(Path(__file__).resolve().parents[1])  # statistics.py hides the stdlib's)
+if __package__ in (None, ""):  # run as a script: the project importable (not only this folder)
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import bisect
 import heapq

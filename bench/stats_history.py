@@ -14,7 +14,7 @@ same run and on the same rows:
 Each is timed ``--repeat`` times (the statistics' rows are deleted between runs); the JSON's
 last line has the median times, their spread and the ratio statistics / baseline.
 
-    .venv/bin/python bench/statistics.py [--mode embedded|scaled] [--days 365] [--offices 20]
+    .venv/bin/python bench/stats_history.py [--mode embedded|scaled] [--days 365] [--offices 20]
 """
 
 from __future__ import annotations
