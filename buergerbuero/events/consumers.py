@@ -14,6 +14,7 @@ from the database.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -76,6 +77,7 @@ class EventConsumer(HubConsumer):
             await self.close(code=FORBIDDEN)
             return
         await self.accept()
+        self.at_end(self._stop_turn)
         groups = [services.event_group(event_id)]
         if self.attendee is not None:
             groups.append(services.attendee_group(self.attendee.pk))
@@ -155,8 +157,7 @@ class EventConsumer(HubConsumer):
             return
         if group in self.turn_groups:
             if kind in TURN_EVENTS and self.attendee is not None:
-                turn = await database_sync_to_async(services.turn)(self.attendee, self.language)
-                await self.send(text_data=encode(turn))
+                self.refresh_turn()
             return
         await super().deliver(group, kind, text)
         if kind == events.ON_STAGE and not parse(text).get("on") and self.peer is not None:
@@ -165,6 +166,28 @@ class EventConsumer(HubConsumer):
             await self.close(code=FORBIDDEN)
         elif kind == events.EVENT_STATUS and parse(text).get("status") == EventStatus.ENDED:
             await self.close_peer()
+
+    def refresh_turn(self) -> None:
+        """Send the citizen's turn afresh, in a task of its own: the hub's delivery must not wait
+        for the database. Changes while one is being read are covered by one more read."""
+        if self._turn_task is not None and not self._turn_task.done():
+            self._turn_stale = True
+            return
+        self._turn_task = asyncio.ensure_future(self._send_turn())
+
+    def _stop_turn(self) -> None:
+        if self._turn_task is not None:
+            self._turn_task.cancel()
+
+    async def _send_turn(self) -> None:
+        self._turn_stale = True
+        while self._turn_stale and self.attendee is not None:
+            self._turn_stale = False
+            turn = await database_sync_to_async(services.turn)(self.attendee, self.language)
+            await self.send(text_data=encode(turn))
+
+    _turn_task: asyncio.Task[None] | None = None
+    _turn_stale = False
 
     # --- what the page sends -------------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -185,6 +208,11 @@ class EventConsumer(HubConsumer):
         except services.EventError as refused:
             await self.send(text_data=encode(events.error(refused.message)))
             return
+        except Exception:  # a fault of ours: logged, and the page keeps its socket
+            logger.exception("an event socket's %s failed", kind)
+            return
+        if reply is not None and reply.get("type") == "turn":
+            self.follow_turn()  # on the event loop: the hub's groups live there
         if reply is not None:
             await self.send(text_data=encode(reply))
 
@@ -213,7 +241,6 @@ class EventConsumer(HubConsumer):
             services.post_chat(attendee.event, _text(message), attendee=attendee)
         elif kind == "queue":
             services.ask_live(attendee, self.language)
-            self.follow_turn()
             return services.turn(attendee, self.language)
         elif kind == "here":
             services.here(attendee)

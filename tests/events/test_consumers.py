@@ -17,9 +17,10 @@ from pytest_django import Settings
 
 from buergerbuero.config.asgi import application
 from buergerbuero.events import services
-from buergerbuero.events.models import Attendee, Event, Question, StageSeat
+from buergerbuero.events.models import Attendee, Event, EventKind, Question, StageSeat
 from buergerbuero.realtime.hub import hub
 from buergerbuero.staff.models import StaffMember
+from tests import factories
 from tests.events.support import journalist, viewer
 from tests.support.realtime import hub_listening
 
@@ -207,3 +208,46 @@ async def test_a_removed_viewer_is_closed(live_event: Event, host_user: User, ho
     output = await socket.receive_output(timeout=3)
     assert output["type"] == "websocket.close"
     assert await refused(f"/ws/events/{live_event.pk}/?viewer={anna.token}") == 4403
+
+
+async def test_consultation_hours_take_turns_from_the_socket(
+    org: Any, host: StaffMember, host_user: User
+) -> None:
+    """The citizen takes a turn (position from the waiting room), the host calls, the citizen
+    answers “I'm here” and is on stage."""
+
+    def setup() -> tuple[Event, Attendee]:
+        from tests.events.support import make_event
+        from tests.support.live import ALWAYS_OPEN, reset_join_limit
+
+        office = factories.make_office(
+            org, "rund-um-die-uhr", hours=ALWAYS_OPEN, observes_public_holidays=False
+        )
+        host.offices.add(office)
+        reset_join_limit()
+        hours = make_event(org, hosts=[host], kind=EventKind.CONSULTATION_HOURS, office=office)
+        services.go_live(host, hours)
+        return hours, viewer(hours, "Anna")
+
+    await hub_listening()
+    hours, anna = await database_sync_to_async(setup)()
+    socket, snapshot = await viewer_socket(hours, anna)
+    assert snapshot["turn"] is None
+    host_page, _ = await host_socket(hours, host_user)
+
+    await socket.send_json_to({"type": "queue"})
+    turn = await receive_until(socket, "turn")
+    assert (turn["status"], turn["position"]) == ("waiting", 1)
+
+    await host_page.send_json_to({"type": "call_next"})
+    assert (await receive_until(host_page, "called_next"))["called"] is True
+    called = await receive_until(socket, "turn")
+    while called["status"] != "called":
+        called = await receive_until(socket, "turn")
+    assert called["deadline"]
+
+    await socket.send_json_to({"type": "here"})
+    assert (await receive_until(socket, "on_stage"))["on"] is True
+    assert await database_sync_to_async(StageSeat.objects.filter(attendee=anna).exists)()
+    await socket.disconnect()
+    await host_page.disconnect()
