@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
@@ -76,6 +76,7 @@ class EventConsumer(HubConsumer):
         if found is None:
             await self.close(code=FORBIDDEN)
             return
+        self._tasks = set()
         await self.accept()
         self.at_end(self._stop_turn)
         groups = [services.event_group(event_id)]
@@ -160,12 +161,13 @@ class EventConsumer(HubConsumer):
                 self.refresh_turn()
             return
         await super().deliver(group, kind, text)
+        # Janus is asked in tasks of their own: the hub's delivery does not wait for it.
         if kind == events.ON_STAGE and not parse(text).get("on") and self.peer is not None:
-            await self.peer.handle({"op": "unpublish"})
+            self._background(self.peer.handle({"op": "unpublish"}))
         elif kind == events.ENDED and self.attendee is not None:  # removed by a host
             await self.close(code=FORBIDDEN)
         elif kind == events.EVENT_STATUS and parse(text).get("status") == EventStatus.ENDED:
-            await self.close_peer()
+            self._background(self.close_peer())
 
     def refresh_turn(self) -> None:
         """Send the citizen's turn afresh, in a task of its own: the hub's delivery must not wait
@@ -174,6 +176,11 @@ class EventConsumer(HubConsumer):
             self._turn_stale = True
             return
         self._turn_task = asyncio.ensure_future(self._send_turn())
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)  # held until done (the loop keeps only weak references)
+        task.add_done_callback(self._tasks.discard)
 
     def _stop_turn(self) -> None:
         if self._turn_task is not None:
@@ -187,6 +194,7 @@ class EventConsumer(HubConsumer):
             await self.send(text_data=encode(turn))
 
     _turn_task: asyncio.Task[None] | None = None
+    _tasks: set[asyncio.Task[None]] = set()  # replaced per socket in connect
     _turn_stale = False
 
     # --- what the page sends -------------------------------------------------------------------
