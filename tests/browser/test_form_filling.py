@@ -11,6 +11,7 @@ German and in Arabic (right to left) at 360 px.
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -156,6 +157,13 @@ def test_citizen_and_staff_fill_in_confirm_and_sign_together(
     citizen.locator(field(citizen, "surname")).focus()
 
     def settled() -> dict[str, object]:
+        # Every keystroke is one edit: once the server has applied them all, every page must
+        # come to show its values.
+        edits = len("Termin am Vormittag") + len("Bitte Rückruf")
+        deadline = time.monotonic() + 15
+        while SharedFormValue.objects.get(form_id=form_id, field="notes").version < edits:
+            assert time.monotonic() < deadline, "the server did not apply every keystroke"
+            time.sleep(0.05)
         values = server_values(form_id)
         for page in (agent, citizen, interpreter):
             expect_shows(page, values)
