@@ -424,3 +424,17 @@ def test_the_job_loop_prunes_events_and_writes_their_reminders() -> None:
     names = {job.name: job.run for job in JOBS}
     assert names["prune_events"] is services.prune_events
     assert names["enqueue_event_reminders"] is messages.enqueue_reminders
+
+
+def test_joining_costs_the_same_however_many_have_joined(org: Organization, host: StaffMember) -> None:
+    full_house = make_event(org, hosts=[host], capacity=500)
+
+    def cost() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            viewer(full_house, "Neu")
+        return len(queries)
+
+    first = cost()
+    for number in range(20):
+        viewer(full_house, f"P{number}")
+    assert cost() == first
