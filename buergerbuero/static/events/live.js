@@ -139,24 +139,44 @@ function personItem(seat) {
   return item;
 }
 
+const figures = new Map(); // feed -> its tile, kept while the feed plays (no flicker, sound stays on)
+
+function tileFor(feed, stream) {
+  let figure = figures.get(feed);
+  if (figure && figure.querySelector("video").srcObject === stream) return figure;
+  figure = document.createElement("figure");
+  figure.dataset.feed = feed;
+  const video = document.createElement("video");
+  video.autoplay = true;
+  video.playsInline = true;
+  video.srcObject = stream;
+  figure.append(video, document.createElement("figcaption"));
+  // A browser that refuses to play sound before the person interacted plays it muted, with
+  // a button that turns the sound on (a click is the interaction it waits for).
+  video.play().catch(() => {
+    video.muted = true;
+    video.play().catch(() => {});
+    const sound = button(gettext("Turn the sound on"), () => { video.muted = false; sound.remove(); });
+    figure.append(sound);
+  });
+  figures.set(feed, figure);
+  return figure;
+}
+
 function renderTiles() {
-  const figures = [];
+  const shown = [];
   for (const seat of stageSeats) {
     const stream = seat.feed ? streams.get(seat.feed) : null;
     if (!stream) continue;
-    const figure = document.createElement("figure");
+    const figure = tileFor(seat.feed, stream);
     figure.className = `event-tile${seat.pinned ? " event-tile--pinned" : ""}`;
-    figure.dataset.feed = seat.feed;
-    const video = document.createElement("video");
-    video.autoplay = true;
-    video.playsInline = true;
-    video.srcObject = stream;
-    const caption = document.createElement("figcaption");
-    caption.textContent = seat.name;
-    figure.append(video, caption);
-    figures.push(figure);
+    figure.querySelector("figcaption").textContent = seat.name;
+    shown.push(figure);
   }
-  tiles.replaceChildren(...figures);
+  for (const feed of [...figures.keys()]) {
+    if (!streams.has(feed)) figures.delete(feed);
+  }
+  tiles.replaceChildren(...shown);
 }
 
 async function startMedia() {
