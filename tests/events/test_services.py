@@ -438,3 +438,21 @@ def test_joining_costs_the_same_however_many_have_joined(org: Organization, host
     for number in range(20):
         viewer(full_house, f"P{number}")
     assert cost() == first
+
+
+def test_every_host_action_has_a_label_in_the_audit_log(live_event: Event, host: StaffMember) -> None:
+    from buergerbuero.audit.models import Action
+
+    anna = viewer(live_event, "Anna")
+    question = services.ask(anna, "Frage")
+    for action in ("approve", "answer", "hide"):
+        services.moderate(host, live_event, question.pk, action)
+    seat = services.bring_on_stage(host, live_event, anna.pk)
+    services.mute(host, live_event, seat.pk)
+    services.pin(host, live_event, seat.pk)
+    services.take_off_stage(host, live_event, seat.pk)
+    services.set_chat(host, live_event, False)
+    services.remove_viewer(host, live_event, anna.pk)
+    services.end(host, live_event)
+    recorded = set(AuditEntry.objects.values_list("action", flat=True))
+    assert recorded <= set(Action.values), recorded - set(Action.values)
