@@ -139,8 +139,10 @@ class SharedForm(models.Model):
     signed by the citizen (see ``consult.filling`` for the rules)."""
 
     consultation = models.ForeignKey(Consultation, on_delete=models.CASCADE, related_name="forms")
+    # RESTRICT: a form filled in cannot lose its template, but both go when the office (and so
+    # the consultation) goes; PROTECT would block deleting the office.
     template = models.ForeignKey(
-        "forms.FormTemplate", on_delete=models.PROTECT, related_name="shared_forms", verbose_name=_("form")
+        "forms.FormTemplate", on_delete=models.RESTRICT, related_name="shared_forms", verbose_name=_("form")
     )
     # The fields as they were when the form was opened: a later change of the template does
     # not change what was filled in and signed.

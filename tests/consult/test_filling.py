@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection
+from django.db.models import RestrictedError
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -520,3 +521,13 @@ def test_control_without_the_lock_an_edit_is_lost_or_fails(
     versions = [run.value.version for run in runs if run.error is None]
     # Both read version 0: both write version 1 (one edit silently lost), or SQLite refuses one.
     assert failed or versions == [1, 1]
+
+
+def test_a_used_form_cannot_be_deleted_alone_but_goes_with_its_office(
+    consultation: Consultation, signed: SharedForm, template: FormTemplate, office: Office
+) -> None:
+    with pytest.raises(RestrictedError):
+        template.delete()
+    office.delete()
+    assert not SharedForm.objects.exists()
+    assert not FormTemplate.objects.exists()
