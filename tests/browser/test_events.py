@@ -275,3 +275,16 @@ def test_the_embed_shows_the_events_and_a_viewer_joins_in_the_frame(
     frame.locator("form[action$='/events/join/'] button[type=submit]").click()
     expect(frame.locator("[data-connection]")).to_have_attribute("data-connection", "open")
     expect(frame.locator("[data-state-live]")).to_be_visible()
+
+
+def test_the_host_page_is_accessible(
+    browser: Browser, asgi_server: AsgiServer, town: tuple[Organization, StaffMember]
+) -> None:
+    organization, host = town
+    press = make(organization, host, kind=EventKind.PRESS_CONFERENCE, registration_required=True)
+    services.register(press, name="Paula Presse", email="paula@example.org", language="de", journalist=True)
+    page = person(browser)
+    log_in(page, asgi_server.url, press)
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Freigeben").click()
+    expect(page.get_by_role("cell", name="bestätigt")).to_be_visible()
