@@ -531,3 +531,42 @@ def test_a_used_form_cannot_be_deleted_alone_but_goes_with_its_office(
     office.delete()
     assert not SharedForm.objects.exists()
     assert not FormTemplate.objects.exists()
+
+
+def test_an_uploaded_fillable_pdf_filled_together_comes_back_flattened_with_every_value(
+    consultation: Consultation, office: Office
+) -> None:
+    from buergerbuero.demo.fillable_pdf import meldebescheinigung
+    from buergerbuero.forms.intake import check_pdf
+    from buergerbuero.forms.services import store_pdf
+
+    template = FormTemplate(office=office, title="Meldebescheinigung")
+    store_pdf(template, check_pdf(meldebescheinigung()))
+    shared = filling.open_form(agent_of(consultation), template.pk)
+    citizen = citizen_of(consultation)
+    expected: list[str] = []
+    for index, item in enumerate(shared.fields):
+        kind, name = item["kind"], item["name"]
+        value: str | bool
+        if kind == "checkbox":
+            value = True
+        elif kind in ("radio", "choice"):
+            value = str(item["options"][0])
+            expected.append(value)
+        elif kind == "date":
+            value = "2026-11-01"
+            expected.append("01.11.2026")
+        else:
+            value = f"Wert{index}"
+            expected.append(value)
+        filling.edit(citizen, shared.pk, name, value)
+    filling.confirm(citizen, shared.pk)
+    signed = filling.sign(citizen, shared.pk, name="Anna Beispiel", drawn=DRAWN)
+
+    document = PdfReader(io.BytesIO(signed.pdf.read()))
+    assert not document.get_fields()  # flattened: nothing left to edit
+    text = "\n".join(page.extract_text() for page in document.pages)
+    missing = [value for value in expected if value not in text]
+    assert missing == []
+    assert "Anna Beispiel" in text
+    assert document.pages[0].images, "the drawn signature sits in the form's signature field"
