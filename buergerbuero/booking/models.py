@@ -139,3 +139,28 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"calendar of {self.member}"
+
+
+class PreparedForm(models.Model):
+    """A form of the booked service the citizen fills in before the appointment (a draft:
+    partial values are fine). ``values`` maps field names to cleaned values
+    (:func:`buergerbuero.forms.fields.clean_value`); it goes with the appointment."""
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="prepared_forms")
+    template = models.ForeignKey(
+        "forms.FormTemplate", on_delete=models.CASCADE, related_name="prepared_forms", verbose_name=_("form")
+    )
+    values = models.JSONField(default=dict)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("prepared form")
+        verbose_name_plural = _("prepared forms")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["appointment", "template"], name="one_prepared_form_per_template"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"form {self.template_id} of appointment {self.appointment_id}"

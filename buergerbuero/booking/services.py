@@ -23,6 +23,15 @@ Abuse limits (counted in the database by ``buergerbuero.limits``, so every proce
 
 A refusal is a ``BookingError`` with code ``limited`` (or ``too_many_moves``) and changes
 nothing.
+
+Forms prepared beforehand: the booked service's forms (``forms.services.forms_for`` of the
+appointment's office and service, nothing else) can be filled in from the appointment's link
+while it may still be changed (booked, not begun). A save is a draft: every value is checked
+by ``forms.fields.clean_value`` (an empty required field is fine), one wrong value refuses the
+whole save and changes nothing; saves are limited per appointment
+(``PREPARED_FORM_SAVES_PER_HOUR``). The values are personal data of the appointment: they are
+deleted with it (``prune_appointments``), and staff see only that a form was prepared until the
+consultation opens it (``prepared_values``).
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone, translation
 from django.utils.timesince import timeuntil
 from django.utils.translation import gettext as _
@@ -44,8 +53,11 @@ from django.utils.translation import ngettext
 from phonenumbers import geocoder
 
 from buergerbuero.booking import messages
-from buergerbuero.booking.models import Appointment, AppointmentStatus, CalendarFeed
+from buergerbuero.booking.models import Appointment, AppointmentStatus, CalendarFeed, PreparedForm
 from buergerbuero.booking.slots import Slot, SlotFinder, bookable_agents
+from buergerbuero.forms.fields import FormField, FormValueError, clean_value, template_fields
+from buergerbuero.forms.models import FormTemplate
+from buergerbuero.forms.services import forms_for
 from buergerbuero.lib.errors import ServiceError
 from buergerbuero.lib.locking import locked
 from buergerbuero.lib.text import clean_text
@@ -553,8 +565,10 @@ def calendar_of(
     member: StaffMember, first_day: dt.datetime, last_day: dt.datetime, agent: StaffMember | None = None
 ) -> list[Appointment]:
     """Appointments between two instants that ``member`` may see (optionally one agent's)."""
-    appointments = Appointment.objects.filter(starts_at__gte=first_day, starts_at__lt=last_day).exclude(
-        status=AppointmentStatus.CANCELLED
+    appointments = (
+        Appointment.objects.filter(starts_at__gte=first_day, starts_at__lt=last_day)
+        .exclude(status=AppointmentStatus.CANCELLED)
+        .annotate(has_prepared_form=Exists(PreparedForm.objects.filter(appointment=OuterRef("pk"))))
     )
     if member.role == Role.AGENT:
         appointments = appointments.filter(agent=member)
@@ -609,6 +623,103 @@ def feed_owner(token: str) -> StaffMember | None:
         return None
     feed = CalendarFeed.objects.select_related("member__organization").filter(token=token).first()
     return feed.member if feed is not None else None
+
+
+# --- forms prepared beforehand ---------------------------------------------------------------------
+# Saves of one appointment's forms per hour: enough to save after every few fields, and a
+# script cannot make the database write without end.
+PREPARED_FORM_SAVES_PER_HOUR = 60
+
+Values = dict[str, str | bool]
+
+
+class PreparedFormError(BookingError):
+    """A save with wrong values: ``errors`` holds a translated message per field name."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(_("Please correct the marked fields. Nothing has been saved."), "invalid")
+        self.errors = errors
+
+
+@dataclass
+class Preparation:
+    """One form of the booked service as the citizen prepares it."""
+
+    template: FormTemplate
+    fields: list[FormField]
+    values: Values  # the saved values the fields still take
+    saved_at: dt.datetime | None
+
+
+def _still_valid(fields: list[FormField], stored: dict[str, object]) -> Values:
+    """The stored values that the fields (perhaps changed by the office since) still take."""
+    values: Values = {}
+    for form_field in fields:
+        if form_field.name in stored:
+            try:
+                values[form_field.name] = clean_value(form_field, stored[form_field.name])
+            except FormValueError:
+                continue
+    return values
+
+
+def forms_to_prepare(appointment: Appointment) -> list[tuple[FormTemplate, dt.datetime | None]]:
+    """The booked service's forms, each with when the citizen last saved it (None: not yet);
+    one query."""
+    saved = PreparedForm.objects.filter(appointment=appointment, template=OuterRef("pk")).values("updated_at")
+    templates = forms_for(appointment.office, appointment.service).annotate(saved_at=Subquery(saved[:1]))
+    return [(template, template.saved_at) for template in templates]
+
+
+def preparation(appointment: Appointment, template_id: int) -> Preparation | None:
+    """The booked service's form ``template_id`` with what the citizen saved; None for a form
+    of another office or service (or none at all)."""
+    template = forms_for(appointment.office, appointment.service).filter(pk=template_id).first()
+    if template is None:
+        return None
+    prepared = PreparedForm.objects.filter(appointment=appointment, template=template).first()
+    fields = template_fields(template)
+    if prepared is None:
+        return Preparation(template, fields, {}, None)
+    return Preparation(template, fields, _still_valid(fields, prepared.values), prepared.updated_at)
+
+
+def save_preparation(
+    appointment: Appointment, prepared: Preparation, raw: dict[str, object], now: dt.datetime | None = None
+) -> Values:
+    """Save the citizen's values of one form (a draft: fields left out are empty). Refused
+    when the appointment can no longer be changed, beyond the limit, or with a wrong value."""
+    now = now or timezone.now()
+    _require_changeable(appointment, now)
+    verdict = limits.hit("prepared-form", str(appointment.pk), PREPARED_FORM_SAVES_PER_HOUR, limits.HOUR, now)
+    if not verdict.allowed:
+        raise _limited(_("This form has been saved very often. Please try again in %(wait)s."), verdict, now)
+    values: Values = {}
+    errors: dict[str, str] = {}
+    for form_field in prepared.fields:
+        try:
+            values[form_field.name] = clean_value(form_field, raw.get(form_field.name, form_field.empty()))
+        except FormValueError as error:
+            errors[form_field.name] = error.message
+    if errors:
+        raise PreparedFormError(errors)
+    with transaction.atomic():
+        # Under the appointment's lock: a cancellation or a start in between is seen.
+        _require_changeable(_locked_appointment(appointment), now)
+        PreparedForm.objects.update_or_create(
+            appointment=appointment,
+            template=prepared.template,
+            defaults={"values": values, "updated_at": now},
+        )
+    prepared.values, prepared.saved_at = values, now
+    return values
+
+
+def prepared_values(ticket: Ticket) -> dict[int, Values]:
+    """The forms the citizen prepared for the appointment checked in with ``ticket``: template
+    id → the values its current fields still take (one query; empty for a walk-in)."""
+    prepared = PreparedForm.objects.filter(appointment__ticket=ticket).select_related("template")
+    return {item.template_id: _still_valid(template_fields(item.template), item.values) for item in prepared}
 
 
 # --- jobs ---------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Citizen pages of appointments: choose a time, give details, and the appointment's own page
-(calendar file, cancel, move, enter at the start time)."""
+(calendar file, cancel, move, forms to prepare, enter at the start time)."""
 
 from __future__ import annotations
 
@@ -230,6 +230,9 @@ def appointment(request: HttpRequest, token: str, status: int | None = None) -> 
             "expired": expired,
             "held": held,
             "moves_left": services.moves_left(booked),
+            "forms_to_prepare": services.forms_to_prepare(booked)
+            if services.is_changeable(booked, now)
+            else [],
         },
         status=410 if expired else status or 200,
     )
@@ -304,3 +307,73 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
         messages.error(request, refused.message)
         return redirect("booking:appointment", token=token)
     return redirect("waiting:room", token=ticket.token)
+
+
+def _submitted(prepared: services.Preparation, data: Any) -> dict[str, object]:
+    """The form's values as posted: inputs are named by position (a PDF's field names are
+    not fit for HTML), an unticked checkbox is not posted at all."""
+    raw: dict[str, object] = {}
+    for index, form_field in enumerate(prepared.fields):
+        name = f"f{index}"
+        raw[form_field.name] = name in data if form_field.kind == "checkbox" else data.get(name, "")
+    return raw
+
+
+@by_appointment_link
+def prepare_form(request: HttpRequest, token: str, template_id: int) -> HttpResponse:
+    """A form of the booked service, filled in before the appointment and saved as a draft."""
+    booked = _appointment(token)
+    prepared = services.preparation(booked, template_id)
+    if prepared is None:
+        raise Http404
+    if not services.is_changeable(booked, timezone.now()):
+        messages.error(
+            request, _("The form can no longer be prepared here: the appointment has begun or was cancelled.")
+        )
+        return appointment(request, token, status=404)
+    values: dict[str, object] = dict(prepared.values)
+    errors: dict[str, str] = {}
+    refusal = ""
+    status = 200
+    if request.method == "POST":
+        submitted = _submitted(prepared, request.POST)
+        try:
+            services.save_preparation(booked, prepared, submitted)
+        except services.PreparedFormError as invalid:
+            values, errors, refusal, status = submitted, invalid.errors, invalid.message, 400
+        except services.BookingError as refused:
+            values, refusal, status = submitted, refused.message, _refusal_status(refused)
+            if refused.code != "limited":
+                messages.error(request, refused.message)
+                return redirect("booking:appointment", token=token)
+        else:
+            messages.success(
+                request, _("Your form is saved. You can change it until the appointment starts.")
+            )
+            return redirect("booking:prepare_form", token=token, template_id=prepared.template.pk)
+    rows = [
+        {
+            "field": form_field,
+            "name": f"f{index}",
+            "id": f"pf-{index}",
+            "value": values.get(form_field.name, form_field.empty()),
+            "error": errors.get(form_field.name, ""),
+        }
+        for index, form_field in enumerate(prepared.fields)
+    ]
+    return citizen_page(
+        request,
+        "booking/prepare_form.html",
+        {
+            "organization": booked.office.organization,
+            "office": booked.office,
+            "appointment": booked,
+            "zone": booked.office.organization.zone,
+            "template": prepared.template,
+            "saved_at": prepared.saved_at,
+            "rows": rows,
+            "refusal": refusal,
+            "invalid": [row for row in rows if row["error"]],
+        },
+        status=status,
+    )
