@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from django.conf import settings
 from django.utils import timezone
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from buergerbuero.booking.models import Appointment, PreparedForm
 from buergerbuero.forms.fields import FormField
@@ -32,7 +32,7 @@ from tests.support.server import AsgiServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PHONE = {"width": 360, "height": 740}
+PHONE: ViewportSize = {"width": 360, "height": 740}
 FIELDS = [
     FormField("surname", "Familienname", "text", required=True, help="Wie im Ausweis"),
     FormField("moved_on", "Einzugsdatum", "date"),
