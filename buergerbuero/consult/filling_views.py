@@ -16,6 +16,7 @@ from buergerbuero.consult import filling
 from buergerbuero.consult.models import InboxStatus, SharedForm
 from buergerbuero.consult.services import ConsultError
 from buergerbuero.staff.current import current_member, member_or_403
+from buergerbuero.staff.services import offices_served
 
 
 def _audit(
@@ -53,15 +54,26 @@ def download(request: HttpRequest, consultation_id: int, form_id: int) -> HttpRe
 
 @login_required
 def inbox(request: HttpRequest) -> HttpResponse:
+    """The signed forms of the staff member's offices, by office and status (newest first)."""
     member = member_or_403(request)
+    offices = list(offices_served(member).order_by("name"))
     wanted = request.GET.get("status", "")
+    office = next((item for item in offices if str(item.pk) == request.GET.get("office")), None)
     forms = filling.inbox(member)
     if wanted in InboxStatus.values:
         forms = forms.filter(inbox=wanted)
+    if office is not None:
+        forms = forms.filter(consultation__office=office)
     return render(
         request,
         "consult/forms_inbox.html",
-        {"forms": forms[:200], "statuses": InboxStatus.choices, "wanted": wanted},
+        {
+            "forms": forms[:200],
+            "statuses": InboxStatus.choices,
+            "wanted": wanted,
+            "offices": offices,
+            "office": office,
+        },
     )
 
 

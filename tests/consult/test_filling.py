@@ -34,6 +34,7 @@ from buergerbuero.consult.services import ConsultError
 from buergerbuero.forms.models import FormTemplate
 from buergerbuero.offices.models import Office
 from buergerbuero.staff.models import StaffMember
+from tests import factories
 from tests.consult.filling_support import (
     COMPLETE,
     agent_of,
@@ -445,6 +446,14 @@ def test_the_inbox_lists_the_offices_signed_forms_and_keeps_their_status(
     assert AuditEntry.objects.filter(action="consult.form_status", details__status="in_progress").exists()
     filtered = client.get(reverse("consult:form_inbox"), {"status": "new"})
     assert f'data-form-row="{signed.pk}"' not in filtered.content.decode()
+    second = factories.make_office(
+        consultation.office.organization, "standesamt", hours=[], name="Standesamt"
+    )
+    StaffMember.objects.get(user=colleague).offices.add(second)
+    # By office: the form's own, another office served (none there), an office not served (ignored).
+    for office_filter, shown in ((consultation.office_id, True), (second.pk, False), (10**9, True)):
+        listed = client.get(reverse("consult:form_inbox"), {"office": office_filter}).content.decode()
+        assert (f'data-form-row="{signed.pk}"' in listed) is shown
 
     stranger = logged_in(foreign_agent)
     assert f'data-form-row="{signed.pk}"' not in stranger.get(reverse("consult:form_inbox")).content.decode()
