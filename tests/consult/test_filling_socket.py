@@ -15,7 +15,7 @@ from buergerbuero.consult.models import Consultation, SharedFormValue
 from buergerbuero.forms.models import FormTemplate
 from buergerbuero.realtime.hub import hub
 from tests.consult.filling_support import registration_form
-from tests.consult.support import connect, receive_until
+from tests.consult.support import communicator, connect, receive_until
 from tests.support.realtime import hub_listening
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.anyio]
@@ -160,3 +160,24 @@ async def test_a_socket_that_floods_edits_is_refused_and_nothing_beyond_is_appli
     assert (row.value, row.version) == ("xxx", 3)
     await citizen.disconnect()
     await staff.disconnect()
+
+
+async def test_refusals_come_in_the_language_of_the_persons_page(
+    consultation: Consultation, agent: User
+) -> None:
+    template = await database_sync_to_async(registration_form)(consultation.office)
+    citizen, staff = await both(consultation, agent)
+    await staff.send_json_to({"type": "form.open", "template": template.pk})
+    form_id = (await receive_until(citizen, type="form.state"))[-1]["form"]["id"]
+    english = communicator(consultation.pk, token=consultation.ticket.token, cookie="bb_language=en")
+    assert (await english.connect())[0]
+    await receive_until(english, type="history")
+    refusal = {"type": "form.confirm", "form": form_id}
+    await english.send_json_to(refusal)
+    assert (await receive_until(english, type="form.refused"))[-1]["message"].startswith("Please fill in:")
+    await citizen.send_json_to(refusal)  # no language chosen: German, the default
+    assert (await receive_until(citizen, type="form.refused"))[-1]["message"].startswith(
+        "Bitte füllen Sie aus:"
+    )
+    for socket in (english, citizen, staff):
+        await socket.disconnect()
