@@ -364,3 +364,7 @@ def test_drafts_are_deleted_with_the_appointments_personal_data(
     services.prune_appointments(now=NOW)
 
     assert list(PreparedForm.objects.values_list("appointment_id", flat=True)) == [recent.pk]
+
+
+def test_a_form_number_beyond_any_id_is_not_found(client: Client, appointment: Appointment) -> None:
+    assert client.get(f"/a/{appointment.token}/forms/{'9' * 30}/").status_code == 404
