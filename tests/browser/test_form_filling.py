@@ -337,6 +337,14 @@ OUT_OF_ORDER_JS = """
   stale.values.notes = { value: "alt", version: 3, by: "agent", confirmed: false };
   form.load(stale);                                       // a whole state older than what we have
   seen.push(input.value);
+  // A refused edit: the field shows what holds again, with the reason.
+  input.value = "kaputt";
+  form.pending.set("notes", 950);
+  const holds = { value: "fremd 2", version: 502, by: "agent", confirmed: false };
+  form.onRefused({ type: "form.refused", of: "form.edit", client: form.client, field: "notes", seq: 950,
+                   code: "length", message: "Zu lang.", value: holds });
+  const error = document.querySelector('[data-sf-field="notes"] [data-sf-field-error]');
+  seen.push(input.value, form.pending.has("notes"), error.textContent);
   return seen;
 }
 """
@@ -353,4 +361,6 @@ def test_the_page_orders_events_by_version_and_never_waits_for_a_lost_echo(
     open_call_page(citizen, people.base + meeting.citizen_path)
     expect(citizen.locator("[data-sf-title]")).to_have_text(template.title)
 
-    assert citizen.evaluate(OUT_OF_ORDER_JS) == ["mein Text", "fremd 2", False, "fremd 2"]
+    assert citizen.evaluate(OUT_OF_ORDER_JS) == [
+        "mein Text", "fremd 2", False, "fremd 2", "fremd 2", False, "Zu lang.",
+    ]  # fmt: skip

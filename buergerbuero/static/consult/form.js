@@ -2,11 +2,11 @@
 // for the citizen, the staff member and the interpreter, kept in step over the consultation's
 // socket (the rules: buergerbuero/consult/filling.py).
 //
-// Sync, as the server decides it: every field has a version; the page shows the value of the
-// highest version it has seen, except in a field where its own edits are not yet echoed (the
-// person is typing there: nothing overwrites it). When the echo of its last edit arrives, the
-// page shows the highest version again. After a reconnection the page sends again what it had
-// typed and not seen echoed.
+// Sync, as the server decides it: every field has a version; events may arrive out of order,
+// so the page shows the value of the highest version it has seen, except in a field where its
+// own edits are not yet echoed (the person is typing there: nothing overwrites it). When the
+// echo of its last edit arrives (however late), the page shows the highest version again. After
+// a reconnection the page sends again what it had typed and not seen echoed.
 
 const CLIENT = Math.random().toString(36).slice(2, 12);
 
@@ -93,10 +93,9 @@ export class SharedForm {
   onRefused(event) {
     if (event.of === "form.edit" && event.client === CLIENT) {
       if (this.pending.get(event.field) === event.seq) this.pending.delete(event.field);
-      if (event.value && this.form) {
-        this.form.values[event.field] = event.value;
-        this.show(event.field);
-      }
+      const known = this.form?.values[event.field];
+      if (event.value && known && event.value.version >= known.version) this.form.values[event.field] = event.value;
+      this.show(event.field); // what holds, instead of the refused text
       const error = this.fieldsBox.querySelector(`[data-sf-field="${CSS.escape(event.field)}"] [data-sf-field-error]`);
       if (error) {
         error.textContent = event.message;
