@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -85,7 +86,7 @@ def problems_of(page: Page, state: str) -> list[str]:
 
 
 def test_the_citizen_prepares_the_form_with_the_keyboard_alone(
-    phone: Page, asgi_server: AsgiServer, booked: tuple[Appointment, FormTemplate]
+    phone: Page, asgi_server: AsgiServer, booked: tuple[Appointment, FormTemplate], artifacts_dir: Path
 ) -> None:
     appointment, template = booked
     phone.goto(f"{asgi_server.url}/a/{appointment.token}/")
@@ -140,12 +141,13 @@ def test_the_citizen_prepares_the_form_with_the_keyboard_alone(
     expect(phone.locator("#pf-1")).to_have_value("2026-11-11")
     expect(phone.locator("#pf-5")).to_be_checked()
     problems += problems_of(phone, "saved form")
+    phone.screenshot(path=artifacts_dir / "prepared_form_de.png", full_page=True)
     assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("phone", ["ar"], indirect=True)
 def test_the_form_page_meets_wcag_aa_right_to_left(
-    phone: Page, asgi_server: AsgiServer, booked: tuple[Appointment, FormTemplate]
+    phone: Page, asgi_server: AsgiServer, booked: tuple[Appointment, FormTemplate], artifacts_dir: Path
 ) -> None:
     appointment, template = booked
 
@@ -154,6 +156,7 @@ def test_the_form_page_meets_wcag_aa_right_to_left(
     expect(phone.locator("html")).to_have_attribute("dir", "rtl")
     expect(phone.locator("[data-prepared-save]")).to_be_visible()
     problems = problems_of(phone, "form (ar)")
+    phone.screenshot(path=artifacts_dir / "prepared_form_ar.png", full_page=True)
     phone.goto(f"{asgi_server.url}/a/{appointment.token}/")
     problems += problems_of(phone, "appointment with its form (ar)")
     assert not problems, "\n".join(problems)
