@@ -7,24 +7,26 @@ loopback ports), a room made by ``sfu.rooms``, and for every participant a
 messages ``static/sfu/stage.js`` sends. The browsers are lean: aiortc (a Python WebRTC stack)
 instead of a Chromium page per viewer, which would not fit on two cores.
 
-1. **Host**: an aiortc publisher (audio and 640×360 video at 30 fps, VP8, the picture changing
-   every frame so the encoder spends its bitrate) publishes as ``stage.js`` does (audio
+1. **Host**: an aiortc publisher in a process of its own (so its encoder does not starve with
+   the viewers): audio and 640×360 video at 30 fps, VP8, a block of the picture changing every
+   frame so the encoder spends a camera's bitrate; it publishes as ``stage.js`` does (audio
    transceiver first, then video).
 2. **Viewers** join in waves (``--concurrency`` at a time, as an audience arrives): ``join``,
    ``subscribe`` to the announced feed, answer Janus's offer. *Join → first frame*: from the
    ``join`` until the viewer's first video frame is decoded (libvpx, through PyAV). After that
-   first picture a viewer only counts the frames its jitter buffer assembles from the RTP
-   packets, without decoding them (decoding a hundred streams would measure the bench, not
-   Janus); ``frames_per_viewer_second`` shows the media kept arriving.
+   first picture a viewer only counts the frames that arrive (RTP packets with the marker bit,
+   decrypted and parsed) without decoding them (decoding a hundred streams would measure the
+   bench, not Janus); ``frames_per_viewer_second`` and ``video_kbps_per_viewer`` show the media
+   kept arriving and at which rate.
 3. **Steady state** (``--seconds``): the CPU of Janus, measured from /proc, before any viewer
    (the host alone: the baseline of the same run) and with all viewers watching;
    ``janus_cpu_ms_per_viewer_second`` = (CPU with N − CPU with none) / (N × seconds), the
-   figure that scales to a bigger server.
-4. **Stage switch** (``--switches`` times): a viewer is brought on stage — a second aiortc
-   publisher joins and publishes — and every other viewer, as ``stage.js`` with
-   ``autoSubscribe`` does, subscribes to the new feed when it is announced; *switch → visible*
-   is from the ``publish`` until each viewer decodes that feed's first frame. Then it leaves
-   the stage again.
+   figure that scales to a bigger server (at the bitrate reported next to it).
+4. **Stage switch** (``--switches`` times): someone comes on stage — another publisher process
+   joins and publishes, as a viewer's page does when the moderator brings it up — and every
+   viewer, as ``stage.js`` with ``autoSubscribe`` does, subscribes to the new feed when it is
+   announced; *switch → visible* is from the ``publish`` until each viewer decodes that feed's
+   first frame (``time.monotonic`` is one clock for all processes).
 
 Run: ``.venv/bin/python bench/event.py --viewers 100``. The last line is the JSON report;
 ``failures`` counts viewers that did not show a picture within ``--timeout`` seconds.
@@ -41,10 +43,12 @@ if __package__ in (None, ""):  # run as a script: the project importable (not on
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import queue
 import secrets
+import subprocess
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -111,9 +115,15 @@ def install_lean_stack() -> None:
     audio ones from the start), only count the RTP packets that end a frame (the marker bit):
     decrypting (SRTP) and parsing every packet stays, the jitter buffer, NACKs and statistics in
     Python go — a hundred full receivers in one Python process fall behind the stream."""
+    import aioice.ice
     import aiortc.rtcrtpreceiver
 
     aiortc.rtcrtpreceiver.decoder_worker = lean_decoder_worker
+    # A hundred receivers share this one Python process: under load a consent check (RFC 7675,
+    # sent once, no retransmission) is answered late, and six late answers in a row would end
+    # the connection. A browser checks consent in a network thread of its own; here a late
+    # answer must not count as Janus withdrawing consent.
+    aioice.ice.CONSENT_FAILURES = 10**6
     receiver_class = aiortc.rtcrtpreceiver.RTCRtpReceiver
     handle = receiver_class._handle_rtp_packet
 
@@ -302,12 +312,60 @@ class Participant:
                     await pc.close()
 
 
+class Publisher:
+    """``bench/event.py --publish ROOM``: a host or a guest publishing from its own process; it
+    prints its feed and when it sent the publish, and leaves the stage when its stdin closes."""
+
+    def __init__(self, room: int, display: str) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - this script, our arguments
+            [sys.executable, __file__, "--publish", str(room), "--display", display],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.feed = 0
+        self.started = 0.0
+
+    def wait(self, timeout: float) -> None:
+        assert self.process.stdout is not None  # noqa: S101 - a pipe, asked for above
+        deadline = time.monotonic() + timeout
+        line = self.process.stdout.readline()
+        if not line or time.monotonic() > deadline:
+            raise RuntimeError("the publisher did not publish")
+        answer = json.loads(line)
+        self.feed, self.started = int(answer["feed"]), float(answer["started"])
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(OSError):
+                assert self.process.stdin is not None  # noqa: S101
+                self.process.stdin.close()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+async def publish_until_stdin_closes(room: int, display: str, timeout: float) -> None:
+    publisher = Participant("bench", room, auto_subscribe=False)
+    await publisher.peer.handle({"op": "join"})
+    started = await publisher.publish(display)  # time.monotonic(): one clock for all processes
+    await asyncio.wait_for(publisher.published.wait(), timeout)
+    sys.stdout.write(json.dumps({"feed": publisher.peer.feed_id, "started": started}) + "\n")
+    sys.stdout.flush()
+    await asyncio.to_thread(sys.stdin.read)
+    await publisher.unpublish()
+    await publisher.close()
+
+
 # --- the bench -------------------------------------------------------------------------------------
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.environment = BenchEnvironment("event", keep=args.keep)
         self.janus: Any = None
+        self.publishers: list[Publisher] = []
 
     def start_janus(self) -> None:
         from buergerbuero.sfu.process import JanusProcess, janus_binary
@@ -317,7 +375,8 @@ class Bench:
         binary = janus_binary()
         if binary is None:
             raise SystemExit("janus is not installed (apt-get install janus, or `make system-deps`)")
-        ports = self.args.viewers + 20
+        # one UDP port per connection and address Janus offers (IPv4, IPv6, link-local)
+        ports = 4 * (self.args.viewers + self.args.switches + 1) + 20
         first = free_port_range(ports, low=30000, high=60000)
         self.janus = JanusProcess(
             self.environment.tmp / "janus",
@@ -345,6 +404,13 @@ class Bench:
     def run(self) -> dict[str, Any]:
         return asyncio.run(self.scenario())
 
+    async def publisher(self, room: int, display: str) -> Publisher:
+        """A publisher in a process of its own (its encoder must not starve with the viewers)."""
+        publisher = Publisher(room, display)
+        self.publishers.append(publisher)
+        await asyncio.to_thread(publisher.wait, self.args.timeout)
+        return publisher
+
     def janus_cpu(self, seconds: float) -> tuple[float, float]:
         """Janus's CPU seconds and the machine's busy seconds over ``seconds`` of waiting."""
         cpu, busy = cpu_seconds([self.janus.pid]), machine_busy_seconds()
@@ -360,12 +426,8 @@ class Bench:
         await asyncio.to_thread(rooms.create_room, "bench", room, description="bench", max_publishers=stage)
         bench_cpu_start = cpu_seconds([os.getpid()])
 
-        host = Participant("bench", room, auto_subscribe=False)
-        await host.peer.handle({"op": "join"})
-        await host.publish("Host")
-        await asyncio.wait_for(host.published.wait(), args.timeout)
-        host_feed = host.peer.feed_id
-        assert host_feed is not None  # noqa: S101 - published means Janus gave the feed
+        host = await self.publisher(room, "Host")
+        host_feed = host.feed
         await asyncio.sleep(2)  # the host's media flowing into Janus
         baseline_cpu, baseline_busy = await asyncio.to_thread(self.janus_cpu, args.seconds)
         say(f"host alone: Janus {baseline_cpu / args.seconds * 1000:.0f} ms CPU/s")
@@ -407,34 +469,28 @@ class Bench:
 
         switches: list[float] = []
         switch_failures = 0
-        # Each guest stays on stage while the next comes up: Janus then gives every new feed new
-        # m-lines. (Had the previous guest left, Janus would hand its m-lines to the next feed;
-        # Chromium takes that up, aiortc does not revive a receiver it stopped.)
-        guests = viewers[: args.switches]
-        for turn, guest in enumerate(guests):
-            started = await guest.publish("Guest")
-            await asyncio.wait_for(guest.published.wait(), args.timeout)
-            feed = guest.peer.feed_id
-            others = [viewer for viewer in viewers if viewer is not guest]
-            seen = await asyncio.gather(*(viewer.seen(feed or 0, args.timeout) for viewer in others))
-            switches.extend(moment - started for moment in seen if moment is not None)
-            switch_failures += sum(1 for moment in seen if moment is None)
-            missing = [
-                viewers.index(viewer) for viewer, moment in zip(others, seen, strict=True) if moment is None
-            ]
+        # Each guest stays on stage while the next comes up, so Janus gives every new feed new
+        # m-lines. (Had the previous guest left, Janus would hand its m-lines to the next feed:
+        # Chromium takes that up — tests/sfu/browser — but aiortc does not revive a receiver
+        # of an m-line that went inactive.)
+        guests: list[Publisher] = []
+        for turn in range(args.switches):
+            guest = await self.publisher(room, f"Guest {turn + 1}")
+            guests.append(guest)
+            seen = await asyncio.gather(*(viewer.seen(guest.feed, args.timeout) for viewer in viewers))
+            switches.extend(moment - guest.started for moment in seen if moment is not None)
+            missing = sum(1 for moment in seen if moment is None)
+            switch_failures += missing
             say(
-                f"switch {turn + 1}: viewer {turn} on stage; "
-                f"{len(others) - len(missing)}/{len(others)} see it"
-                + (f" (not: {missing})" if missing else "")
+                f"switch {turn + 1}: a guest on stage; {len(viewers) - missing}/{len(viewers)} viewers see it"
             )
             await asyncio.sleep(1)
-        for guest in guests:
-            await guest.unpublish()
+        for guest in [*guests, host]:
+            guest.stop()
 
         bench_cpu = cpu_seconds([os.getpid()]) - bench_cpu_start
-        errors = sorted({error for viewer in [host, *viewers] for error in viewer.errors})
+        errors = sorted({error for viewer in viewers for error in viewer.errors})
         await asyncio.gather(*(viewer.close() for viewer in viewers), return_exceptions=True)
-        await host.close()
         await asyncio.to_thread(rooms.destroy_room, "bench", room)
 
         connected = len(joins)
@@ -478,6 +534,8 @@ class Bench:
         }
 
     def cleanup(self) -> None:
+        for publisher in self.publishers:
+            publisher.stop()
         if self.janus is not None:
             self.janus.stop()
         self.environment.cleanup()
@@ -497,6 +555,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--timeout", type=float, default=20.0, help="seconds a viewer may take to see a picture"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (Janus's log)")
+    parser.add_argument("--publish", type=int, default=0, help=argparse.SUPPRESS)  # the bench's own
+    parser.add_argument("--display", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.viewers < 1 or args.concurrency < 1 or args.seconds <= 0 or not 0 <= args.switches < args.viewers:
         parser.error("--viewers and --concurrency at least 1, --seconds above 0, 0 <= --switches < --viewers")
@@ -505,6 +565,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.publish:  # a publisher process of a running bench (its environment is the bench's)
+        import django
+
+        django.setup()
+        logging.getLogger("aiortc").setLevel(logging.ERROR)
+        asyncio.run(publish_until_stdin_closes(args.publish, args.display, args.timeout))
+        return 0
     bench = Bench(args)
 
     def measure() -> dict[str, Any]:
