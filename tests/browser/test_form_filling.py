@@ -122,7 +122,11 @@ def test_citizen_and_staff_fill_in_confirm_and_sign_together(
     open_form(agent, template)
     for page in (citizen, interpreter):
         expect(page.locator("[data-sf-title]")).to_have_text(template.title)
-    # The interpreter reads only.
+    # The interpreter reads only, unless the staff member lets them write.
+    expect(interpreter.locator(field(interpreter, "surname"))).to_be_disabled()
+    agent.locator("[data-sf-interpreter]").check()
+    expect(interpreter.locator(field(interpreter, "surname"))).to_be_enabled()
+    agent.locator("[data-sf-interpreter]").uncheck()
     expect(interpreter.locator(field(interpreter, "surname"))).to_be_disabled()
     form_id = SharedForm.objects.get(consultation=meeting.consultation).pk
 
