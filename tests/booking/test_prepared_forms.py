@@ -24,6 +24,7 @@ from buergerbuero.waiting.models import Ticket
 from tests import factories
 from tests.booking.conftest import NOW, at, make_appointment
 from tests.booking.test_views import body, booked, german
+from tests.security.test_form_inputs import junk_values
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clock", "agent_member")]
 
@@ -368,3 +369,28 @@ def test_drafts_are_deleted_with_the_appointments_personal_data(
 
 def test_a_form_number_beyond_any_id_is_not_found(client: Client, appointment: Appointment) -> None:
     assert client.get(f"/a/{appointment.token}/forms/{'9' * 30}/").status_code == 404
+
+
+def test_the_form_survives_extreme_inputs_and_stores_only_clean_values(
+    template: FormTemplate, appointment: Appointment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(services, "PREPARED_FORM_SAVES_PER_HOUR", 100_000)
+    client = Client(headers={"accept-language": "en"}, raise_request_exception=False)
+    target = url(appointment, template)
+
+    for name, value in junk_values():
+        for field_index in range(len(FIELDS)):
+            response = client.post(target, {**filled(), f"f{field_index}": value})
+            assert response.status_code in (302, 400), (name, field_index, response.status_code)
+    assert (
+        client.post(target, "f0=%FF%ED%A0%80", content_type="application/x-www-form-urlencoded").status_code
+        < 500
+    )
+    assert client.post(target, '{"f0": [1]}', content_type="application/json").status_code < 500
+
+    for prepared in PreparedForm.objects.all():
+        for form_field in FIELDS:
+            value = prepared.values[form_field.name]
+            if isinstance(value, str):
+                assert not any(bad in value for bad in ("\x00", "\x1b", "\x07")), repr(value[:40])
+                assert len(value) <= (form_field.limit or 10), (form_field.name, len(value))
