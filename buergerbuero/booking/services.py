@@ -30,7 +30,8 @@ while it may still be changed (booked, not begun). A save is a draft: every valu
 by ``forms.fields.clean_value`` (an empty required field is fine), one wrong value refuses the
 whole save and changes nothing; saves are limited per appointment
 (``PREPARED_FORM_SAVES_PER_HOUR``). The values are personal data of the appointment: they are
-deleted with it (``prune_appointments``), and staff see only that a form was prepared until the
+deleted when it is cancelled or marked as no-show (nobody will read them), otherwise with the
+appointment (``prune_appointments``); staff see only that a form was prepared until the
 consultation opens it (``prepared_values``).
 """
 
@@ -419,6 +420,7 @@ def cancel(
         appointment.cancelled_at = now
         appointment.sequence += 1
         appointment.save(update_fields=["status", "cancelled_at", "sequence"])
+        PreparedForm.objects.filter(appointment=appointment).delete()  # nobody will read them now
         messages.appointment_changed(appointment, "cancelled", now)
     return appointment
 
@@ -551,6 +553,7 @@ def mark_no_show(member: StaffMember, appointment: Appointment, now: dt.datetime
             )
         appointment.status = AppointmentStatus.NO_SHOW
         appointment.save(update_fields=["status"])
+        PreparedForm.objects.filter(appointment=appointment).delete()  # nobody will read them now
 
 
 # --- staff --------------------------------------------------------------------------------------

@@ -394,3 +394,25 @@ def test_the_form_survives_extreme_inputs_and_stores_only_clean_values(
             if isinstance(value, str):
                 assert not any(bad in value for bad in ("\x00", "\x1b", "\x07")), repr(value[:40])
                 assert len(value) <= (form_field.limit or 10), (form_field.name, len(value))
+
+
+def test_a_cancellation_deletes_the_drafts_at_once(
+    client: Client, template: FormTemplate, appointment: Appointment
+) -> None:
+    client.post(url(appointment, template), filled())
+
+    services.cancel(appointment, now=NOW)
+
+    assert not PreparedForm.objects.exists()
+
+
+def test_a_no_show_deletes_the_drafts(
+    client: Client, template: FormTemplate, appointment: Appointment, agent_member: StaffMember
+) -> None:
+    client.post(url(appointment, template), filled())
+    other = booked(appointment.service, at(2026, 12, 2, 10, 30))
+    client.post(url(other, template), filled())
+
+    services.mark_no_show(agent_member, appointment, now=appointment.starts_at)
+
+    assert list(PreparedForm.objects.values_list("appointment_id", flat=True)) == [other.pk]
