@@ -288,8 +288,15 @@ def focus(who: Participant, form_id: int, field_name: str, connection: str) -> N
     )
 
 
-def confirm(who: Participant, form_id: int, now: dt.datetime | None = None) -> SharedForm:
-    """The citizen has read the summary and confirms every value (suggestions included)."""
+def confirm(
+    who: Participant,
+    form_id: int,
+    reviewed: Mapping[str, object] | None = None,
+    now: dt.datetime | None = None,
+) -> SharedForm:
+    """The citizen has read the summary and confirms every value (suggestions included).
+    ``reviewed``: each field's version as the summary showed it (the page sends it): a value
+    changed meanwhile is refused, so that nobody confirms what they have not seen."""
     if who.role != ParticipantRole.CITIZEN:
         raise ConsultError(_("Only the citizen can confirm the form."), "not_citizen")
     with transaction.atomic():
@@ -297,6 +304,9 @@ def confirm(who: Participant, form_id: int, now: dt.datetime | None = None) -> S
         if shared.status == SharedFormStatus.SIGNED:
             raise ConsultError(_("This form has been signed and cannot be changed."), "signed")
         rows = list(shared.values.all())
+        if reviewed is not None and any(reviewed.get(row.field) != row.version for row in rows):
+            message = _("The form was changed while you were checking it. Please check your details again.")
+            raise ConsultError(message, "changed")
         fields = fields_of(shared)
         values = {row.field: row.value for row in rows}
         missing = missing_required(fields, values)
@@ -460,7 +470,8 @@ def receive(
                 seq=_int(message.get("seq")),
             )
         elif kind == "form.confirm":
-            confirm(who, form_id)
+            versions = message.get("versions")
+            confirm(who, form_id, versions if isinstance(versions, dict) else {})
         elif kind == "form.sign":
             sign(who, form_id, name=_str(message.get("name")), drawn=_str(message.get("drawn")))
         elif kind == "form.close":

@@ -263,6 +263,27 @@ def test_confirming_needs_every_required_field_and_marks_every_suggestion_confir
     assert value_of(shared, "surname").confirmed is True
 
 
+def test_a_confirmation_of_values_changed_meanwhile_is_refused(
+    consultation: Consultation, shared: SharedForm
+) -> None:
+    fill(consultation, shared)
+    citizen = citizen_of(consultation)
+    reviewed = {row.field: row.version for row in shared.values.all()}
+    filling.edit(agent_of(consultation), shared.pk, "street", "Nebenstraße 2")  # while the citizen reads
+    with pytest.raises(ConsultError) as refused:
+        filling.confirm(citizen, shared.pk, reviewed)
+    assert refused.value.code == "changed"
+    shared.refresh_from_db()
+    assert shared.status == SharedFormStatus.FILLING
+    assert value_of(shared, "street").confirmed is False
+    reviewed["street"] += 1  # the summary shown again
+    filling.confirm(citizen, shared.pk, reviewed)
+    # Over the socket a confirmation always names what was reviewed: none named, none confirmed.
+    reply = filling.receive(citizen, {"type": "form.confirm", "form": shared.pk})
+    assert reply is not None
+    assert reply["code"] == "changed"
+
+
 def test_an_edit_after_the_confirmation_takes_it_back(consultation: Consultation, shared: SharedForm) -> None:
     fill(consultation, shared)
     filling.confirm(citizen_of(consultation), shared.pk)

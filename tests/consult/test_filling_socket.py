@@ -168,11 +168,13 @@ async def test_refusals_come_in_the_language_of_the_persons_page(
     template = await database_sync_to_async(registration_form)(consultation.office)
     citizen, staff = await both(consultation, agent)
     await staff.send_json_to({"type": "form.open", "template": template.pk})
-    form_id = (await receive_until(citizen, type="form.state"))[-1]["form"]["id"]
+    opened = (await receive_until(citizen, type="form.state"))[-1]["form"]
+    form_id = opened["id"]
     english = communicator(consultation.pk, token=consultation.ticket.token, cookie="bb_language=en")
     assert (await english.connect())[0]
     await receive_until(english, type="history")
-    refusal = {"type": "form.confirm", "form": form_id}
+    versions = {name: value["version"] for name, value in opened["values"].items()}
+    refusal = {"type": "form.confirm", "form": form_id, "versions": versions}
     await english.send_json_to(refusal)
     assert (await receive_until(english, type="form.refused"))[-1]["message"].startswith("Please fill in:")
     await citizen.send_json_to(refusal)  # no language chosen: German, the default

@@ -30,6 +30,7 @@ export class SharedForm {
     this.pending = new Map(); // field -> the number of our last edit not yet echoed
     this.seq = 0;
     this.client = CLIENT; // names this page's edits (their echo comes back with it)
+    this.reviewed = {}; // field -> version, as the summary showed them
     this.focusOf = new Map(); // connection -> { role, field }
     this.names = {
       agent: interpolate(gettext("%s (staff)"), [this.box.dataset.nameAgent]),
@@ -103,6 +104,7 @@ export class SharedForm {
       }
     }
     this.box.querySelector("[data-sf-error]").textContent = event.message;
+    if (event.code === "changed" && this.form) this.showSummary(); // the values as they are now
   }
 
   onFocus(event) {
@@ -318,7 +320,10 @@ export class SharedForm {
     if (interpreter) interpreter.checked = form.interpreter_may_edit;
   }
 
+  // The summary the citizen confirms; its versions go with the confirmation (a value changed
+  // meanwhile is refused by the server, and the summary is shown again).
   showSummary() {
+    this.reviewed = Object.fromEntries(Object.entries(this.form.values).map(([name, known]) => [name, known.version]));
     const list = this.box.querySelector("[data-sf-summary-list]");
     list.replaceChildren();
     for (const field of this.form.fields) {
@@ -387,7 +392,7 @@ export class SharedForm {
     });
     this.box.querySelector("[data-sf-confirm]")?.addEventListener("click", () => {
       this.box.querySelector("[data-sf-error]").textContent = "";
-      if (this.form) this.send({ type: "form.confirm", form: this.form.id });
+      if (this.form) this.send({ type: "form.confirm", form: this.form.id, versions: this.reviewed });
     });
     const canvas = this.box.querySelector("[data-sf-canvas]");
     if (canvas) this.wireSignature(canvas);
