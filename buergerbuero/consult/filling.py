@@ -4,7 +4,8 @@ and signing it (issue #16).
 Who may do what:
 - the staff member of the consultation opens one of the office's active forms (one open form
   at a time), closes it, and lets the interpreter write or not; the interpreter only reads
-  unless allowed;
+  unless allowed. A form the citizen prepared before their appointment
+  (``booking.services.prepared_values``) starts with those values as the citizen's own;
 - the citizen and the staff member write every field; a value the staff member wrote is a
   *suggestion* (``confirmed=False``, shown as “suggested by staff”) until the citizen
   confirms the form or writes the field themselves;
@@ -57,6 +58,7 @@ from django.utils.translation import gettext as _
 
 from buergerbuero.audit.models import Action as Audit
 from buergerbuero.audit.services import record
+from buergerbuero.booking.services import prepared_values
 from buergerbuero.consult.models import (
     Consultation,
     InboxStatus,
@@ -212,8 +214,17 @@ def open_form(who: Participant, template_id: int, now: dt.datetime | None = None
                 fields=[field.as_dict() for field in fields],
                 opened_at=now,
             )
+            # What the citizen prepared before the appointment starts the form as their own.
+            prepared = prepared_values(who.consultation.ticket).get(template.pk, {})
             SharedFormValue.objects.bulk_create(
-                SharedFormValue(form=shared, field=field.name, value=field.empty()) for field in fields
+                SharedFormValue(
+                    form=shared,
+                    field=field.name,
+                    value=prepared.get(field.name, field.empty()),
+                    version=1 if field.name in prepared else 0,
+                    written_by=ParticipantRole.CITIZEN if field.name in prepared else "",
+                )
+                for field in fields
             )
         shared.template = template
         publish(consultation_group(who.consultation.pk), events.form_state(state_json(shared)))
