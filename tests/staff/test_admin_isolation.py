@@ -788,8 +788,8 @@ def test_office_lead_cannot_see_users_or_the_organisation_admin(
     index = lead_client.get(admin_url("index"))
     assert index.status_code == 200
     models = {model["object_name"] for app in index.context["app_list"] for model in app["models"]}
-    # Office leads arrange their offices: hours, and their staff's appointment times.
-    assert models == {"Office", "WorkingTime", "Absence", "Appointment", "Notification"}
+    # Office leads arrange their offices: hours, their staff's appointment times, their forms.
+    assert models == {"Office", "WorkingTime", "Absence", "Appointment", "Notification", "FormTemplate"}
     assert org_admin.username not in body(index)
     assert org.name not in body(index)
 
