@@ -204,6 +204,8 @@ class Participant:
         self.subscriber: Any = None
         self.mids: dict[str, int] = {}
         self.first_frame: dict[int, float] = {}  # feed -> when its first video frame was decoded
+        self.offered: dict[int, float] = {}  # feed -> when Janus's offer with it arrived
+        self.answered: dict[int, float] = {}  # feed -> when the answer to that offer was sent
         self.feed_seen: dict[int, asyncio.Event] = {}
         self.published = asyncio.Event()
         self.errors: list[str] = []
@@ -240,9 +242,11 @@ class Participant:
     async def answer(self, event: dict[str, Any]) -> None:
         from aiortc import RTCPeerConnection, RTCSessionDescription
 
+        arrived = time.monotonic()
         for stream in event["streams"]:
             if stream["mid"] is not None and stream["feed"]:
                 self.mids[str(stream["mid"])] = stream["feed"]
+                self.offered.setdefault(stream["feed"], arrived)
         if self.subscriber is None:
             self.subscriber = RTCPeerConnection(bundled())
             self.subscriber.on("track", self.on_track)
@@ -250,6 +254,8 @@ class Participant:
         await self.subscriber.setLocalDescription(await self.subscriber.createAnswer())
         local = self.subscriber.localDescription
         await self.peer.handle({"op": "answer", "jsep": {"type": local.type, "sdp": local.sdp}})
+        for feed in self.mids.values():
+            self.answered.setdefault(feed, time.monotonic())
 
     def on_track(self, track: Any) -> None:
         transceiver = next((t for t in self.subscriber.getTransceivers() if t.receiver.track is track), None)
@@ -316,9 +322,12 @@ class Publisher:
     """``bench/event.py --publish ROOM``: a host or a guest publishing from its own process; it
     prints its feed and when it sent the publish, and leaves the stage when its stdin closes."""
 
-    def __init__(self, room: int, display: str) -> None:
+    def __init__(self, room: int, display: str, video_kbps: int) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - this script, our arguments
-            [sys.executable, __file__, "--publish", str(room), "--display", display],
+            [
+                *(sys.executable, __file__, "--publish", str(room), "--display", display),
+                *("--video-kbps", str(video_kbps)),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -406,7 +415,7 @@ class Bench:
 
     async def publisher(self, room: int, display: str) -> Publisher:
         """A publisher in a process of its own (its encoder must not starve with the viewers)."""
-        publisher = Publisher(room, display)
+        publisher = Publisher(room, display, self.args.video_kbps)
         self.publishers.append(publisher)
         await asyncio.to_thread(publisher.wait, self.args.timeout)
         return publisher
@@ -468,6 +477,7 @@ class Bench:
         say(f"{len(joins)} viewers: Janus {loaded_cpu / args.seconds * 1000:.0f} ms CPU/s, {janus_rss} KiB")
 
         switches: list[float] = []
+        switch_steps: dict[str, list[float]] = {}  # publish → offer at the viewer, → answer sent
         switch_failures = 0
         # Each guest stays on stage while the next comes up, so Janus gives every new feed new
         # m-lines. (Had the previous guest left, Janus would hand its m-lines to the next feed:
@@ -481,6 +491,13 @@ class Bench:
             switches.extend(moment - guest.started for moment in seen if moment is not None)
             missing = sum(1 for moment in seen if moment is None)
             switch_failures += missing
+            for name, moments in (("offered", "offered"), ("answered", "answered")):
+                delays = [
+                    getattr(v, moments)[guest.feed] - guest.started
+                    for v in viewers
+                    if guest.feed in getattr(v, moments)
+                ]
+                switch_steps.setdefault(name, []).extend(delays)
             say(
                 f"switch {turn + 1}: a guest on stage; {len(viewers) - missing}/{len(viewers)} viewers see it"
             )
@@ -510,6 +527,8 @@ class Bench:
             "stage_switch_p50_ms": ms_percentile(switches, 0.5),
             "stage_switch_p95_ms": ms_percentile(switches, 0.95),
             "stage_switch_failures": switch_failures,
+            "stage_switch_offer_p95_ms": ms_percentile(switch_steps.get("offered", []), 0.95),
+            "stage_switch_answer_p95_ms": ms_percentile(switch_steps.get("answered", []), 0.95),
             "frames_per_viewer_second": rounded(frames_per_viewer_second, 1),
             "video_kbps_per_viewer": rounded(kbps["video"]),
             "audio_kbps_per_viewer": rounded(kbps["audio"]),
@@ -554,6 +573,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, default=20.0, help="seconds a viewer may take to see a picture"
     )
+    parser.add_argument(
+        "--video-kbps",
+        type=int,
+        default=800,
+        help="the publishers' video bitrate (default 800, a 360p camera)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (Janus's log)")
     parser.add_argument("--publish", type=int, default=0, help=argparse.SUPPRESS)  # the bench's own
     parser.add_argument("--display", default="", help=argparse.SUPPRESS)
@@ -570,6 +595,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         django.setup()
         logging.getLogger("aiortc").setLevel(logging.ERROR)
+        import aiortc.codecs.vpx
+
+        # the encoder starts at and never exceeds this bitrate (Janus's REMB would raise it)
+        aiortc.codecs.vpx.DEFAULT_BITRATE = aiortc.codecs.vpx.MAX_BITRATE = args.video_kbps * 1000
+        aiortc.codecs.vpx.MIN_BITRATE = min(aiortc.codecs.vpx.MIN_BITRATE, args.video_kbps * 1000)
         asyncio.run(publish_until_stdin_closes(args.publish, args.display, args.timeout))
         return 0
     bench = Bench(args)
