@@ -16,7 +16,10 @@ Measured:
 * ``converged``: after the last echo, every client's state (per field the value of the highest
   version it received, as the page keeps it) equals the database's;
 * ``pdf_fields_match``: the citizen confirms and signs (the services, in this process) and the
-  signed PDF, read back with pypdf, holds every field's final value.
+  signed PDF, read back with pypdf, holds every field's final value;
+* the floor in the same run (``baseline_*``): the same editors at the same pace against a bare
+  ``websockets`` relay that numbers and broadcasts each edit without Django or a database
+  (a third of the edits), so that a loaded machine shows in both figures.
 
 Modes: ``embedded`` (SQLite, one server process) and ``scaled`` (PostgreSQL database created for
 the run, Redis under a prefix of the run, two server processes with the editors split between
@@ -40,6 +43,7 @@ import io
 import json
 import os
 import random
+import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,10 +51,11 @@ from typing import Any
 
 from bench.support import cli
 from bench.support.environment import BenchEnvironment, beside, postgres_url
+from bench.support.processes import stop_process
 from bench.support.report import run_and_report, say, with_all
 from bench.support.scene import open_office
-from bench.support.servers import start_servers, stop_servers
-from bench.support.stats import ms_percentile
+from bench.support.servers import free_port, start_servers, stop_servers
+from bench.support.stats import ms_percentile, percentile, ratio
 
 EDITORS = ("citizen", "agent", "interpreter")
 OWN_FIELDS = 3  # per editor
@@ -69,6 +74,7 @@ class Editor:
     refused: int = 0
     state: dict[str, tuple[int, Any]] = field(default_factory=dict)  # field -> (version, value)
     arrivals: list[float] = field(default_factory=list)  # seconds from another's send to here
+    received: int = 0  # edits heard (every editor hears every edit, its own too)
 
 
 @dataclass
@@ -146,6 +152,54 @@ def prepare(ports: Sequence[int]) -> Scene:
     return Scene(consultation.pk, shared.pk, names, editors)
 
 
+# --- the floor: the same protocol relayed by a bare websockets server, without Django -------
+async def serve_relay(port: int, fields: list[str]) -> None:
+    """Per field a version counter; every ``form.edit`` goes to every socket as ``form.value``
+    (serialised once), in the order received: what the product does minus Django, Channels and
+    the database."""
+    from websockets.asyncio.server import ServerConnection, broadcast, serve
+
+    clients: set[ServerConnection] = set()
+    versions = dict.fromkeys(fields, 0)
+    history = json.dumps({"type": "history", "form": {"values": {}}})
+
+    async def handler(websocket: ServerConnection) -> None:
+        clients.add(websocket)
+        try:
+            await websocket.send(history)
+            async for raw in websocket:
+                edit = json.loads(raw)
+                field = edit["field"]
+                versions[field] += 1
+                value = {
+                    "type": "form.value", "form": edit["form"], "field": field, "value": edit["value"],
+                    "version": versions[field], "by": edit["client"], "confirmed": False,
+                    "status": "filling", "client": edit["client"], "seq": edit["seq"],
+                }  # fmt: skip
+                broadcast(clients, json.dumps(value, separators=(",", ":")))
+        finally:
+            clients.discard(websocket)
+
+    async with serve(handler, "127.0.0.1", port, compression=None):
+        sys.stdout.write("ready\n")
+        sys.stdout.flush()
+        await asyncio.Future()
+
+
+def start_relay(fields: list[str]) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603  (this very script)
+        [sys.executable, __file__, "--relay", str(port), *fields],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert process.stdout is not None  # noqa: S101
+    if process.stdout.readline().strip() != b"ready":
+        stop_process(process)
+        raise RuntimeError("the relay (floor) did not start")
+    return process, port
+
+
 async def run_editors(scene: Scene, edits: int, rate: float, collide: float, seed: int) -> dict[str, Any]:
     from websockets.asyncio.client import connect
     from websockets.typing import Origin
@@ -177,6 +231,7 @@ async def run_editors(scene: Scene, edits: int, rate: float, collide: float, see
             now = time.perf_counter()
             message = json.loads(raw)
             if message.get("type") == "form.value":
+                editor.received += 1
                 known = editor.state.get(message["field"], (-1, None))
                 if message["version"] > known[0]:
                     editor.state[message["field"]] = (message["version"], message["value"])
@@ -217,15 +272,16 @@ async def run_editors(scene: Scene, edits: int, rate: float, collide: float, see
     started = time.perf_counter()
     await asyncio.gather(*(write(e, s) for e, s in zip(scene.editors, sockets, strict=True)))
     sending = time.perf_counter() - started
-    deadline = time.perf_counter() + 15
-    while any(len(e.echoed) + e.refused < len(e.sent) for e in scene.editors):
+    # Until every editor has heard every applied edit (or 30 s): then their states are final.
+    total = sum(len(e.sent) - e.refused for e in scene.editors)
+    deadline = time.perf_counter() + 30
+    while any(len(e.echoed) + e.refused < len(e.sent) or e.received < total for e in scene.editors):
         if time.perf_counter() > deadline:
-            say("not every echo arrived within 15 s")
+            say("not every edit reached every editor within 30 s")
             break
         await asyncio.sleep(0.02)
     for task in listeners:
         task.cancel()
-    await asyncio.sleep(0.3)  # anything still under way (the last edits' events at the others)
     for socket in sockets:
         await socket.close()
     return {"sending_seconds": sending, "collisions": collisions, "sent": per_editor * len(scene.editors)}
@@ -248,6 +304,20 @@ def measure(args: argparse.Namespace, environment: BenchEnvironment) -> dict[str
         run = asyncio.run(run_editors(scene, args.edits, args.rate, args.collide, args.seed))
     finally:
         stop_servers(servers)
+    # The floor in the same run, on the same machine's load: the same editors and pace.
+    relay, port = start_relay(scene.fields)
+    try:
+        floor_scene = Scene(
+            scene.consultation_id,
+            scene.form_id,
+            scene.fields,
+            [Editor(role, f"ws://127.0.0.1:{port}/") for role in EDITORS],
+        )
+        floor_edits = max(len(EDITORS), args.edits // 3)
+        asyncio.run(run_editors(floor_scene, floor_edits, args.rate, args.collide, args.seed))
+    finally:
+        stop_process(relay)
+    floor = [seconds for editor in floor_scene.editors for seconds in editor.arrivals]
     rows = {row.field: row for row in SharedFormValue.objects.filter(form_id=scene.form_id)}
     applied = sum(row.version for row in rows.values())
     unechoed = sum(len(set(e.sent) - e.echoed) for e in scene.editors)
@@ -283,11 +353,16 @@ def measure(args: argparse.Namespace, environment: BenchEnvironment) -> dict[str
         "p50_field_sync_ms": ms_percentile(arrivals, 0.5),
         "p95_field_sync_ms": p95,
         "max_field_sync_ms": ms_percentile(arrivals, 1.0),
+        "baseline_edits": len(floor),
+        "baseline_p50_field_sync_ms": ms_percentile(floor, 0.5),
+        "baseline_p95_field_sync_ms": ms_percentile(floor, 0.95),
+        "p95_vs_baseline": ratio(percentile(arrivals, 0.95), percentile(floor, 0.95)),
         "pdf_fields_match": not missing,
     }
     say(
         f"{applied}/{run['sent']} edits applied, {run['collisions']} in the shared field; converged: "
-        f"{converged}; sync p50 {result['p50_field_sync_ms']} ms, p95 {p95} ms; "
+        f"{converged}; sync p50 {result['p50_field_sync_ms']} ms, p95 {p95} ms "
+        f"(bare relay: p95 {result['baseline_p95_field_sync_ms']} ms); "
         f"PDF misses {len(missing)} values"
     )
     result["targets_met"] = with_all(
@@ -302,6 +377,10 @@ def measure(args: argparse.Namespace, environment: BenchEnvironment) -> dict[str
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["--relay"]:  # the floor's server process (start_relay)
+        asyncio.run(serve_relay(int(arguments[1]), arguments[2:]))
+        return 0
     parser = cli.parser(__doc__)
     cli.add_mode(parser)
     cli.add_redis(parser)
@@ -310,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=15.0, help="edits per second per editor (15)")
     parser.add_argument("--collide", type=float, default=0.1, help="share of edits in the common field (0.1)")
     parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     if args.edits < len(EDITORS) or args.rate <= 0 or not 0 <= args.collide <= 1:
         parser.error("--edits at least 3, --rate above 0, --collide between 0 and 1")
     scaled = args.mode == "scaled"
