@@ -2,11 +2,13 @@
 
 Members are the citizen (``?ticket=`` token), the consultation's staff member (session) and an
 invited interpreter (the cookie set when their invite link was claimed). Signalling messages
-are validated and relayed only to the participant they are addressed to.
+are validated and relayed only to the participant they are addressed to. A form filled in
+together travels as ``form.*`` messages (rules and sync in ``consult.filling``); the first
+message and the resync carry the open form's whole state.
 
 Resync (Redis was down, see ``realtime.bridge``): events published meanwhile are lost — a chat
 message, a document, the end of the consultation, the interpreter's removal, someone's
-presence, signalling. Each socket then starts again from the database: a consultation that
+presence, signalling, a form's edits. Each socket then starts again from the database: a consultation that
 ended (or an interpreter no longer invited) is told so and closed; otherwise the page gets
 the messages and documents (it skips those it has) with the cue to renegotiate its peer
 connections (a lost offer, answer or candidate would leave one half-negotiated), and every
