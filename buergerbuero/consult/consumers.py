@@ -11,9 +11,9 @@ message, a document, the end of the consultation, the interpreter's removal, som
 presence, signalling, a form's edits. Each socket then starts again from the database: a
 consultation that ended (or an interpreter no longer invited) is told so and closed; otherwise
 the page gets the messages, documents and the open form (it skips what it has; a field keeps
-the newer of its versions) with the cue to renegotiate its peer
-connections (a lost offer, answer or candidate would leave one half-negotiated), and every
-participant announces itself again, so that a page that arrived during the outage is met.
+the newer of its versions) with the cue to renegotiate its peer connections (a lost offer,
+answer or candidate would leave one half-negotiated), and every participant announces itself
+again, so that a page that arrived during the outage is met.
 """
 
 from __future__ import annotations
