@@ -8,9 +8,9 @@ messages ``static/sfu/stage.js`` sends. The browsers are lean: aiortc (a Python 
 instead of a Chromium page per viewer, which would not fit on two cores.
 
 1. **Host**: an aiortc publisher in a process of its own (so its encoder does not starve with
-   the viewers): audio and 640×360 video at 30 fps, VP8, a block of the picture changing every
-   frame so the encoder spends a camera's bitrate; it publishes as ``stage.js`` does (audio
-   transceiver first, then video).
+   the viewers): audio and 640×360 video at 30 fps, VP8 at ``--video-kbps`` (moving stripes
+   and a small block of noise: the picture changes every frame); it publishes as ``stage.js``
+   does (audio transceiver first, then video).
 2. **Viewers** join in waves (``--concurrency`` at a time, as an audience arrives): ``join``,
    ``subscribe`` to the announced feed, answer Janus's offer. *Join → first frame*: from the
    ``join`` until the viewer's first video frame is decoded (libvpx, through PyAV). After that
@@ -149,20 +149,23 @@ def bundled() -> Any:
 
 # --- participants ---------------------------------------------------------------------------------
 def moving_pictures() -> list[Any]:
-    """A second of 640×360 pictures: a grey stage with a block of noise that moves every frame
-    (a speaker's head and hands, roughly: the encoder spends a camera's bitrate on it)."""
+    """A second of 640×360 pictures: diagonal stripes that move a little every frame, and a
+    small block of noise (so every frame has something new) — the encoder can follow its
+    target bitrate, as with a camera, instead of drowning in noise."""
     import av
 
     width, height = VIDEO_SIZE
-    block_w, block_h = 192, 144
+    ramp = bytes((x * 2) % 256 for x in range(2 * width + 256))
     pictures = []
     for index in range(FPS):
-        luma = bytearray(b"\x80" * (width * height))
-        left = (index * 12) % (width - block_w)
-        top = (height - block_h) // 2 + (index % 8) * 4 - 16
-        for row in range(top, top + block_h):
-            start = row * width + left
-            luma[start : start + block_w] = secrets.token_bytes(block_w)
+        luma = bytearray()
+        for row in range(height):
+            start = (row + index * 4) % 256
+            luma += ramp[start : start + width]
+        block = 32
+        left, top = (index * 16) % (width - block), (index * 8) % (height - block)
+        for row in range(top, top + block):
+            luma[row * width + left : row * width + left + block] = secrets.token_bytes(block)
         frame = av.VideoFrame(width, height, "yuv420p")
         frame.planes[0].update(bytes(luma))
         for plane in frame.planes[1:]:
