@@ -37,7 +37,9 @@ KINDS: tuple[FieldKind, ...] = get_args(FieldKind)
 TEXT_MAX = 500
 TEXTAREA_MAX = 5000
 # Control characters other than tab and line breaks: invisible, and some break PDF text.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters, and the bidi embeddings, overrides and isolates that make a text read
+# differently from what it holds (U+202E …; lib/text.py removes the same from other input).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _GERMAN_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})")
 
 

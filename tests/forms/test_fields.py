@@ -40,6 +40,8 @@ def test_values_are_cleaned(field: FormField, raw: object, cleaned: object) -> N
         (NAME, "x" * 11, "length"),
         (NAME, "zwei\nZeilen", "characters"),
         (NOTE, "nul\x00", "characters"),
+        (NAME, "Anna \u202eettimS", "characters"),  # a right-to-left override
+        (NOTE, "\u2066isolated\u2069", "characters"),
         (NOTE, "x" * 5001, "length"),
         (AGREE, "true", "type"),
         (WAY, "E-Mail", "option"),
