@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +84,7 @@ def test_a_nonsense_port_range_stops_the_start(value: str) -> None:
         parse_port_range(value)
 
 
-def test_serve_with_janus_runs_it_and_stops_it_with_the_server(db: None) -> None:
+def test_serve_with_janus_runs_it_and_stops_it_with_the_server(db: None, tmp_path: Path) -> None:
     require_janus()
     janus_port, admin_port = free_port(), free_port()
     first = free_port_range(20, low=30000, high=60000)
@@ -94,7 +93,7 @@ def test_serve_with_janus_runs_it_and_stops_it_with_the_server(db: None) -> None
         "JANUS_ADMIN_PORT": str(admin_port),
         "JANUS_RTP_PORTS": f"{first}-{first + 19}",
         "JANUS_API_SECRET": "serve-test-secret",
-        "VAR_DIR": tempfile.mkdtemp(prefix="serve-janus-"),
+        "VAR_DIR": str(tmp_path / "var"),
         "JOBS_IN_WEB_PROCESS": "false",
     }
     for name in ("JANUS_SERVERS", "JANUS_API_SECRET_FILE"):
