@@ -5,7 +5,8 @@ Everything runs on this machine, through the product's own media layer: a real J
 loopback ports), a room made by ``sfu.rooms``, and for every participant a
 ``sfu.peer.JanusPeer`` — the server side a page's socket would have — speaking the same
 messages ``static/sfu/stage.js`` sends. The browsers are lean: aiortc (a Python WebRTC stack)
-instead of a Chromium page per viewer, which would not fit on two cores.
+instead of a Chromium page per viewer, which would not fit on two cores; the viewers are spread
+over ``--receivers`` processes, and the host and guests publish from processes of their own.
 
 1. **Host**: an aiortc publisher in a process of its own (so its encoder does not starve with
    the viewers): audio and 640×360 video at 30 fps, VP8 at ``--video-kbps`` (moving stripes
@@ -359,6 +360,94 @@ class Publisher:
                 self.process.wait()
 
 
+class Audience:
+    """``bench/event.py --audience ROOM``: a share of the viewers in a process of its own. It
+    answers one JSON line per command line: its joins first, then ``count``, ``see``, ``close``."""
+
+    def __init__(self, room: int, count: int, host_feed: int, args: argparse.Namespace) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - this script, our arguments
+            [
+                *(sys.executable, __file__, "--audience", str(room), "--count", str(count)),
+                *("--host-feed", str(host_feed), "--concurrency", str(args.concurrency)),
+                *("--timeout", str(args.timeout)),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def read(self) -> dict[str, Any]:
+        assert self.process.stdout is not None  # noqa: S101 - a pipe, asked for above
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("a viewers' process ended early")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def ask(self, command: dict[str, Any]) -> dict[str, Any]:
+        assert self.process.stdin is not None  # noqa: S101
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        return self.read()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def answer_line(answer: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(answer) + "\n")
+    sys.stdout.flush()
+
+
+async def watch_as_audience(room: int, count: int, host_feed: int, concurrency: int, timeout: float) -> None:
+    viewers: list[Participant] = []
+    joins: list[float] = []
+    failures = 0
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def join_one() -> None:
+        nonlocal failures
+        async with semaphore:
+            viewer = Participant("bench", room, auto_subscribe=True)
+            viewers.append(viewer)
+            started = time.monotonic()
+            await viewer.peer.handle({"op": "join"})
+            seen = await viewer.seen(host_feed, timeout)
+            if seen is None:
+                failures += 1
+            else:
+                joins.append(seen - started)
+
+    await asyncio.gather(*(join_one() for _ in range(count)))
+    answer_line({"joins": joins, "failures": failures})
+    while True:
+        line = await asyncio.to_thread(sys.stdin.readline)
+        command = json.loads(line) if line.strip() else {"cmd": "close"}
+        if command["cmd"] == "count":
+            answer_line(dict(COUNTS))
+        elif command["cmd"] == "see":
+            feed = int(command["feed"])
+            seen = await asyncio.gather(*(viewer.seen(feed, timeout) for viewer in viewers))
+            answer_line(
+                {
+                    "seen": seen,
+                    "offered": [viewer.offered[feed] for viewer in viewers if feed in viewer.offered],
+                    "answered": [viewer.answered[feed] for viewer in viewers if feed in viewer.answered],
+                }
+            )
+        else:
+            errors = sorted({error for viewer in viewers for error in viewer.errors})
+            await asyncio.gather(*(viewer.close() for viewer in viewers), return_exceptions=True)
+            answer_line({"errors": errors})
+            return
+
+
 async def publish_until_stdin_closes(room: int, display: str, timeout: float) -> None:
     publisher = Participant("bench", room, auto_subscribe=False)
     await publisher.peer.handle({"op": "join"})
@@ -378,6 +467,7 @@ class Bench:
         self.environment = BenchEnvironment("event", keep=args.keep)
         self.janus: Any = None
         self.publishers: list[Publisher] = []
+        self.audiences: list[Audience] = []
 
     def start_janus(self) -> None:
         from buergerbuero.sfu.process import JanusProcess, janus_binary
@@ -411,7 +501,6 @@ class Bench:
             JANUS_ADMIN_KEY=self.janus.admin_key,
         )
         raise_fd_limit(self.args.viewers * 8)
-        install_lean_stack()
 
     def run(self) -> dict[str, Any]:
         return asyncio.run(self.scenario())
@@ -444,38 +533,36 @@ class Bench:
         baseline_cpu, baseline_busy = await asyncio.to_thread(self.janus_cpu, args.seconds)
         say(f"host alone: Janus {baseline_cpu / args.seconds * 1000:.0f} ms CPU/s")
 
-        viewers: list[Participant] = []
-        joins: list[float] = []
-        failures = 0
-        semaphore = asyncio.Semaphore(args.concurrency)
-
-        async def join_one() -> None:
-            nonlocal failures
-            async with semaphore:
-                viewer = Participant("bench", room, auto_subscribe=True)
-                viewers.append(viewer)
-                started = time.monotonic()
-                await viewer.peer.handle({"op": "join"})
-                seen = await viewer.seen(host_feed, args.timeout)
-                if seen is None:
-                    failures += 1
-                else:
-                    joins.append(seen - started)
-
+        # The viewers live in --receivers processes of their own (a hundred receivers in one
+        # Python process fall behind the media and make the bench, not Janus, the limit).
+        shares = [
+            args.viewers // args.receivers + (1 if n < args.viewers % args.receivers else 0)
+            for n in range(args.receivers)
+        ]
         joined_at = time.monotonic()
-        await asyncio.gather(*(join_one() for _ in range(args.viewers)))
+        audiences = [Audience(room, share, host_feed, args) for share in shares if share]
+        self.audiences = audiences
+        first = await asyncio.gather(*(asyncio.to_thread(audience.read) for audience in audiences))
         join_wall = time.monotonic() - joined_at
+        joins = [moment for answer in first for moment in answer["joins"]]
+        failures = sum(answer["failures"] for answer in first)
         say(f"{len(joins)}/{args.viewers} viewers see the host ({join_wall:.1f} s for all)")
 
+        async def ask_all(command: dict[str, Any]) -> list[dict[str, Any]]:
+            return list(await asyncio.gather(*(asyncio.to_thread(a.ask, command) for a in audiences)))
+
         await asyncio.sleep(2)
-        before = dict(COUNTS)
+        before = await ask_all({"cmd": "count"})
         loaded_cpu, loaded_busy = await asyncio.to_thread(self.janus_cpu, args.seconds)
+        after = await ask_all({"cmd": "count"})
         per_second = max(1, len(joins)) * args.seconds
-        frames_per_viewer_second = (COUNTS["video"] - before["video"]) / per_second
-        kbps = {
-            kind: (COUNTS[f"{kind}_bytes"] - before[f"{kind}_bytes"]) * 8 / 1000 / per_second
-            for kind in ("video", "audio")
-        }
+
+        def counted(key: str) -> float:
+            total = sum(float(end[key]) - float(start[key]) for start, end in zip(before, after, strict=True))
+            return total / float(per_second)
+
+        frames_per_viewer_second = counted("video")
+        kbps = {kind: counted(f"{kind}_bytes") * 8 / 1000 for kind in ("video", "audio")}
         janus_rss = rss_kib([self.janus.pid])
         say(f"{len(joins)} viewers: Janus {loaded_cpu / args.seconds * 1000:.0f} ms CPU/s, {janus_rss} KiB")
 
@@ -490,27 +577,22 @@ class Bench:
         for turn in range(args.switches):
             guest = await self.publisher(room, f"Guest {turn + 1}")
             guests.append(guest)
-            seen = await asyncio.gather(*(viewer.seen(guest.feed, args.timeout) for viewer in viewers))
+            answers = await ask_all({"cmd": "see", "feed": guest.feed})
+            seen = [moment for answer in answers for moment in answer["seen"]]
             switches.extend(moment - guest.started for moment in seen if moment is not None)
             missing = sum(1 for moment in seen if moment is None)
             switch_failures += missing
-            for name, moments in (("offered", "offered"), ("answered", "answered")):
-                delays = [
-                    getattr(v, moments)[guest.feed] - guest.started
-                    for v in viewers
-                    if guest.feed in getattr(v, moments)
-                ]
-                switch_steps.setdefault(name, []).extend(delays)
-            say(
-                f"switch {turn + 1}: a guest on stage; {len(viewers) - missing}/{len(viewers)} viewers see it"
-            )
+            for name in ("offered", "answered"):
+                steps = [moment - guest.started for answer in answers for moment in answer[name]]
+                switch_steps.setdefault(name, []).extend(steps)
+            say(f"switch {turn + 1}: a guest on stage; {len(seen) - missing}/{len(seen)} viewers see it")
             await asyncio.sleep(1)
         for guest in [*guests, host]:
             guest.stop()
 
-        bench_cpu = cpu_seconds([os.getpid()]) - bench_cpu_start
-        errors = sorted({error for viewer in viewers for error in viewer.errors})
-        await asyncio.gather(*(viewer.close() for viewer in viewers), return_exceptions=True)
+        bench_cpu = cpu_seconds([os.getpid(), *(a.process.pid for a in audiences)]) - bench_cpu_start
+        closing = await ask_all({"cmd": "close"})
+        errors = sorted({error for answer in closing for error in answer["errors"]})
         await asyncio.to_thread(rooms.destroy_room, "bench", room)
 
         connected = len(joins)
@@ -556,6 +638,8 @@ class Bench:
         }
 
     def cleanup(self) -> None:
+        for audience in self.audiences:
+            audience.stop()
         for publisher in self.publishers:
             publisher.stop()
         if self.janus is not None:
@@ -583,7 +667,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="the publishers' video bitrate (default 800, a 360p camera)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (Janus's log)")
+    parser.add_argument(
+        "--receivers", type=int, default=2, help="processes the viewers are spread over (default 2)"
+    )
     parser.add_argument("--publish", type=int, default=0, help=argparse.SUPPRESS)  # the bench's own
+    parser.add_argument("--audience", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--host-feed", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--display", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.viewers < 1 or args.concurrency < 1 or args.seconds <= 0 or not 0 <= args.switches < args.viewers:
@@ -593,6 +683,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.audience:  # a viewers' process of a running bench (its environment is the bench's)
+        import django
+
+        django.setup()
+        install_lean_stack()
+        asyncio.run(
+            watch_as_audience(args.audience, args.count, args.host_feed, args.concurrency, args.timeout)
+        )
+        return 0
     if args.publish:  # a publisher process of a running bench (its environment is the bench's)
         import django
 
