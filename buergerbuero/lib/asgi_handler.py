@@ -16,9 +16,11 @@ and the view — in one call on a fixed pool of ``REQUEST_THREADS`` threads, aga
 server would. Each thread keeps its database connection between requests where the database
 settings allow it (the embedded SQLite does; PostgreSQL's connections come from the pool of
 ``DB_POOL_SIZE``), and ``close_old_connections`` at the request's start still replaces one
-that became unusable. The response is sent by Django's ASGI code (streamed ones too), then
-closed (``request_finished``) on a pool thread. A client that disconnects early no longer
-cancels the view: ours are synchronous, and a thread cannot be cancelled anyway.
+that became unusable. The response is closed (``request_finished``) in the request's thread
+before Django's ASGI code sends it — its content is rendered already — so that the thread's
+connection goes back to PostgreSQL's pool at once; a streamed response is sent first and
+closed afterwards. A client that disconnects early no longer cancels the view: ours are
+synchronous, and a thread cannot be cancelled anyway.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.base import BaseHandler
+from django.db import close_old_connections
 from django.http import FileResponse, HttpResponseBadRequest
 from django.http.response import HttpResponseBase
 from django.urls import set_script_prefix
@@ -62,7 +65,8 @@ class OneHopASGIHandler(ASGIHandler):
             except asyncio.CancelledError:
                 pass  # the client disconnected while the response was sent
             finally:
-                await self._in_thread(response.close)  # request_finished
+                if response.streaming:  # its content was read while it was sent
+                    await self._in_thread(response.close)
         finally:
             body_file.close()
 
@@ -77,6 +81,13 @@ class OneHopASGIHandler(ASGIHandler):
         response._handler_class = self.__class__  # type: ignore[attr-defined]  # as Django's ASGI handler
         if isinstance(response, FileResponse):
             response.block_size = self.chunk_size
+        # request_finished in this thread: it gives this thread's database connection back (to
+        # PostgreSQL's pool; a thread that kept it while idle made other requests wait for one).
+        # A rendered response's content outlives close(); a streamed one is closed once sent.
+        if response.streaming:
+            close_old_connections()
+        else:
+            response.close()
         return response
 
     async def _in_thread(self, function: Any, *args: Any) -> Any:

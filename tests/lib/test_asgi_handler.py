@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import AsyncToSync
+from django.core import signals
 from django.core.handlers.asgi import ASGIHandler
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
@@ -111,6 +112,33 @@ def test_requests_are_served_by_threads_that_live_on_with_their_connection(setti
     assert seen["view"] == first["view"]  # no thread started per request
     if settings.DATABASES["default"]["CONN_MAX_AGE"] is None:  # the embedded SQLite
         assert seen["connection"] == first["connection"]  # not opened again
+
+
+def test_the_request_ends_in_its_own_thread_before_its_response_is_sent(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """request_finished runs where the view ran, at once: a thread that kept PostgreSQL's
+    pooled connection while idle made the other requests wait for one (30 s in the scaled rush)."""
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "tests.lib.test_asgi_handler.RecordThread"]
+    order: list[object] = []
+    send_response = OneHopASGIHandler.send_response
+
+    async def sent(self: OneHopASGIHandler, response: Any, send: Any) -> None:
+        order.append("sent")
+        await send_response(self, response, send)
+
+    def finished(**_: Any) -> None:
+        order.append(("finished", threading.get_ident()))
+
+    monkeypatch.setattr(OneHopASGIHandler, "send_response", sent)
+    signals.request_finished.connect(finished)
+    try:
+        seen.clear()
+        assert call(OneHopASGIHandler(), "GET", "/healthz")[0] == 200
+    finally:
+        signals.request_finished.disconnect(finished)
+
+    assert order == [("finished", seen["view"]), "sent"]
 
 
 def test_no_switch_back_to_the_event_loop_within_a_request(monkeypatch: pytest.MonkeyPatch) -> None:
