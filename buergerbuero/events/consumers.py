@@ -8,6 +8,11 @@ here is the media one: a ``publish`` goes to Janus only for someone on stage
 (subscribe, answer, trickle, leave) is relayed for everybody, since watching is what a viewer
 does. One Janus peer per socket (``sfu.peer.JanusPeer``), closed with the socket.
 
+Janus restarted or crashed: when the peer reports ``unavailable`` or ``room_closed`` the socket
+drops it (the page is told and re-joins with backoff), and the next ``join`` or ``publish`` first
+has ``media.recover`` re-create the room (rules in ``events.media``). The rest of the socket
+(questions, hands, chat, stage seats) never waits for Janus.
+
 Resync (Redis was down): the page gets a fresh snapshot; stage, questions and chat start again
 from the database.
 """
@@ -39,6 +44,10 @@ MAX_MEDIA_BYTES = 96 * 1024
 FORBIDDEN = 4403
 # Events of the citizen's own turn (consultation hours) that change what the turn shows.
 TURN_EVENTS = frozenset({events.QUEUE, events.LIVE, events.CALLED, events.REQUEUED, events.ENDED})
+# What a peer reports when Janus lost the room or went away: the page re-joins, the room comes back.
+RECOVERABLE = frozenset({"unavailable", "room_closed"})
+# Only these open a media peer; anything else without one (a leave, a late trickle) is dropped.
+OPENING_OPS = frozenset({"join", "publish"})
 
 
 class Peer(Protocol):
@@ -64,6 +73,7 @@ class EventConsumer(HubConsumer):
     member: StaffMember | None = None
     language = "de"
     peer: Peer | None = None
+    media_failed = False  # this socket's peer lost Janus: the next peer recovers the room first
     turn_groups: tuple[str, ...] = ()
 
     # --- connecting ----------------------------------------------------------------------------
@@ -292,6 +302,8 @@ class EventConsumer(HubConsumer):
                 await self.send(text_data=encode({"type": "media", "op": "error", "reason": "not_on_stage"}))
                 return
             op["display"] = display  # the others see the name the stage shows, not one the page chose
+        if self.peer is None and op.get("op") not in OPENING_OPS:
+            return
         peer = await self._peer()
         if peer is None:
             await self.send(text_data=encode({"type": "media", "op": "error", "reason": "unavailable"}))
@@ -313,12 +325,14 @@ class EventConsumer(HubConsumer):
         event = await database_sync_to_async(self._fresh_event)()
         if event.status != EventStatus.LIVE:
             return None
-        if not event.janus_server or event.room_id is None:
-            # Live without a room (the demo's event, or Janus was missing when it went live).
+        if not event.janus_server or event.room_id is None or self.media_failed:
+            # Live without a room (the demo's event, or Janus was missing when it went live), or
+            # this page's peer lost Janus: the room is made again first.
             try:
-                event = await database_sync_to_async(media.open_stage)(event)
+                event = await database_sync_to_async(media.recover)(event)
             except media.StageUnavailable:
                 return None
+            self.media_failed = False
         try:
             self.peer = janus_peer(event.janus_server, event.room_id, self.from_janus)
         except Exception:
@@ -327,6 +341,11 @@ class EventConsumer(HubConsumer):
         return self.peer
 
     async def from_janus(self, event: dict[str, Any]) -> None:
+        if event.get("op") == "error" and event.get("reason") in RECOVERABLE and self.peer is not None:
+            # Its Janus session is gone: the page's next join gets a new peer (and the room back).
+            failed, self.peer = self.peer, None
+            self.media_failed = True
+            self._background(_close(failed))
         if event.get("op") in ("published", "unpublished") and self.event is not None:
             feed = event.get("feed") if event.get("op") == "published" else None
             await database_sync_to_async(self._published)(feed)
@@ -342,14 +361,18 @@ class EventConsumer(HubConsumer):
     async def close_peer(self) -> None:
         peer, self.peer = self.peer, None
         if peer is not None:
-            try:
-                await peer.close()
-            except Exception:
-                logger.warning("closing a media peer failed", exc_info=True)
+            await _close(peer)
 
     async def disconnect(self, code: int) -> None:
         await self.close_peer()
         self.stop_listening()
+
+
+async def _close(peer: Peer) -> None:
+    try:
+        await peer.close()
+    except Exception:
+        logger.warning("closing a media peer failed", exc_info=True)
 
 
 def _text(message: dict[str, Any]) -> str:

@@ -68,7 +68,7 @@ function received(message) {
     case "chat": return addChat(message);
     case "turn": return showTurn(message);
     case "called_next": return calledNext(message);
-    case "media": return stage?.handle(message);
+    case "media": return mediaMessage(message);
     case "ended": return removed();
     case "error": return showError(message.message);
     default: return undefined;
@@ -195,12 +195,54 @@ async function startMedia() {
     autoSubscribe: true, // everyone watches the whole stage
     onRemoteStream: (feed, stream) => { streams.set(feed, stream); renderTiles(); },
     onRemoteGone: (feed) => { streams.delete(feed); renderTiles(); },
-    onError: (reason) => showError(interpolate(gettext("The video connection failed (%(reason)s)."), { reason }, true)),
+    onError: mediaFailed,
   });
   showStage(stageSeats);
 }
 
+// --- Janus restarted or went away ---------------------------------------------------------
+// The server drops this page's Janus session and re-creates the room on the next join; the page
+// re-joins after a growing, jittered delay (so a large audience does not return at once) and
+// publishes again if it is on stage. Questions, hands and chat go on meanwhile.
+const RECOVERABLE = new Set(["unavailable", "room_closed"]);
+const reconnecting = $("[data-media-reconnecting]");
+let retryDelay = 1000;
+let retryTimer = null;
+
+function mediaMessage(message) {
+  if (message.op === "publishers" && retryTimer === null) {
+    reconnecting.hidden = true; // joined: Janus is back
+    retryDelay = 1000;
+  }
+  return stage?.handle(message);
+}
+
+function mediaFailed(reason) {
+  if (!RECOVERABLE.has(reason) || status !== "live") {
+    showError(interpolate(gettext("The video connection failed (%(reason)s)."), { reason }, true));
+    return;
+  }
+  reconnecting.hidden = false;
+  stage?.close();
+  stage = null;
+  streams.clear();
+  renderTiles();
+  if (retryTimer !== null) return;
+  retryTimer = setTimeout(rejoin, retryDelay * (0.5 + Math.random()));
+  retryDelay = Math.min(retryDelay * 2, 30000);
+}
+
+async function rejoin() {
+  retryTimer = null;
+  if (status !== "live") return;
+  await startMedia();
+  if (onStage && localStream) stage?.publish(localStream);
+}
+
 function stopMedia() {
+  clearTimeout(retryTimer);
+  retryTimer = null;
+  reconnecting.hidden = true;
   stage?.close();
   stage = null;
   localStream?.getTracks().forEach((track) => track.stop());
