@@ -208,13 +208,17 @@ const RECOVERABLE = new Set(["unavailable", "room_closed"]);
 const reconnecting = $("[data-media-reconnecting]");
 let retryDelay = 1000;
 let retryTimer = null;
+let republish = false; // on stage when Janus went away: publish again once joined
 
 function mediaMessage(message) {
-  if (message.op === "publishers" && retryTimer === null) {
+  const handled = stage?.handle(message);
+  if (message.op === "publishers" && retryTimer === null && stage) {
     reconnecting.hidden = true; // joined: Janus is back
     retryDelay = 1000;
+    if (republish && onStage && localStream) stage.publish(localStream);
+    republish = false;
   }
-  return stage?.handle(message);
+  return handled;
 }
 
 function mediaFailed(reason) {
@@ -223,6 +227,7 @@ function mediaFailed(reason) {
     return;
   }
   reconnecting.hidden = false;
+  republish = republish || Boolean(onStage && localStream);
   stage?.close();
   stage = null;
   streams.clear();
@@ -232,11 +237,9 @@ function mediaFailed(reason) {
   retryDelay = Math.min(retryDelay * 2, 30000);
 }
 
-async function rejoin() {
+function rejoin() {
   retryTimer = null;
-  if (status !== "live") return;
-  await startMedia();
-  if (onStage && localStream) stage?.publish(localStream);
+  if (status === "live") startMedia();
 }
 
 function stopMedia() {

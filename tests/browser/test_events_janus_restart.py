@@ -1,0 +1,82 @@
+"""A live event in Chromium whose Janus is killed (SIGKILL) and started again: the pages say that
+the connection to the media server is being restored, questions still reach the host meanwhile,
+and without a reload the host publishes again and the viewer decodes the stage again.
+
+Real Janus, real server process; Janus is started again in the ``finally`` for later tests.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from buergerbuero.orgs.models import Organization
+from buergerbuero.staff.models import StaffMember
+from tests.browser.test_events import TILE_PLAYS, log_in, make, person, town, watch
+from tests.support.janus import JanusTestServer
+from tests.support.server import AsgiServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+__all__ = ["town"]  # the fixture, used by name
+
+# Janus back → the viewer decodes again within this: the page's retries back off to 8 s at most
+# while Janus is down this short, the server's health answer is cached 3 s, and ICE needs a moment.
+RECOVERED_WITHIN_MS = 30_000
+RECONNECTING = "Verbindung zum Medienserver wird wiederhergestellt …"
+
+
+@pytest.fixture
+def janus_server(janus: JanusTestServer, django_db_blocker: Any) -> Iterator[AsgiServer]:
+    if janus.process is None or janus.process.poll() is not None:
+        janus.start()
+    server = AsgiServer(extra_env={"JOBS_IN_WEB_PROCESS": "false", **janus.server_env()})
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_the_stage_comes_back_after_janus_restarts_without_a_reload(
+    browser: Browser, janus: JanusTestServer, janus_server: AsgiServer, town: tuple[Organization, StaffMember]
+) -> None:
+    organization, host = town
+    event = make(organization, host)
+    base = janus_server.url
+    host_page = person(browser)
+    log_in(host_page, base, event)
+    host_page.get_by_role("button", name="Live gehen").click()
+    expect(host_page.locator("[data-state-live]")).to_be_visible()
+    host_page.get_by_role("button", name="Kamera und Mikrofon einschalten").click()
+    viewer = person(browser)
+    watch(viewer, base, event, "Anna")
+    viewer.wait_for_function(TILE_PLAYS, arg=1, timeout=30_000)
+    viewer.evaluate("window.__sameDocument = true")  # gone if the page reloaded
+    reconnecting = viewer.locator("[data-media-reconnecting]")
+    expect(reconnecting).to_be_hidden()
+
+    try:
+        janus.kill()
+        expect(reconnecting).to_be_visible(timeout=20_000)
+        expect(reconnecting).to_have_text(RECONNECTING)
+        expect(host_page.locator("[data-media-reconnecting]")).to_be_visible()
+        expect(viewer.locator("[data-tiles] video")).to_have_count(0)
+
+        # Without Janus the rest goes on: a question reaches the host.
+        viewer.locator("#question-text").fill("Ist das Bild weg?")
+        viewer.get_by_role("button", name="Frage senden").click()
+        expect(host_page.locator("[data-questions] li p")).to_have_text("Ist das Bild weg?")
+
+        janus.start()
+        started = time.monotonic()
+        viewer.wait_for_function(TILE_PLAYS, arg=1, timeout=RECOVERED_WITHIN_MS)
+        print(f"viewer decodes again {time.monotonic() - started:.1f} s after Janus is back")  # noqa: T201
+        expect(reconnecting).to_be_hidden()
+        expect(host_page.locator("[data-media-reconnecting]")).to_be_hidden()
+        expect(viewer.locator("[data-tiles] figcaption")).to_have_text(host.public_name)
+        assert viewer.evaluate("window.__sameDocument === true")
+    finally:
+        if janus.process is None or janus.process.poll() is not None:
+            janus.start()
