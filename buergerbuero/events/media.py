@@ -33,7 +33,7 @@ import secrets
 
 from django.utils.translation import gettext as _
 
-from buergerbuero.events.models import Event, StageSeat
+from buergerbuero.events.models import Event, EventStatus, StageSeat
 from buergerbuero.limits import services as limits
 from buergerbuero.sfu import rooms
 
@@ -76,7 +76,15 @@ def open_stage(event: Event) -> Event:
 def recover(event: Event) -> Event:
     """Make sure a live event's room exists before a page (re-)joins its media (the caller
     checked that the event is live; the rules are in the module docstring).
-    :class:`StageUnavailable` when no server answers."""
+    :class:`StageUnavailable` when no server answers or the event ended meanwhile."""
+    event = _recreate(event)
+    if not Event.objects.filter(pk=event.pk, status=EventStatus.LIVE).exists():
+        close_stage(event)  # the host ended it while we re-created the room: leave none behind
+        raise StageUnavailable(_("Live events need the media server (Janus), which does not answer."))
+    return event
+
+
+def _recreate(event: Event) -> Event:
     room_id = event.room_id
     if not event.janus_server or room_id is None:
         return open_stage(event)

@@ -107,6 +107,16 @@ def test_recover_asks_janus_once_per_window_however_many_pages_come_back(
     assert created
 
 
+def test_a_recovery_racing_the_end_of_the_event_leaves_no_room_behind(
+    staged: Event, host: StaffMember, janus_settings: JanusTestServer
+) -> None:
+    # The page read "live" just before the host ended the event (the room is still there here).
+    services.end(host, staged)
+    with pytest.raises(media.StageUnavailable):
+        media.recover(staged)
+    assert not room_exists(staged)
+
+
 def test_an_event_whose_server_is_gone_moves_to_one_that_answers(
     staged: Event, janus_settings: JanusTestServer, settings: Settings
 ) -> None:
