@@ -166,7 +166,7 @@ class Hub:
             group, kind, text, queued_at = await self._queue.get()
             held = self._held.pop(group, None)
             if kind == _FLUSH:
-                if held is not None and held.due > time.monotonic() + 0.05:  # a later update's time
+                if held is not None and held.due > time.monotonic() + 0.05:  # held since this timer
                     self._held[group] = held
                 elif held is not None:
                     await self._send(group, events.LIVE, held.text, time.monotonic())
@@ -186,15 +186,15 @@ class Hub:
 
     def _hold(self, group: str, text: str, earlier: _Held | None) -> None:
         """Keep a figures-only update back for ``LIVE_COALESCE_SECONDS`` (it replaces an
-        earlier one still held, and then stands for its numbers too)."""
+        earlier one still held, stands for its numbers too and keeps its time: a stream of
+        figures-only updates still reaches the pages once a second)."""
         assert self._loop is not None  # noqa: S101  (started with the queue)
         assert self._queue is not None  # noqa: S101
         if earlier is not None:
-            covers = earlier.covers
-            text = _stamped(text, covers)
-        else:
-            match = _SEQ.search(text)
-            covers = int(match.group(1)) if match else 0
+            self._held[group] = _Held(_stamped(text, earlier.covers), earlier.covers, earlier.due)
+            return
+        match = _SEQ.search(text)
+        covers = int(match.group(1)) if match else 0
         self._held[group] = _Held(text, covers, time.monotonic() + LIVE_COALESCE_SECONDS)
         self._loop.call_later(LIVE_COALESCE_SECONDS, self._queue.put_nowait, (group, _FLUSH, "", 0.0))
 

@@ -200,3 +200,19 @@ async def test_another_event_of_the_group_sends_the_held_update_first(quick_merg
     assert "covers" not in page.got[1]
     await asyncio.sleep(quick_merge * 2)
     assert len(page.got) == 2  # the held update is not sent again
+
+
+@pytest.mark.anyio
+async def test_a_stream_of_figures_updates_still_goes_out_once_per_interval(quick_merge: float) -> None:
+    hub, page = Hub(), Fast()
+    hub.join("office:1:waiting", page)
+
+    for seq in range(7, 13):  # one every 0.06 s: none would ever be sent if each waited anew
+        await _deliver(hub, "office:1:waiting", events.live(seq, {"waiting": seq}))
+        await asyncio.sleep(quick_merge * 0.3)
+
+    sent = [json.loads(text) for text in page.got]
+    assert sent
+    assert sent[0]["covers"] == 7
+    await asyncio.sleep(quick_merge * 2)
+    assert json.loads(page.got[-1])["seq"] == 12
