@@ -9,8 +9,6 @@ Real Janus, real server process; Janus is started again in the ``finally`` for l
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -30,16 +28,6 @@ __all__ = ["town"]  # the fixture, used by name
 RECOVERED_WITHIN_MS = 30_000
 RECONNECTING = "Verbindung zum Medienserver wird wiederhergestellt …"
 RECONNECTING_AR = "جارٍ إعادة الاتصال بخادم الوسائط …"
-
-
-@pytest.fixture
-def janus_server(janus: JanusTestServer, django_db_blocker: Any) -> Iterator[AsgiServer]:
-    if janus.process is None or janus.process.poll() is not None:
-        janus.start()
-    server = AsgiServer(extra_env={"JOBS_IN_WEB_PROCESS": "false", **janus.server_env()})
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_the_stage_comes_back_after_janus_restarts_without_a_reload(

@@ -29,7 +29,7 @@ import pytest
 from buergerbuero.sfu import rooms
 from buergerbuero.sfu.process import JanusProcess, janus_binary
 from tests.support.coturn import free_port_range
-from tests.support.server import free_port
+from tests.support.server import AsgiServer, free_port
 
 SERVER_NAME = "test"
 RTP_PORTS = 200  # one UDP port per PeerConnection: a publisher and its viewers in the browser tests
@@ -80,6 +80,11 @@ class JanusTestServer(JanusProcess):
             "JANUS_ADMIN_SECRET": self.admin_secret,
         }
 
+    def ensure_running(self) -> None:
+        """Started again if a fault test stopped it."""
+        if self.process is None or self.process.poll() is not None:
+            self.start()
+
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -97,13 +102,22 @@ def janus() -> Iterator[JanusTestServer]:
 @pytest.fixture
 def janus_settings(janus: JanusTestServer, settings: Any) -> Iterator[JanusTestServer]:
     """This process's settings point at the test run's Janus (and nothing else)."""
-    if janus.process is None or janus.process.poll() is not None:
-        janus.start()  # a fault test stopped it
+    janus.ensure_running()
     settings.JANUS_SERVERS = [janus.settings_entry()]
     settings.JANUS_EMBEDDED = False
     rooms.forget_health()
     yield janus
     rooms.forget_health()
+
+
+@pytest.fixture
+def janus_server(janus: JanusTestServer, django_db_blocker: Any) -> Iterator[AsgiServer]:
+    """The product served with the test run's Janus."""
+    janus.ensure_running()
+    server = AsgiServer(extra_env={"JOBS_IN_WEB_PROCESS": "false", **janus.server_env()})
+    server.start()
+    yield server
+    server.stop()
 
 
 def room_number() -> int:
