@@ -565,24 +565,23 @@ def leave_stage(event: Event, attendee: Attendee) -> None:
 
 def mute(member: StaffMember, event: Event, seat_id: int, muted: bool = True) -> StageSeat:
     """A host mutes (or unmutes) someone on stage: their page turns the microphone off."""
-    _require_host(member, event)
-    seat = _seat(event, seat_id)
-    with transaction.atomic():
-        StageSeat.objects.filter(pk=seat.pk).update(muted=muted)
-        seat.muted = muted
-        _publish_stage(event)
-    _audit(member, event, "mute", seat=seat_id, muted=muted)
-    return seat
+    return _change_seat(member, event, seat_id, "mute", muted=muted)
 
 
 def pin(member: StaffMember, event: Event, seat_id: int, pinned: bool = True) -> StageSeat:
+    return _change_seat(member, event, seat_id, "pin", pinned=pinned)
+
+
+def _change_seat(member: StaffMember, event: Event, seat_id: int, action: str, **change: bool) -> StageSeat:
+    """A host's change of one stage seat's flags: stored, announced to the stage, audit-logged."""
     _require_host(member, event)
     seat = _seat(event, seat_id)
     with transaction.atomic():
-        StageSeat.objects.filter(pk=seat.pk).update(pinned=pinned)
-        seat.pinned = pinned
+        StageSeat.objects.filter(pk=seat.pk).update(**change)
+        for name, value in change.items():
+            setattr(seat, name, value)
         _publish_stage(event)
-    _audit(member, event, "pin", seat=seat_id, pinned=pinned)
+    _audit(member, event, action, seat=seat_id, **change)
     return seat
 
 
