@@ -4,6 +4,7 @@
 // everything (who may publish, ask, raise a hand); this page only shows and asks.
 
 import { liveSocket, showConnection } from "../realtime/socket.js";
+import { button as makeButton } from "../lib/elements.js";
 import { PreCheck } from "../consult/precheck.js";
 import { startCountdowns } from "./countdown.js";
 
@@ -39,13 +40,9 @@ function showError(text) {
   errorBox.hidden = !text;
 }
 
+// The event page's buttons are secondary unless said otherwise.
 function button(label, onClick, className = "button button--small button--secondary") {
-  const element = document.createElement("button");
-  element.type = "button";
-  element.className = className;
-  element.textContent = label;
-  element.addEventListener("click", onClick);
-  return element;
+  return makeButton(label, onClick, className);
 }
 
 // --- the socket ---------------------------------------------------------------------------

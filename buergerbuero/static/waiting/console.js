@@ -5,6 +5,7 @@
 
 import { liveSocket, showConnection } from "../realtime/socket.js";
 import { chime } from "../lib/chime.js";
+import { button } from "../lib/elements.js";
 import { seatsText } from "./seats.js";
 
 const root = document.getElementById("console");
@@ -150,15 +151,6 @@ function alertArrival(count, text = null) {
   chime(660, 0.25);
   root.classList.add("console--arrival");
   setTimeout(() => root.classList.remove("console--arrival"), 1500);
-}
-
-function button(label, onClick, className = "button button--small") {
-  const element = document.createElement("button");
-  element.type = "button";
-  element.className = className;
-  element.textContent = label;
-  element.addEventListener("click", onClick);
-  return element;
 }
 
 // --- office cards (built once per office, then updated) ------------------------------------
