@@ -56,7 +56,7 @@ from typing import Any
 
 from bench.support import cli
 from bench.support.environment import BenchEnvironment
-from bench.support.processes import cpu_seconds, machine_busy_seconds, raise_fd_limit, rss_kib
+from bench.support.processes import CpuMeter, cpu_seconds, machine_busy_seconds, raise_fd_limit, rss_kib
 from bench.support.report import run_and_report, say, with_all
 from bench.support.stats import ms_percentile, rounded
 
@@ -207,9 +207,13 @@ class Participant:
         self.publisher: Any = None
         self.subscriber: Any = None
         self.mids: dict[str, int] = {}
-        self.first_frame: dict[int, float] = {}  # feed -> when its first video frame was decoded
-        self.offered: dict[int, float] = {}  # feed -> when Janus's offer with it arrived
-        self.answered: dict[int, float] = {}  # feed -> when the answer to that offer was sent
+        # the steps of watching a feed, each feed -> when (time.monotonic, one clock for all)
+        self.announced: dict[int, float] = {}  # the server announced the feed on stage
+        self.subscribed: dict[int, float] = {}  # the subscribe was handed to Janus (acked)
+        self.offer_arrived: dict[int, float] = {}  # Janus's offer with it reached the page
+        self.offered: dict[int, float] = {}  # the page began to answer that offer
+        self.answered: dict[int, float] = {}  # the answer to that offer was sent
+        self.first_frame: dict[int, float] = {}  # its first video frame was decoded
         self.feed_seen: dict[int, asyncio.Event] = {}
         self.published = asyncio.Event()
         self.errors: list[str] = []
@@ -218,6 +222,14 @@ class Participant:
         self.worker = asyncio.create_task(self.work())
 
     async def on_event(self, event: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if event["op"] == "publishers":
+            for feed in event["feeds"]:
+                self.announced.setdefault(feed["id"], now)
+        elif event["op"] == "offer":
+            for stream in event["streams"]:
+                if stream["feed"]:
+                    self.offer_arrived.setdefault(stream["feed"], now)
         await self.queue.put(event)
 
     async def work(self) -> None:
@@ -234,7 +246,10 @@ class Participant:
 
         op = event["op"]
         if op == "publishers" and self.auto_subscribe and event["feeds"]:
-            await self.peer.handle({"op": "subscribe", "feeds": [feed["id"] for feed in event["feeds"]]})
+            feeds = [feed["id"] for feed in event["feeds"]]
+            await self.peer.handle({"op": "subscribe", "feeds": feeds})
+            for feed in feeds:
+                self.subscribed.setdefault(feed, time.monotonic())
         elif op == "published":
             await self.publisher.setRemoteDescription(RTCSessionDescription(**event["jsep"]))
             self.published.set()
@@ -400,6 +415,32 @@ class Audience:
                 self.process.wait()
 
 
+# The steps from a guest's publish to each viewer's first picture of it (Participant's fields).
+SWITCH_STEPS = ("announced", "subscribed", "offer_arrived", "offered", "answered")
+
+
+class LoopLag:
+    """How late this process's event loop runs a timer: when the receivers (Python, one core at
+    most per process) fall behind, every step they take waits this long, and the bench measures
+    itself rather than Janus."""
+
+    TICK = 0.05
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, float]] = []  # (when, how late)
+        self.task = asyncio.create_task(self.run())
+
+    async def run(self) -> None:
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(self.TICK)
+            now = time.monotonic()
+            self.samples.append((now, now - before - self.TICK))
+
+    def since(self, start: float) -> list[float]:
+        return [late for when, late in self.samples if when >= start]
+
+
 def answer_line(answer: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(answer) + "\n")
     sys.stdout.flush()
@@ -424,6 +465,7 @@ async def watch_as_audience(room: int, count: int, host_feed: int, concurrency: 
             else:
                 joins.append(seen - started)
 
+    lag = LoopLag()
     await asyncio.gather(*(join_one() for _ in range(count)))
     answer_line({"joins": joins, "failures": failures})
     while True:
@@ -434,13 +476,11 @@ async def watch_as_audience(room: int, count: int, host_feed: int, concurrency: 
         elif command["cmd"] == "see":
             feed = int(command["feed"])
             seen = await asyncio.gather(*(viewer.seen(feed, timeout) for viewer in viewers))
-            answer_line(
-                {
-                    "seen": seen,
-                    "offered": [viewer.offered[feed] for viewer in viewers if feed in viewer.offered],
-                    "answered": [viewer.answered[feed] for viewer in viewers if feed in viewer.answered],
-                }
-            )
+            steps = {
+                name: [getattr(viewer, name)[feed] for viewer in viewers if feed in getattr(viewer, name)]
+                for name in SWITCH_STEPS
+            }
+            answer_line({"seen": seen, **steps, "loop_lag": lag.since(float(command["since"]))})
         else:
             errors = sorted({error for viewer in viewers for error in viewer.errors})
             await asyncio.gather(*(viewer.close() for viewer in viewers), return_exceptions=True)
@@ -569,22 +609,35 @@ class Bench:
         switches: list[float] = []
         switch_steps: dict[str, list[float]] = {}  # publish → offer at the viewer, → answer sent
         switch_failures = 0
+        lags: list[float] = []  # the receivers' event loop lag during the switches
+        switch_cores: dict[str, list[float]] = {}  # cores busy during each switch, per group
         # Each guest stays on stage while the next comes up, so Janus gives every new feed new
         # m-lines. (Had the previous guest left, Janus would hand its m-lines to the next feed:
         # Chromium takes that up — tests/sfu/browser — but aiortc does not revive a receiver
         # of an m-line that went inactive.)
         guests: list[Publisher] = []
         for turn in range(args.switches):
+            meter = CpuMeter(
+                {
+                    "janus": [self.janus.pid],
+                    "receivers": [a.process.pid for a in audiences],
+                    "publishers": [p.process.pid for p in self.publishers],
+                }
+            )
             guest = await self.publisher(room, f"Guest {turn + 1}")
             guests.append(guest)
-            answers = await ask_all({"cmd": "see", "feed": guest.feed})
+            answers = await ask_all({"cmd": "see", "feed": guest.feed, "since": guest.started})
+            usage = meter.stop()
             seen = [moment for answer in answers for moment in answer["seen"]]
             switches.extend(moment - guest.started for moment in seen if moment is not None)
             missing = sum(1 for moment in seen if moment is None)
             switch_failures += missing
-            for name in ("offered", "answered"):
+            for name in SWITCH_STEPS:
                 steps = [moment - guest.started for answer in answers for moment in answer[name]]
                 switch_steps.setdefault(name, []).extend(steps)
+            lags.extend(late for answer in answers for late in answer["loop_lag"])
+            for name in ("janus", "receivers", "publishers", "other"):
+                switch_cores.setdefault(name, []).append(usage[name] / usage["wall"])
             say(f"switch {turn + 1}: a guest on stage; {len(seen) - missing}/{len(seen)} viewers see it")
             await asyncio.sleep(1)
         for guest in [*guests, host]:
@@ -612,8 +665,16 @@ class Bench:
             "stage_switch_p50_ms": ms_percentile(switches, 0.5),
             "stage_switch_p95_ms": ms_percentile(switches, 0.95),
             "stage_switch_failures": switch_failures,
-            "stage_switch_offer_p95_ms": ms_percentile(switch_steps.get("offered", []), 0.95),
+            "stage_switch_offer_p95_ms": ms_percentile(switch_steps.get("offer_arrived", []), 0.95),
             "stage_switch_answer_p95_ms": ms_percentile(switch_steps.get("answered", []), 0.95),
+            "stage_switch_steps_p95_ms": {
+                name: ms_percentile(switch_steps.get(name, []), 0.95) for name in SWITCH_STEPS
+            },
+            "stage_switch_busy_cores": {
+                name: [rounded(cores, 2) for cores in values] for name, values in switch_cores.items()
+            },
+            "receiver_loop_lag_p95_ms_during_switches": ms_percentile(lags, 0.95),
+            "receiver_loop_lag_max_ms_during_switches": ms_percentile(lags, 1.0),
             "frames_per_viewer_second": rounded(frames_per_viewer_second, 1),
             "video_kbps_per_viewer": rounded(kbps["video"]),
             "audio_kbps_per_viewer": rounded(kbps["audio"]),
