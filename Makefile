@@ -75,8 +75,10 @@ lint: $(VENV)/.installed-dev
 test-embedded: $(VENV)/.installed-dev system-deps axe
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest
 
+# The scaled pass leaves out the tests marked mode_independent: what they prove cannot differ
+# between the modes, and the embedded pass runs them (the rule: tests/conftest.py).
 test-scaled: $(VENV)/.installed-dev system-deps axe
-	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest -m "not mode_independent"
 
 test: lint test-embedded test-scaled
 

@@ -18,6 +18,86 @@ from tests.support.server import AsgiServer
 pytest_plugins = ["tests.support.janus"]
 
 
+# --- which pass of `make test` runs a test ----------------------------------------------------
+# `make test` runs the suite twice: embedded (SQLite, events within one process) and scaled
+# (PostgreSQL, Redis between processes, several processes). A test marked ``mode_independent``
+# runs in the embedded pass only: the scaled pass deselects it (``make test-scaled`` runs
+# ``pytest -m "not mode_independent"``); run on its own, every test still runs in either mode.
+#
+# The rule: a test is mode-independent when what it proves cannot differ between the modes —
+#   * it touches neither the database nor Redis nor a server process of ours (pure functions,
+#     PDFs and forms read or rendered, translation catalogues, the source's import graph), or
+#   * it runs a bench whose processes get a database and Redis of their own whatever the pass
+#     (``bench/support/environment.py`` removes the pass's ``DATABASE_URL``/``REDIS_URL``), or
+#   * it is a browser test whose subject is what a page is or how it is operated — markup,
+#     axe-core, keyboard, layout at a screen size, translations, the Content-Security-Policy,
+#     uploads served — on pages the server renders from rows the test wrote, not how state
+#     travels between sockets, processes or transactions (those are proven in both modes by the
+#     tests that are about them: walk-in, call, console, directory, events' stage, consumers,
+#     races, faults).
+# Whatever the mode changes — queries and locks (PostgreSQL), events across processes and the
+# shared caches and counters (Redis), several server processes — stays out of this marker, and
+# so does every test with a database that is not a browser test (ORM code behaves differently
+# on PostgreSQL). ``pytest_collection_modifyitems`` and ``_mode_independent_stays_so`` hold the
+# checkable part of the rule.
+MODE_INDEPENDENT = "mode_independent"
+DATABASE_FIXTURES = frozenset(
+    {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
+)
+SERVER_FIXTURES = frozenset({"asgi_server", "janus_server", "janus_settings", "janus"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A mode-independent test runs in the embedded pass, so it may not be skipped there; unless
+    it is a browser test it has no database (pytest-django then refuses every query in the test
+    process) and no server of ours."""
+    wrong = []
+    for item in items:
+        if item.get_closest_marker(MODE_INDEPENDENT) is None:
+            continue
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("skipif") is not None or item.get_closest_marker("skip") is not None:
+            wrong.append(f"{item.nodeid}: skipped in some mode, so it would run in no pass")
+        database = item.get_closest_marker("django_db") is not None or fixtures & DATABASE_FIXTURES
+        if item.get_closest_marker("browser") is None and (database or fixtures & SERVER_FIXTURES):
+            wrong.append(f"{item.nodeid}: uses the database or a server, so it depends on the mode")
+    if wrong:
+        rule = f"marked {MODE_INDEPENDENT} against the rule (tests/conftest.py):"
+        raise pytest.UsageError("\n".join([rule, *wrong]))
+
+
+@pytest.fixture(autouse=True)
+def _mode_independent_stays_so(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a mode-independent test other than a browser test runs, it can create no Redis client
+    and start no process pointed at a database or Redis (a server of ours given the test
+    database, as ``AsgiServer`` does): those would make it depend on the mode."""
+    node = request.node
+    if node.get_closest_marker(MODE_INDEPENDENT) is None or node.get_closest_marker("browser") is not None:
+        return
+    import subprocess
+
+    import redis
+    import redis.asyncio
+
+    def no_redis(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"{node.nodeid} is marked {MODE_INDEPENDENT} but creates a Redis client")
+
+    monkeypatch.setattr(redis.Redis, "__init__", no_redis)
+    monkeypatch.setattr(redis.asyncio.Redis, "__init__", no_redis)
+    popen_init = subprocess.Popen.__init__
+
+    def checked_popen(self: subprocess.Popen[Any], *args: Any, **kwargs: Any) -> None:
+        env = kwargs.get("env") or {}
+        pointed = sorted(name for name in ("DATABASE_URL", "REDIS_URL", "SQLITE_PATH") if env.get(name))
+        if pointed:
+            raise AssertionError(
+                f"{node.nodeid} is marked {MODE_INDEPENDENT} but starts a process with {pointed}"
+            )
+        popen_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", checked_popen)
+
+
 @pytest.fixture
 def org(db: None) -> Organization:
     return factories.make_org("testhausen", state="BY", name="Stadt Testhausen")

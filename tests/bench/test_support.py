@@ -6,9 +6,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
+
 from bench.support.broadcast import BroadcastServer
 from bench.support.stats import in_ms, ms_percentile, percentile, ratio, rounded
 from bench.support.websocket import BASELINE, ClientPool, ClientSpec
+
+pytestmark = pytest.mark.mode_independent
 
 
 def test_percentile_is_the_nearest_rank_of_what_was_measured() -> None:

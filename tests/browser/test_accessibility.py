@@ -70,7 +70,7 @@ from tests.browser.support_call import (
 )
 from tests.support.server import AsgiServer
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.mode_independent, pytest.mark.django_db(transaction=True)]
 
 LOCALES = {"de": "de-DE", "ar": "ar"}
 Motion = Literal["reduce", "no-preference"]

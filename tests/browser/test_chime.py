@@ -9,7 +9,7 @@ from playwright.sync_api import Page
 
 from tests.support.server import AsgiServer
 
-pytestmark = [pytest.mark.browser]
+pytestmark = [pytest.mark.browser, pytest.mark.mode_independent]
 
 # Counts what the page does with AudioContext, without changing what it does.
 COUNT_AUDIO_CONTEXTS = """

@@ -36,6 +36,7 @@ window.WebSocket = class extends RealSocket {
 """
 
 
+@pytest.mark.mode_independent
 def test_picking_a_language_switches_without_another_click(page: Page, asgi_server: AsgiServer) -> None:
     place = make_call_office()
     page.goto(f"{asgi_server.url}/{place.office.organization.slug}/")

@@ -26,7 +26,7 @@ from tests.browser.conftest import csp_violations
 from tests.support.live import ALWAYS_OPEN
 from tests.support.server import AsgiServer
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.mode_independent, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

@@ -103,6 +103,7 @@ def log_in(page: Page, base: str, event: Event) -> None:
 
 
 # --- the pages: accessible, right-to-left, phone-sized, keyboard --------------------------------
+@pytest.mark.mode_independent
 @pytest.mark.parametrize(("language", "direction"), [("de-DE", "ltr"), ("ar", "rtl")])
 def test_event_pages_are_accessible_and_work_by_keyboard(
     browser: Browser,
@@ -277,6 +278,7 @@ def test_the_embed_shows_the_events_and_a_viewer_joins_in_the_frame(
     expect(frame.locator("[data-state-live]")).to_be_visible()
 
 
+@pytest.mark.mode_independent
 def test_the_host_page_is_accessible(
     browser: Browser, asgi_server: AsgiServer, town: tuple[Organization, StaffMember]
 ) -> None:

@@ -244,6 +244,7 @@ def log_in_plain(page: Page, base: str, user: User) -> None:
     page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": base}])
 
 
+@pytest.mark.mode_independent
 @pytest.mark.parametrize("language", ["de", "ar"])
 def test_the_consultation_page_with_a_form_open_meets_wcag_aa(
     language: str, people: People, call_office: CallOffice, template: FormTemplate
@@ -271,6 +272,7 @@ def test_the_consultation_page_with_a_form_open_meets_wcag_aa(
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.mode_independent
 def test_the_citizen_confirms_and_signs_with_the_keyboard_alone(
     people: People, call_office: CallOffice, template: FormTemplate
 ) -> None:

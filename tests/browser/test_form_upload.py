@@ -22,7 +22,7 @@ from tests import factories
 from tests.forms.pdfs import HOSTILE, Widget, fillable_pdf, plain_pdf
 from tests.support.server import AsgiServer
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.mode_independent, pytest.mark.django_db(transaction=True)]
 ADD = reverse("admin:forms_formtemplate_add")
 
 

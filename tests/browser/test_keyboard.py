@@ -45,7 +45,7 @@ from tests.browser.support_call import (
 from tests.support.live import ALWAYS_OPEN, reset_join_limit
 from tests.support.server import AsgiServer
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.mode_independent, pytest.mark.django_db(transaction=True)]
 
 AGENT_NAME = "Frau Tastatur"
 CITIZEN = "Bürgerin Tab"

@@ -75,7 +75,7 @@ from tests.support.live import reset_join_limit
 from tests.support.server import AsgiServer
 
 # The marker makes pytest-django create the test database (see the fixture ``surveys``).
-pytestmark = [pytest.mark.browser, pytest.mark.django_db]
+pytestmark = [pytest.mark.browser, pytest.mark.mode_independent, pytest.mark.django_db]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from buergerbuero.staff.models import Role
 from tests import factories
 from tests.support.server import AsgiServer
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.mode_independent, pytest.mark.django_db(transaction=True)]
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 WEEKDAYS = [(day, "08:00", "16:00") for day in range(5)]
 

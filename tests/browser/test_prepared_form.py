@@ -31,7 +31,7 @@ from tests.browser.test_keyboard import KeyboardUser
 from tests.support.live import ALWAYS_OPEN
 from tests.support.server import AsgiServer
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.mode_independent, pytest.mark.django_db(transaction=True)]
 
 PHONE: ViewportSize = {"width": 360, "height": 740}
 FIELDS = [

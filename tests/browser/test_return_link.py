@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from buergerbuero.offices.models import Office
 from tests.support.server import AsgiServer
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.mode_independent, pytest.mark.django_db(transaction=True)]
 
 
 def test_the_office_page_links_back_to_the_held_place(

@@ -18,7 +18,7 @@ from tests.browser.support_a11y import axe_violations, describe_violations
 from tests.support.live import server_password_hash
 from tests.support.server import AsgiServer
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.mode_independent, pytest.mark.django_db(transaction=True)]
 
 
 def current_code(key_text: str) -> str:

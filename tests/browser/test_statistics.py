@@ -24,7 +24,7 @@ from tests.browser.support_call import PORTRAIT
 from tests.stats.support import WEEK, at, make_known_week, make_lead
 from tests.support.server import AsgiServer
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.mode_independent, pytest.mark.django_db(transaction=True)]
 PHONE = PORTRAIT
 
 

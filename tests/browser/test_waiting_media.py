@@ -23,7 +23,7 @@ from tests import factories
 from tests.support.live import ALWAYS_OPEN, reset_join_limit
 from tests.support.server import AsgiServer
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.mode_independent, pytest.mark.django_db(transaction=True)]
 
 RECORD_WEBM = """async () => {
   const canvas = document.createElement("canvas");

@@ -7,6 +7,8 @@ import pytest
 from buergerbuero.forms.fields import FormField, FormValueError, clean_value, clean_values, missing_required
 from buergerbuero.forms.services import definition_text, parse_definition
 
+pytestmark = pytest.mark.mode_independent
+
 NAME = FormField("name", "Name", "text", required=True, max_length=10)
 NOTE = FormField("note", "Anmerkung", "textarea")
 AGREE = FormField("agree", "Einverstanden", "checkbox", required=True)

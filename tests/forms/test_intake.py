@@ -16,6 +16,8 @@ from buergerbuero.forms.fields import FormField
 from buergerbuero.forms.intake import PdfRefused, SignaturePlace, check_pdf, check_upload
 from tests.forms.pdfs import HOSTILE, Widget, encrypted_pdf, fillable_pdf, meldebescheinigung, plain_pdf
 
+pytestmark = pytest.mark.mode_independent
+
 
 def upload(content: bytes, name: str = "antrag.pdf") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, content, content_type="application/pdf")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.mode_independent
+
 LOCALE = Path(__file__).resolve().parents[2] / "buergerbuero" / "locale"
 LANGUAGES = ["de", "tr", "ar", "uk", "ru"]
 DRAFTED = ["tr", "ar", "uk", "ru"]

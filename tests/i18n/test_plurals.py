@@ -17,6 +17,8 @@ from django.test import RequestFactory
 from django.utils import translation
 from django.views.i18n import JavaScriptCatalog
 
+pytestmark = pytest.mark.mode_independent
+
 ROOT = Path(__file__).resolve().parents[2]
 SEATS_JS = ROOT / "buergerbuero" / "static" / "waiting" / "seats.js"
 COUNTS = [0, 1, 2, 5, 11, 100]

@@ -12,7 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.conf import settings
+
+# Each process gets neither the pass's database nor its Redis (``_run``): the same in both passes.
+pytestmark = pytest.mark.mode_independent
 
 IMPORT_SETTINGS = "import buergerbuero.config.settings as s; print(s.SECRET_KEY)"
 

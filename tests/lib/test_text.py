@@ -6,6 +6,8 @@ import pytest
 
 from buergerbuero.lib.text import clean_text
 
+pytestmark = pytest.mark.mode_independent
+
 
 @pytest.mark.parametrize(
     ("given", "kept"),

@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.janus import require_janus
+
+pytestmark = pytest.mark.mode_independent
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,6 +8,8 @@ import pytest
 
 from bench import wait_estimate
 
+pytestmark = pytest.mark.mode_independent
+
 
 def test_quick_bench_reports_oracle_range_and_cold_start(capsys: pytest.CaptureFixture[str]) -> None:
     assert wait_estimate.main(["--quick"]) == 0
