@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.test import Client
@@ -105,6 +106,7 @@ def test_a_warm_join_costs_a_fixed_number_of_queries(
     open_office: Office, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
     enter(open_office, "A")  # loads the opening calendar
+    cache.delete(joining._shared_key(open_office.pk))  # A's rows, where the scaled mode shares them
 
     with django_assert_num_queries(WARM_JOIN_QUERIES):
         enter(open_office, "B")
@@ -177,10 +179,78 @@ def test_a_join_rolled_back_by_its_caller_is_not_remembered(
         raise RuntimeError
     calling.leave(first)  # the office moves to the number B's join had written
 
-    # B's rows (A and B waiting) must not be taken for that number: read afresh.
-    with django_assert_num_queries(WARM_JOIN_QUERIES):
+    # B's rows (A and B waiting) must not be taken for that number: read afresh (scaled, where
+    # B's rows reached the shared cache, after one query more that finds B never committed).
+    with django_assert_num_queries(WARM_JOIN_QUERIES + (1 if settings.REDIS_URL else 0)):
         committed_enter(open_office, django_capture_on_commit_callbacks, "C")
     assert live_figures.office_live(open_office).waiting == 1
+
+
+@pytest.fixture
+def shared_join_rows(open_office: Office, settings: Any) -> None:
+    """The joins' shared level on: Redis in the scaled pass; in the embedded one the same code
+    on the process's local-memory cache (the setting only has to say "scaled")."""
+    settings.REDIS_URL = settings.REDIS_URL or "redis://unused.invalid/0"
+    cache.delete(joining._shared_key(open_office.pk))
+
+
+def as_another_process() -> None:
+    """What a second web process knows of the joins: only what the shared cache holds."""
+    joining.forget_join_rows()
+
+
+@pytest.mark.usefixtures("shared_join_rows")
+def test_a_join_after_a_join_in_another_process_reads_no_queue(
+    open_office: Office,
+    django_assert_num_queries: DjangoAssertNumQueries,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    for name in "AB":
+        committed_enter(open_office, django_capture_on_commit_callbacks, name)
+    as_another_process()
+
+    # The same as after a join here, and the check that the join which wrote them committed.
+    with django_assert_num_queries(JOIN_AFTER_JOIN_QUERIES + 1):
+        committed_enter(open_office, django_capture_on_commit_callbacks, "C")
+    assert live_figures.office_live(open_office).waiting == 3
+
+
+@pytest.mark.usefixtures("shared_join_rows")
+def test_a_join_rolled_back_is_not_taken_from_the_shared_cache(
+    open_office: Office,
+    django_assert_num_queries: DjangoAssertNumQueries,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    first = committed_enter(open_office, django_capture_on_commit_callbacks, "A")
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():  # noqa: PT012
+        enter(open_office, "B")  # its rows reach the shared cache before it would commit
+        raise RuntimeError
+    calling.leave(first)  # the office moves to the number B's join had written
+    as_another_process()
+
+    # B's rows name a ticket that does not exist: read afresh (the check is one query more).
+    with django_assert_num_queries(WARM_JOIN_QUERIES + 1):
+        committed_enter(open_office, django_capture_on_commit_callbacks, "C")
+    assert live_figures.office_live(open_office).waiting == 1
+
+
+@pytest.mark.usefixtures("shared_join_rows")
+def test_joins_go_on_when_the_shared_cache_is_away(
+    open_office: Office, settings: Any, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+) -> None:
+    committed_enter(open_office, django_capture_on_commit_callbacks, "A")
+    as_another_process()
+    settings.CACHES = {  # nothing listens on port 1
+        "default": {
+            "BACKEND": "buergerbuero.lib.cache.SharedPoolRedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+
+    committed_enter(open_office, django_capture_on_commit_callbacks, "B")
+    committed_enter(open_office, django_capture_on_commit_callbacks, "C")
+
+    assert live_figures.office_live(open_office).waiting == 3
 
 
 def test_the_joins_figures_are_those_of_a_fresh_read(

@@ -3,6 +3,7 @@ join (straight to a free seat if nobody waits) and the arrival of a citizen with
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import secrets
 import threading
@@ -10,6 +11,8 @@ import time
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -17,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from buergerbuero.lib.text import clean_text
 from buergerbuero.offices.models import AdmissionMode, Office, Service
-from buergerbuero.offices.services import cached_status, status_label
+from buergerbuero.offices.services import OfficeStatus, cached_status, status_label
 from buergerbuero.realtime import events
 from buergerbuero.realtime import publish as realtime
 from buergerbuero.staff.models import StaffMember
@@ -41,11 +44,15 @@ class Refusal:
 
 
 def join_refusal(
-    office: Office, now: dt.datetime, live: live_figures.OfficeLive | None = None
+    office: Office,
+    now: dt.datetime,
+    live: live_figures.OfficeLive | None = None,
+    status: OfficeStatus | None = None,
 ) -> Refusal | None:
     """Why a citizen cannot enter right now, or None. Nobody already waiting is affected.
-    ``live``: the office's figures if the caller has them (else read now)."""
-    status = cached_status(office.pk, now)
+    ``live``, ``status``: the office's figures and opening status if the caller has them
+    (else read now)."""
+    status = cached_status(office.pk, now) if status is None else status
     if not status.is_open:
         detail = status_label(status, office.organization.zone)
         return Refusal("closed", _("The office is closed right now."), status.opens_at, detail)
@@ -110,12 +117,14 @@ def join(
         raise errors.QueueError(_("Please choose one of this office's services."), "bad_service")
     if mode not in Mode.values:
         raise errors.QueueError(_("Please choose video or chat."), "bad_mode")
+    # The opening hours are not the queue's: read (cached) before taking the office's turn.
+    status = cached_status(office.pk, now)
     with _join_turn(office.pk), transaction.atomic():
         # Joins of one office take turns: the limit holds when many enter at the same instant.
-        # Only what must be decided in turn happens under the lock (the hours come cached).
+        # Only what must be decided in turn happens under the lock.
         state_id, seq = sequence.lock_queue_state(office)
         rows, read_at = _join_rows(office, state_id, seq, now)
-        refusal = join_refusal(office, now, rows.live())
+        refusal = join_refusal(office, now, rows.live(), status)
         if refusal is not None:
             raise errors.QueueError(refusal.message, refusal.code)
         ticket = _new_ticket(office, service, display_name, language, mode, now)
@@ -139,18 +148,39 @@ def join(
             # The figures are those read above with the newcomer in its place.
             queued = rows.with_newcomer(ticket)
             sequence.queue_event(office, "join", ticket, queued.live(), locked_at=seq)
-            # Once committed (not if an enclosing transaction rolls back), the office is at
-            # the one sequence number past ``seq``: our bump.
-            transaction.on_commit(lambda: _remember_join_rows(office.pk, state_id, seq + 1, read_at, queued))
+            # Once committed, the office is at the one sequence number past ``seq``: our bump.
+            _remember_join_rows(office.pk, _JoinRows(state_id, seq + 1, ticket.pk, read_at, queued))
     return ticket
 
 
-# The office's rows as the last join in this process committed them, at the sequence number
-# it wrote: a join that finds the office still there (no change since, in any process: every
-# change bumps the number) reads no queue. In a rush that read grew with every citizen and
-# was most of the time under the lock. Elapsed times in the rows age, so they are reused only
-# for RECENT_LIVE_SECONDS after the database was read.
-_join_rows_cache: dict[int, tuple[int, int, float, live_figures.LiveRows]] = {}  # office: state, seq, read at
+# The office's rows as the last join committed them, at the sequence number it wrote: a join
+# that finds the office still there (no change since, in any process: every change bumps the
+# number) reads no queue. In a rush that read grew with every citizen and was most of the time
+# under the lock. Elapsed times in the rows age, so they are reused only for
+# RECENT_LIVE_SECONDS after the database was read. Two levels: this process's own (no copying)
+# and, when scaled, the shared cache (Redis), since the joins of a rush alternate between
+# processes and a process's own copy is then always one join behind.
+_join_rows_cache: dict[int, _JoinRows] = {}
+
+
+@dataclass(frozen=True)
+class _JoinRows:
+    state_id: int
+    seq: int
+    newcomer: int  # the ticket of the join that wrote them
+    read_at: float  # time.time() of the database read they stem from
+    rows: live_figures.LiveRows
+
+    def fresh_at(self, state_id: int, seq: int) -> bool:
+        return (
+            self.state_id == state_id
+            and self.seq == seq
+            and time.time() - self.read_at < live_figures.RECENT_LIVE_SECONDS
+        )
+
+
+def _shared_key(office_id: int) -> str:
+    return f"waiting:join-rows:{office_id}"
 
 
 def forget_join_rows() -> None:
@@ -162,23 +192,43 @@ def _join_rows(
 ) -> tuple[live_figures.LiveRows, float]:
     """The office's rows at ``seq`` (call with its queue row locked) and when they were read."""
     cached = _join_rows_cache.get(office.pk)
+    if cached is not None and cached.fresh_at(state_id, seq):
+        return cached.rows, cached.read_at
+    shared = _shared_join_rows(office.pk)
+    # Written before its join committed: the newcomer's row tells that it did (a join that
+    # rolled back leaves the number at ``seq - 1``, and a later change may reach ``seq``).
     if (
-        cached is not None
-        and cached[0] == state_id
-        and cached[1] == seq
-        and time.monotonic() - cached[2] < live_figures.RECENT_LIVE_SECONDS
+        shared is not None
+        and shared.fresh_at(state_id, seq)
+        and Ticket.objects.filter(pk=shared.newcomer).exists()
     ):
-        return cached[3], cached[2]
-    read_at = time.monotonic()
-    return live_figures.live_rows(office, now), read_at
+        return shared.rows, shared.read_at
+    return live_figures.live_rows(office, now), time.time()
 
 
-def _remember_join_rows(
-    office_id: int, state_id: int, seq: int, read_at: float, rows: live_figures.LiveRows
-) -> None:
-    current = _join_rows_cache.get(office_id)
-    if current is None or current[0] != state_id or current[1] < seq:
-        _join_rows_cache[office_id] = (state_id, seq, read_at, rows)
+def _shared_join_rows(office_id: int) -> _JoinRows | None:
+    if not settings.REDIS_URL:
+        return None
+    try:
+        shared = cache.get(_shared_key(office_id))
+    except Exception:  # Redis away: the database has the rows
+        return None
+    return shared if isinstance(shared, _JoinRows) else None
+
+
+def _remember_join_rows(office_id: int, entry: _JoinRows) -> None:
+    """Called under the office's lock, before commit: the shared copy is there when the next
+    join (in any process) gets the lock; this process's own copy only once committed."""
+    if settings.REDIS_URL:
+        with contextlib.suppress(Exception):  # Redis away: the next join reads the database
+            cache.set(_shared_key(office_id), entry, timeout=live_figures.RECENT_LIVE_SECONDS + 1)
+
+    def remember_locally() -> None:
+        current = _join_rows_cache.get(office_id)
+        if current is None or current.state_id != entry.state_id or current.seq < entry.seq:
+            _join_rows_cache[office_id] = entry
+
+    transaction.on_commit(remember_locally)
 
 
 # SQLite's write lock is waited for by polling (sleeps of up to 100 ms between tries), which is
