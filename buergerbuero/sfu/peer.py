@@ -14,7 +14,10 @@ Browser → server (each with ``"op"``; anything else, or anything malformed, is
   the caller's decision** (a host, a co-speaker, a viewer the moderator brought up): the caller
   passes ``publish`` on only then, and sets ``display`` to the name it wants the others to see.
 - ``configure`` ``{audio: bool, video: bool}`` — stop or resume sending one's audio or video.
-- ``unpublish`` — leave the stage, stay in the room.
+- ``unpublish`` — leave the stage, stay in the room. The page drops its connection as it
+  asks; ``unpublished`` confirms it later, and may come after the page published anew on a
+  new connection (a confirmation that concerns the connection before a newer ``publish`` is
+  not passed on), so the page never lets it touch the connection it has then.
 - ``subscribe`` ``{feeds: [id, …]}`` — watch feeds; only feeds Janus announced in this room
   (not one's own), so a page cannot reach into another room or guess ids.
 - ``answer`` ``{jsep: answer}`` — the browser's answer to a subscriber ``offer`` (starts media).
@@ -37,6 +40,7 @@ as for every socket of the product; the limits here bound what one message can c
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import secrets
@@ -179,6 +183,10 @@ class JanusPeer:
         self._subscribed: set[int] = set()
         self._wanted: set[int] = set()  # asked for before Janus announced them
         self._publishing = False
+        self._publishes = 0  # publish requests sent to Janus on this socket
+        # For each unpublish the page asked for and Janus has not confirmed yet: how many
+        # publishes had been sent then (a later publish makes the confirmation a stale one).
+        self._unpublishes: collections.deque[int] = collections.deque()
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
@@ -289,6 +297,7 @@ class JanusPeer:
     ) -> None:
         if self._room_handle is None:  # _join made it
             raise _JanusDown
+        self._publishes += 1
         await self._message(self._room_handle, {"request": "publish", "display": display}, jsep)
         self._publishing = True
         if audio is False or video is False:
@@ -310,7 +319,19 @@ class JanusPeer:
         if not self._publishing or self._room_handle is None:
             await self._emit({"op": "error", "reason": "not_publishing"})
             return
-        await self._message(self._room_handle, {"request": "unpublish"})
+        self._unpublishes.append(self._publishes)
+        try:
+            await self._message(self._room_handle, {"request": "unpublish"})
+        except (_JanusDown, _JanusRefused):
+            self._unpublishes.pop()
+            raise
+
+    def _confirms_an_earlier_connection(self) -> bool:
+        """Janus confirms the oldest unpublish the page asked for: True when the page has
+        published again since. Janus answers in order, but the page may publish anew before
+        the confirmation arrives (it drops its connection at once); the confirmation then
+        concerns the connection before, and passed on it would make the page drop its new one."""
+        return bool(self._unpublishes) and self._unpublishes.popleft() != self._publishes
 
     async def _subscribe(self, feeds: list[int]) -> None:
         """Watch the feeds on stage now; remember the others (a page may learn of a feed before
@@ -361,6 +382,7 @@ class JanusPeer:
         self._subscribed.clear()
         self._wanted.clear()
         self._publishing = False
+        self._unpublishes.clear()
 
     # --- Janus's events -------------------------------------------------------------------------
     async def _emit(self, event: dict[str, Any]) -> None:
@@ -418,6 +440,8 @@ class JanusPeer:
             if data.get("error_code") == NOT_PUBLISHED:
                 # The page hung up its connection with the unpublish: Janus unpublished on the
                 # hang-up already. Off stage is what was asked for.
+                if self._confirms_an_earlier_connection():
+                    return
                 self._publishing = False
                 self.feed_id = None
                 await self._emit({"op": "unpublished"})
@@ -439,7 +463,7 @@ class JanusPeer:
                 if "leaving" in data:  # we were removed from the room
                     self._reset()
                     await self._emit({"op": "error", "reason": "removed"})
-                else:
+                elif not self._confirms_an_earlier_connection():
                     self._publishing = False
                     self.feed_id = None
                     await self._emit({"op": "unpublished"})

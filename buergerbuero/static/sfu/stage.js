@@ -157,7 +157,8 @@ export class Stage {
         await this.publisher?.setRemoteDescription(message.jsep);
         return;
       case "unpublished":
-        this.dropPublisher();
+        // Confirms our own unpublish: that connection was dropped when we asked, and the page
+        // may have published anew on a new one since — which this must not touch.
         return;
       case "publishers":
         this.onPublishers?.(message.feeds);
