@@ -139,7 +139,7 @@ def install_lean_stack() -> None:
 
     receiver_class._handle_rtp_packet = lean_handle  # type: ignore[method-assign]
 
-    # aiortc asks for a keyframe (PLI) after every packet it cannot decode: ~100 a second per
+    # aiortc asks for a keyframe (PLI) after every frame it cannot decode: 30 a second per
     # viewer until a keyframe arrives; Chromium asks every 200 ms while it waits. A hundred viewers
     # that start watching a new feed at once, each as eager as aiortc, make the publisher send
     # nothing but keyframes (Janus passes every PLI on) and measure that storm instead of Janus.
