@@ -16,7 +16,8 @@ invariant to break. Two things make that possible:
   imported it (plain ``SELECT`` instead of ``SELECT … FOR UPDATE``); on SQLite, where ``locked``
   already is the identity and the lock is the ``IMMEDIATE`` write transaction (plus the join's
   turn lock of the process, ``waiting.services._join_turn``), the racing threads' connections
-  begin ``DEFERRED`` transactions and the turn lock becomes a no-op. SQLite still never
+  begin ``DEFERRED`` transactions and the turn lock becomes a no-op. In both, the join's
+  ``sequence.lock_and_bump`` (which locks by writing first) becomes a plain read. SQLite still never
   writes on a stale snapshot: without ``IMMEDIATE`` the second writer fails with “database is
   locked” (a server error for a citizen) instead of waiting, which is what its controls expect.
 
@@ -45,7 +46,9 @@ from django.db.models import Model
 from django.db.models.signals import pre_save
 
 from buergerbuero.lib import locking
-from buergerbuero.waiting.services import joining
+from buergerbuero.offices.models import Office
+from buergerbuero.waiting.models import QueueState
+from buergerbuero.waiting.services import joining, sequence
 
 TIMEOUT = 60.0  # all threads at the barrier within this time (two shared cores)
 Result = TypeVar("Result")
@@ -162,6 +165,14 @@ def without_locks(monkeypatch: Any) -> None:
     for name in patched:
         monkeypatch.setattr(sys.modules[name], "locked", unlocked)
     monkeypatch.setattr(joining, "_join_turn", lambda _office_id: contextlib.nullcontext())
+    monkeypatch.setattr(sequence, "lock_and_bump", _bump_without_lock)
+
+
+def _bump_without_lock(office: Office) -> tuple[int, int]:
+    """``sequence.lock_and_bump`` (a locking ``UPDATE``) without the lock: the row read plainly
+    and its next number taken, nothing written."""
+    state_id, seq = QueueState.objects.filter(office=office).values_list("pk", "seq").get()
+    return state_id, seq + 1
 
 
 def hold_after(monkeypatch: Any, module: Any, name: str, seconds: float) -> None:

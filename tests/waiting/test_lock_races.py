@@ -36,7 +36,7 @@ from django.db import OperationalError, connection
 
 from buergerbuero.offices.models import AdmissionMode, Office
 from buergerbuero.staff.models import StaffMember
-from buergerbuero.waiting.models import PresenceState, Ticket, TicketStatus
+from buergerbuero.waiting.models import PresenceState, QueueState, Ticket, TicketStatus
 from buergerbuero.waiting.services import calling, joining, seating, staffing
 from buergerbuero.waiting.services.errors import QueueError
 from tests import factories
@@ -89,6 +89,7 @@ ENTRANTS = 8
 def _rush_for_the_last_places(*, deferred_sqlite: bool = False) -> tuple[Office, list[lock_race.Run[Ticket]]]:
     office = always_open_office(factories.make_org(), "buergerbuero", waiting_room_limit=LIMIT)
     _waiting(office, LIMIT - FREE_PLACES)
+    QueueState.objects.create(office=office)  # as after the office's first change
 
     def enter(number: int) -> Ticket:
         return joining.join(office, service=None, display_name=f"Neu {number}", language="de", mode="video")

@@ -775,7 +775,7 @@ def test_calls_are_not_expired_as_lost_places(office: Office, agent: User) -> No
 # Each test starts with empty per-process caches: a join and a snapshot here include loading
 # the office's opening calendar (4 queries) and a snapshot building the office's cached view;
 # tests/waiting/test_snapshot_cache.py pins the warm figures.
-JOIN_QUERIES = 17  # the sequence number read when the queue row was locked is bumped without a second read
+JOIN_QUERIES = 16  # the queue row is locked and its sequence number bumped in one statement
 CALL_NEXT_QUERIES = 19
 SNAPSHOT_QUERIES = 11
 

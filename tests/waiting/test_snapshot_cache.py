@@ -32,11 +32,10 @@ from tests import factories
 from tests.waiting.conftest import always_open_office
 
 WARM_SNAPSHOT_QUERIES = 1  # the ticket with its office's sequence number, in one statement
-# the test's savepoint and its release, the office's row locked, the live figures (queue,
-# presence, history; nobody staffed: no running consultations to read), the new ticket, the
-# sequence number bumped (its new value follows from the locked row's; nobody idle: no seat or
-# agent to look for)
-WARM_JOIN_QUERIES = 8
+# the test's savepoint and its release, the office's row locked and its sequence number bumped
+# (one statement), the live figures (queue, presence, history; nobody staffed: no running
+# consultations to read), the new ticket (nobody idle: no seat or agent to look for)
+WARM_JOIN_QUERIES = 7
 
 
 @pytest.fixture(autouse=True)
@@ -113,9 +112,9 @@ def test_a_warm_join_costs_a_fixed_number_of_queries(
 
 
 # After a committed join in this process, with the office still at the sequence number it
-# wrote: the savepoint and its release, the row locked, the new ticket, the number bumped; no
-# queue, presence or history read.
-JOIN_AFTER_JOIN_QUERIES = 5
+# wrote: the savepoint and its release, the row locked and the number bumped, the new ticket;
+# no queue, presence or history read.
+JOIN_AFTER_JOIN_QUERIES = 4
 
 
 def committed_enter(office: Office, capture: DjangoCaptureOnCommitCallbacks, name: str) -> Ticket:

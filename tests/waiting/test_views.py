@@ -132,9 +132,9 @@ def test_enter_page_speaks_english_when_asked(office: Office) -> None:
 # (calendar, figures of the last second, rendered fields).
 WARM_ENTER_GET_QUERIES = 1
 # The office; the form's services (any at all, the chosen one); the rate limit's counter (one upsert); the
-# savepoint and its release, the row locked, the figures (queue, presence, history), the
-# ticket, the sequence number bumped.
-JOIN_POST_QUERIES = 12
+# savepoint and its release, the row locked and its sequence number bumped, the figures (queue,
+# presence, history), the ticket.
+JOIN_POST_QUERIES = 11
 
 
 def test_a_warm_enter_page_is_one_query(

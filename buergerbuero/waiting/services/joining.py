@@ -122,8 +122,8 @@ def join(
     with _join_turn(office.pk), transaction.atomic():
         # Joins of one office take turns: the limit holds when many enter at the same instant.
         # Only what must be decided in turn happens under the lock.
-        state_id, seq = sequence.lock_queue_state(office)
-        rows, read_at = _join_rows(office, state_id, seq, now)
+        state_id, seq = sequence.lock_and_bump(office)  # seq: this join's number
+        rows, read_at = _join_rows(office, state_id, seq - 1, now)
         refusal = join_refusal(office, now, rows.live(), status)
         if refusal is not None:
             raise errors.QueueError(refusal.message, refusal.code)
@@ -143,13 +143,12 @@ def join(
             .exists()
         ):
             seating.admit(ticket, agent, now)
-            sequence.live_event(office)
+            sequence.live_event(office, seq=seq)
         else:
             # The figures are those read above with the newcomer in its place.
             queued = rows.with_newcomer(ticket)
-            sequence.queue_event(office, "join", ticket, queued.live(), locked_at=seq)
-            # Once committed, the office is at the one sequence number past ``seq``: our bump.
-            _remember_join_rows(office.pk, _JoinRows(state_id, seq + 1, ticket.pk, read_at, queued))
+            sequence.queue_event(office, "join", ticket, queued.live(), seq=seq)
+            _remember_join_rows(office.pk, _JoinRows(state_id, seq, ticket.pk, read_at, queued))
     return ticket
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import connection
 from django.db.models import F
 
 from buergerbuero.lib.locking import locked
@@ -28,16 +29,29 @@ def lock_office(office: Office) -> None:
         locked(QueueState.objects.filter(office=office)).get()
 
 
-def bump(office: Office, *, locked_at: int | None = None) -> int:
-    """Next sequence number of the office's events; locks its row until commit.
-    ``locked_at``: the number read when the caller locked the row (one query fewer)."""
-    updated = QueueState.objects.filter(office=office).update(seq=F("seq") + 1)
-    if updated and locked_at is not None:
-        return locked_at + 1
-    if not updated:
+def bump(office: Office) -> int:
+    """Next sequence number of the office's events; locks its row until commit."""
+    if not QueueState.objects.filter(office=office).update(seq=F("seq") + 1):
         QueueState.objects.get_or_create(office=office)
         QueueState.objects.filter(office=office).update(seq=F("seq") + 1)
     return QueueState.objects.values_list("seq", flat=True).get(office=office)
+
+
+def lock_and_bump(office: Office) -> tuple[int, int]:
+    """Lock the office's queue row until commit and take the next sequence number, in one
+    statement (a join holds the lock: every round trip under it is one the next join waits
+    for); the row's id and the new number. A change refused after this raises and rolls
+    back, the number with it."""
+    table, quote = QueueState._meta.db_table, connection.ops.quote_name
+    sql = f"UPDATE {quote(table)} SET seq = seq + 1 WHERE office_id = %s RETURNING id, seq"  # noqa: S608  # names, not input
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [office.pk])
+        row = cursor.fetchone()
+        if row is None:
+            QueueState.objects.get_or_create(office=office)  # the office's very first change
+            cursor.execute(sql, [office.pk])
+            row = cursor.fetchone()
+    return int(row[0]), int(row[1])
 
 
 def queue_event(
@@ -46,12 +60,13 @@ def queue_event(
     ticket: Ticket,
     live: live_figures.OfficeLive | None = None,
     *,
-    locked_at: int | None = None,
+    seq: int | None = None,
 ) -> None:
     """One message per queue change, the same text for every waiting citizen: each derives
     its own position by comparing ``key`` with its own. ``live``: the figures after the
-    change, if the caller has them already; ``locked_at``: see ``bump``."""
-    seq = bump(office, locked_at=locked_at)
+    change, if the caller has them already; ``seq``: the number if the caller took it
+    (``lock_and_bump``)."""
+    seq = seq or bump(office)
     live = live or live_figures.office_live(office)
     figures = live.as_json()
     realtime.publish(groups.waiting_group(office.pk), events.queue(seq, op, ticket.order_key, figures))
@@ -82,18 +97,10 @@ def status_after_event(event: dict[str, Any], status: str) -> str:
     return status
 
 
-def lock_queue_state(office: Office) -> tuple[int, int]:
-    """Lock the office's queue row until commit (as ``lock_office``); its id and sequence number."""
-    row = locked(QueueState.objects.filter(office=office)).values_list("pk", "seq").first()
-    if row is None:
-        QueueState.objects.get_or_create(office=office)  # the office's very first change
-        row = locked(QueueState.objects.filter(office=office)).values_list("pk", "seq").get()
-    return row
-
-
-def live_event(office: Office) -> None:
-    """Seat counts changed (not the queue): everyone gets the new figures."""
-    seq = bump(office)
+def live_event(office: Office, *, seq: int | None = None) -> None:
+    """Seat counts changed (not the queue): everyone gets the new figures. ``seq``: as for
+    ``queue_event``."""
+    seq = seq or bump(office)
     figures = live_figures.office_live(office).as_json()
     realtime.publish(groups.waiting_group(office.pk), events.live(seq, figures))
     realtime.publish(groups.staff_group(office.pk), events.changed(seq))
