@@ -9,7 +9,8 @@ Who may do what:
 - Viewers have no account: a browser joins an event as an :class:`Attendee` holding a token
   (``lib.tokens``); the name is optional. An event that needs registration admits only
   browsers that show a registration's token. A full event (``capacity`` viewers have joined)
-  admits nobody more.
+  admits nobody more; its row is locked while a place is counted and taken (``_hold_places``),
+  so that viewers or registrations arriving together never exceed the capacity.
 - Only the stage publishes media: a host and the co-speakers and interpreter a host puts on
   stage, and a viewer a host brings up (``may_publish``). The media relay asks before every
   ``publish``; the Janus peer only relays.
@@ -65,6 +66,7 @@ from buergerbuero.events.models import (
     Visibility,
 )
 from buergerbuero.lib.errors import ServiceError
+from buergerbuero.lib.locking import locked
 from buergerbuero.lib.text import clean_text
 from buergerbuero.lib.tokens import looks_like_token
 from buergerbuero.limits import services as limits
@@ -242,7 +244,7 @@ def register(
     press = event.kind == EventKind.PRESS_CONFERENCE and journalist
     try:
         with transaction.atomic():
-            if event.capacity is not None and event.registrations.count() >= event.capacity:
+            if event.capacity is not None and _hold_places(event).registrations.count() >= event.capacity:
                 raise EventError(_("This event is fully booked."), "full")
             registration = Registration.objects.create(
                 event=event,
@@ -328,11 +330,18 @@ def join(
     if not name and registration is not None:
         name = registration.name[:MAX_NAME]
     with transaction.atomic():
-        if event.capacity is not None and event.attendees.count() >= event.capacity:
+        if event.capacity is not None and _hold_places(event).attendees.count() >= event.capacity:
             raise EventError(_("This event is full."), "full")
         return Attendee.objects.create(
             event=event, token=new_token(), display_name=name, registration=registration, created_at=now
         )
+
+
+def _hold_places(event: Event) -> Event:
+    """Lock the event's row until commit: whoever takes one of its limited places (a viewer's,
+    a registration's) counts and adds in turn, so that the last place is taken once."""
+    locked(Event.objects.filter(pk=event.pk)).values_list("pk").get()
+    return event
 
 
 def may_raise_hand(attendee: Attendee) -> bool:
