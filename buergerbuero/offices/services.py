@@ -19,6 +19,7 @@ import itertools
 import logging
 import math
 import re
+import time
 import zoneinfo
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -498,8 +499,12 @@ def _status_of(office: Office, now: dt.datetime) -> OfficeStatus:
 # never keeps old rows under a new version. A status is reused until it changes by itself (the
 # next opening or closing, or the "closing soon" mark) and at most ``HOURS_MAX_AGE``: that
 # bounds what an edit outside the servers' shared cache (a management command in the embedded
-# mode, whose cache is per process) can leave stale.
+# mode, whose cache is per process) can leave stale. The version itself is read from the
+# shared cache at most once per ``HOURS_VERSION_RECHECK_S`` per office and process: a reconnect
+# storm of thousands of waiting rooms asked Redis once per socket (a fifth of a connect's CPU),
+# and a change made in another process may well take a second to be seen here.
 HOURS_MAX_AGE = dt.timedelta(seconds=60)
+HOURS_VERSION_RECHECK_S = 1.0
 
 
 @dataclass
@@ -512,6 +517,7 @@ class _CachedHours:
 
 
 _hours: dict[int, _CachedHours] = {}
+_versions_read: dict[int, tuple[float, str | None]] = {}  # office → (time.monotonic(), version)
 
 
 def _hours_key(office_id: int) -> str:
@@ -519,14 +525,27 @@ def _hours_key(office_id: int) -> str:
 
 
 def _hours_versions(office_ids: Sequence[int]) -> dict[int, str | None]:
-    """The current hours version of each office (None: never changed, or the cache is away)."""
+    """The current hours version of each office (None: never changed; "unavailable": the cache
+    is away), as read within the last ``HOURS_VERSION_RECHECK_S``."""
     from django.core.cache import cache
 
+    now = time.monotonic()
+    versions: dict[int, str | None] = {}
+    for pk in office_ids:
+        read = _versions_read.get(pk)
+        if read is not None and now - read[0] < HOURS_VERSION_RECHECK_S:
+            versions[pk] = read[1]
+    unread = [pk for pk in office_ids if pk not in versions]
+    if not unread:
+        return versions
     try:
-        found = cache.get_many([_hours_key(pk) for pk in office_ids])
+        found = cache.get_many([_hours_key(pk) for pk in unread])
     except Exception:  # Redis away: no version means no reuse, never a failed page
-        return dict.fromkeys(office_ids, "unavailable")
-    return {pk: found.get(_hours_key(pk)) for pk in office_ids}
+        return {**versions, **dict.fromkeys(unread, "unavailable")}
+    for pk in unread:
+        versions[pk] = found.get(_hours_key(pk))
+        _versions_read[pk] = (now, versions[pk])
+    return versions
 
 
 def hours_changed(*office_ids: int) -> None:
@@ -537,6 +556,7 @@ def hours_changed(*office_ids: int) -> None:
 
     for pk in office_ids:
         _hours.pop(pk, None)
+        _versions_read.pop(pk, None)
     try:
         cache.set_many({_hours_key(pk): secrets.token_hex(8) for pk in office_ids}, timeout=None)
     except Exception:  # Redis away: the other processes' entries expire within HOURS_MAX_AGE
@@ -608,3 +628,4 @@ def office_token(office_id: int, now: dt.datetime | None = None) -> object:
 def forget_hours() -> None:
     """Drop this process's cached calendars (tests; a restored database)."""
     _hours.clear()
+    _versions_read.clear()

@@ -314,9 +314,22 @@ def test_no_stale_status_after_a_closure_is_added(
     assert "Betriebsausflug" in client.get(f"/{org.slug}/").content.decode()
 
 
-def test_an_hours_change_announced_by_another_process_is_seen(open_office: Office) -> None:
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_an_hours_change_announced_by_another_process_is_seen_within_the_recheck(
+    open_office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Another process changed the rows and replaced the version in the shared cache (its
-    signals ran there, not here): this process reloads the calendar."""
+    signals ran there, not here): this process reloads the calendar once it reads the version
+    again, within ``HOURS_VERSION_RECHECK_S``."""
+    clock = _Clock()
+    monkeypatch.setattr(offices, "time", clock)
     now = timezone.now()
     assert offices.cached_status(open_office.pk, now).is_open
     today = timezone.localdate(now, open_office.organization.zone)
@@ -325,8 +338,33 @@ def test_an_hours_change_announced_by_another_process_is_seen(open_office: Offic
     assert offices.cached_status(open_office.pk, now).is_open  # ... so this process still has the old one
     # A new version (unique: Redis outlives test runs, and ids repeat in a new test database).
     cache.set(offices._hours_key(open_office.pk), f"from-another-process-{uuid.uuid4()}", timeout=None)
+    clock.now += offices.HOURS_VERSION_RECHECK_S / 2
+    assert offices.cached_status(open_office.pk, now).is_open  # the version read a moment ago
 
+    clock.now += offices.HOURS_VERSION_RECHECK_S / 2
     assert not offices.cached_status(open_office.pk, now).is_open
+
+
+def test_the_hours_version_is_read_once_per_recheck_interval(
+    open_office: Office, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = _Clock()
+    monkeypatch.setattr(offices, "time", clock)
+    reads: list[list[str]] = []
+    get_many = cache.get_many
+
+    def counted_get_many(keys: list[str]) -> dict[str, Any]:
+        reads.append(list(keys))
+        return get_many(keys)
+
+    monkeypatch.setattr(cache, "get_many", counted_get_many)
+
+    for _connect in range(5):
+        offices.cached_status(open_office.pk)
+    clock.now += offices.HOURS_VERSION_RECHECK_S
+    offices.cached_status(open_office.pk)
+
+    assert reads == [[offices._hours_key(open_office.pk)]] * 2
 
 
 def test_the_cached_status_turns_closed_at_closing_time(org: Organization) -> None:
