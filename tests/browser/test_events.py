@@ -29,7 +29,6 @@ from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import Role, StaffMember
 from tests import factories
 from tests.browser.support_a11y import axe_violations
-from tests.support.janus import JanusTestServer
 from tests.support.live import server_password_hash
 from tests.support.server import AsgiServer, free_port
 
@@ -150,17 +149,6 @@ def test_event_pages_are_accessible_and_work_by_keyboard(
 
 
 # --- the stage through a real Janus ------------------------------------------------------------
-@pytest.fixture
-def janus_server(janus: JanusTestServer, django_db_blocker: Any) -> Iterator[AsgiServer]:
-    """The product served with the test run's Janus."""
-    if janus.process is None or janus.process.poll() is not None:
-        janus.start()
-    server = AsgiServer(extra_env={"JOBS_IN_WEB_PROCESS": "false", **janus.server_env()})
-    server.start()
-    yield server
-    server.stop()
-
-
 def test_host_publishes_viewers_decode_and_a_viewer_comes_on_stage(
     browser: Browser, janus_server: AsgiServer, town: tuple[Organization, StaffMember]
 ) -> None:
