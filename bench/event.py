@@ -11,7 +11,8 @@ over ``--receivers`` processes, and the host and guests publish from processes o
 1. **Host**: an aiortc publisher in a process of its own (so its encoder does not starve with
    the viewers): audio and 640×360 video at 30 fps, VP8 at ``--video-kbps`` (moving stripes
    and a small block of noise: the picture changes every frame); it publishes as ``stage.js``
-   does (audio transceiver first, then video).
+   does (audio transceiver first, then video), and makes at most one keyframe per 300 ms on
+   request, as a browser's encoder does (``keyframes_host``: requests and keyframes made).
 2. **Viewers** join in waves (``--concurrency`` at a time, as an audience arrives): ``join``,
    ``subscribe`` to the announced feed, answer Janus's offer. *Join → first frame*: from the
    ``join`` until the viewer's first video frame is decoded (libvpx, through PyAV). After that
@@ -27,7 +28,9 @@ over ``--receivers`` processes, and the host and guests publish from processes o
    joins and publishes, as a viewer's page does when the moderator brings it up — and every
    viewer, as ``stage.js`` with ``autoSubscribe`` does, subscribes to the new feed when it is
    announced; *switch → visible* is from the ``publish`` until each viewer decodes that feed's
-   first frame (``time.monotonic`` is one clock for all processes).
+   first frame (``time.monotonic`` is one clock for all processes). One guest at a time, as in
+   consultation hours: each goes back (unpublishes) before the next comes up, so from the
+   second switch on the new feed takes the m-lines the one before left.
 
 Run: ``.venv/bin/python bench/event.py --viewers 100``. The last line is the JSON report;
 ``failures`` counts viewers that did not show a picture within ``--timeout`` seconds.
@@ -65,6 +68,8 @@ TARGET_P95_JOIN_MS = 3000
 VIDEO_SIZE = (640, 360)
 FPS = 30
 PLI_INTERVAL = 0.2  # a receiver asks for a keyframe at most this often (Chromium: every 200 ms)
+KEYFRAME_INTERVAL = 0.3  # a publisher sends a keyframe on request at most this often (Chromium too)
+RESET = "reset"  # to a decoder thread: another feed comes on this m-line, decode its first keyframe
 
 
 # --- lean receivers ---------------------------------------------------------------------------
@@ -86,6 +91,9 @@ def lean_decoder_worker(
         if task is None:
             asyncio.run_coroutine_threadsafe(output_q.put(None), loop)
             return
+        if task == RESET:
+            decoded = False
+            continue
         codec, encoded_frame = task
         if not codec.mimeType.startswith("video/"):
             continue
@@ -119,6 +127,8 @@ def install_lean_stack() -> None:
     Python go — a hundred full receivers in one Python process fall behind the stream."""
     import aioice.ice
     import aiortc.rtcrtpreceiver
+    from aiortc.jitterbuffer import JitterBuffer
+    from aiortc.rtcrtpreceiver import NackGenerator, TimestampMapper
 
     aiortc.rtcrtpreceiver.decoder_worker = lean_decoder_worker
     # A hundred receivers share this one Python process: under load a consent check (RFC 7675,
@@ -139,6 +149,26 @@ def install_lean_stack() -> None:
 
     receiver_class._handle_rtp_packet = lean_handle  # type: ignore[method-assign]
 
+    # Janus hands the m-lines of a feed that left to the next feed, with new SSRCs; aiortc
+    # registers a receiver's SSRCs only when it first starts, and drops packets of an unknown
+    # SSRC once several receivers share the payload type (Chromium routes by the mid). A new
+    # SSRC is a new stream: its sequence numbers and timestamps start afresh.
+    receive = receiver_class.receive
+
+    async def receive_again(self: Any, parameters: Any) -> None:
+        known = set(self.transport._rtp_router.ssrc_table)
+        if self._RTCRtpReceiver__started and any(e.ssrc not in known for e in parameters.encodings):
+            for encoding in parameters.encodings:
+                if encoding.rtx:
+                    self._RTCRtpReceiver__rtx_ssrc[encoding.rtx.ssrc] = encoding.ssrc
+            self.transport._register_rtp_receiver(self, parameters)
+            self._RTCRtpReceiver__jitter_buffer = JitterBuffer(capacity=512, is_video=True)
+            self._RTCRtpReceiver__nack_generator = NackGenerator()
+            self._RTCRtpReceiver__timestamp_mapper = TimestampMapper()
+        await receive(self, parameters)
+
+    receiver_class.receive = receive_again  # type: ignore[method-assign]
+
     # aiortc asks for a keyframe (PLI) after every frame it cannot decode: 30 a second per
     # viewer until a keyframe arrives; Chromium asks every 200 ms while it waits. A hundred viewers
     # that start watching a new feed at once, each as eager as aiortc, make the publisher send
@@ -155,6 +185,36 @@ def install_lean_stack() -> None:
     receiver_class._send_rtcp_pli = browser_like_pli  # type: ignore[method-assign]
     logging.getLogger("aiortc").setLevel(logging.ERROR)
     logging.getLogger("aioice").setLevel(logging.ERROR)
+
+
+KEYFRAMES = {"requested": 0, "sent": 0}
+
+
+def install_browser_like_publisher(video_kbps: int) -> None:
+    """aiortc as a publisher that behaves like a browser's encoder: a fixed bitrate, and at most
+    one keyframe per ``KEYFRAME_INTERVAL`` however many keyframe requests arrive. aiortc makes a
+    keyframe of the next frame after each one, and Janus passes every viewer's PLI on: a hundred
+    viewers waiting for a new feed made its publisher send keyframes only, overloading Janus and
+    the receivers, which then lost parts of the keyframes they waited for."""
+    import aiortc.codecs.vpx
+    import aiortc.rtcrtpsender
+
+    # the encoder starts at and never exceeds this bitrate (Janus's REMB would raise it)
+    aiortc.codecs.vpx.DEFAULT_BITRATE = aiortc.codecs.vpx.MAX_BITRATE = video_kbps * 1000
+    aiortc.codecs.vpx.MIN_BITRATE = min(aiortc.codecs.vpx.MIN_BITRATE, video_kbps * 1000)
+    sender_class = aiortc.rtcrtpsender.RTCRtpSender
+    send_keyframe = sender_class._send_keyframe
+    last: dict[int, float] = {}
+
+    def browser_like_keyframe(self: Any) -> None:
+        KEYFRAMES["requested"] += 1
+        now = time.monotonic()
+        if now - last.get(id(self), 0.0) >= KEYFRAME_INTERVAL:
+            last[id(self)] = now
+            KEYFRAMES["sent"] += 1
+            send_keyframe(self)
+
+    sender_class._send_keyframe = browser_like_keyframe  # type: ignore[method-assign]
 
 
 def bundled() -> Any:
@@ -223,6 +283,7 @@ class Participant:
         self.publisher: Any = None
         self.subscriber: Any = None
         self.mids: dict[str, int] = {}
+        self.watches: dict[str, tuple[int | None, asyncio.Task[None]]] = {}  # video mid -> feed, watch
         # the steps of watching a feed, each feed -> when (time.monotonic, one clock for all)
         self.announced: dict[int, float] = {}  # the server announced the feed on stage
         self.subscribed: dict[int, float] = {}  # the subscribe was handed to Janus (acked)
@@ -233,7 +294,6 @@ class Participant:
         self.feed_seen: dict[int, asyncio.Event] = {}
         self.published = asyncio.Event()
         self.errors: list[str] = []
-        self.tasks: list[asyncio.Task[None]] = []
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.worker = asyncio.create_task(self.work())
 
@@ -282,6 +342,10 @@ class Participant:
             if stream["mid"] is not None and stream["feed"]:
                 self.mids[str(stream["mid"])] = stream["feed"]
                 self.offered.setdefault(stream["feed"], arrived)
+        for transceiver in self.subscriber.getTransceivers() if self.subscriber else []:
+            mid = str(transceiver.mid)
+            if mid in self.watches and self.watches[mid][0] != self.mids.get(mid):
+                self.rewatch(transceiver, mid)
         if self.subscriber is None:
             self.subscriber = RTCPeerConnection(bundled())
             self.subscriber.on("track", self.on_track)
@@ -299,7 +363,26 @@ class Participant:
         if track.kind != "video":
             LEAN.add(id(transceiver.receiver))
             return
-        self.tasks.append(asyncio.create_task(self.watch(track, str(transceiver.mid), transceiver.receiver)))
+        mid = str(transceiver.mid)
+        self.watches[mid] = (
+            self.mids.get(mid),
+            asyncio.create_task(self.watch(track, mid, transceiver.receiver)),
+        )
+
+    def rewatch(self, transceiver: Any, mid: str) -> None:
+        """The m-line of a feed that left now carries another (Janus hands free m-lines to the
+        next feed, with the same SSRC and sequence numbers that go on, so aiortc fires no new
+        track): its receiver decodes again until it has the new feed's first picture."""
+        receiver = transceiver.receiver
+        self.watches[mid][1].cancel()
+        LEAN.discard(id(receiver))
+        while not receiver.track._queue.empty():  # pictures of the feed before
+            receiver.track._queue.get_nowait()
+        receiver._RTCRtpReceiver__decoder_queue.put(RESET)  # no picture yet: ask for keyframes
+        self.watches[mid] = (
+            self.mids.get(mid),
+            asyncio.create_task(self.watch(receiver.track, mid, receiver)),
+        )
 
     async def watch(self, track: Any, mid: str, receiver: Any) -> None:
         """The first decoded picture of this m-line: the feed it carries is seen; from then on the
@@ -344,7 +427,7 @@ class Participant:
 
     async def close(self) -> None:
         self.worker.cancel()
-        for task in self.tasks:
+        for _, task in self.watches.values():
             task.cancel()
         await self.peer.close()
         for pc in (self.publisher, self.subscriber):
@@ -369,6 +452,7 @@ class Publisher:
         )
         self.feed = 0
         self.started = 0.0
+        self.keyframes = {"requested": 0, "sent": 0}  # known when it has stopped
 
     def wait(self, timeout: float) -> None:
         assert self.process.stdout is not None  # noqa: S101 - a pipe, asked for above
@@ -385,6 +469,10 @@ class Publisher:
                 assert self.process.stdin is not None  # noqa: S101
                 self.process.stdin.close()
             try:
+                assert self.process.stdout is not None  # noqa: S101
+                line = self.process.stdout.readline()
+                if line:
+                    self.keyframes = json.loads(line)["keyframes"]
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
@@ -514,6 +602,7 @@ async def publish_until_stdin_closes(room: int, display: str, timeout: float) ->
     await asyncio.to_thread(sys.stdin.read)
     await publisher.unpublish()
     await publisher.close()
+    answer_line({"keyframes": dict(KEYFRAMES)})
 
 
 # --- the bench -------------------------------------------------------------------------------------
@@ -627,11 +716,12 @@ class Bench:
         switch_failures = 0
         lags: list[float] = []  # the receivers' event loop lag during the switches
         switch_cores: dict[str, list[float]] = {}  # cores busy during each switch, per group
-        # Each guest stays on stage while the next comes up, so Janus gives every new feed new
-        # m-lines. (Had the previous guest left, Janus would hand its m-lines to the next feed:
-        # Chromium takes that up — tests/sfu/browser — but aiortc does not revive a receiver
-        # of an m-line that went inactive.)
-        guests: list[Publisher] = []
+        # As in consultation hours, one guest at a time: the host and the guest on stage, the
+        # guest goes back before the next comes up (and Janus hands the m-lines the guest left
+        # to the next feed). Guests who stayed would add a stream to every viewer each turn:
+        # at 100 viewers, the third guest made three 1 Mbit/s streams per viewer, more than
+        # Janus and the receivers can forward and decrypt on two cores.
+        guest_keyframes: list[dict[str, int]] = []
         for turn in range(args.switches):
             meter = CpuMeter(
                 {
@@ -641,7 +731,6 @@ class Bench:
                 }
             )
             guest = await self.publisher(room, f"Guest {turn + 1}")
-            guests.append(guest)
             answers = await ask_all({"cmd": "see", "feed": guest.feed, "since": guest.started})
             usage = meter.stop()
             seen = [moment for answer in answers for moment in answer["seen"]]
@@ -655,9 +744,10 @@ class Bench:
             for name in ("janus", "receivers", "publishers", "other"):
                 switch_cores.setdefault(name, []).append(usage[name] / usage["wall"])
             say(f"switch {turn + 1}: a guest on stage; {len(seen) - missing}/{len(seen)} viewers see it")
-            await asyncio.sleep(1)
-        for guest in [*guests, host]:
-            guest.stop()
+            await asyncio.to_thread(guest.stop)
+            guest_keyframes.append(guest.keyframes)
+            await asyncio.sleep(2)  # the viewers renegotiate the guest's leaving
+        host.stop()
 
         bench_cpu = cpu_seconds([os.getpid(), *(a.process.pid for a in audiences)]) - bench_cpu_start
         closing = await ask_all({"cmd": "close"})
@@ -689,6 +779,8 @@ class Bench:
             "stage_switch_busy_cores": {
                 name: [rounded(cores, 2) for cores in values] for name, values in switch_cores.items()
             },
+            "keyframes_host": host.keyframes,  # requests that reached it, keyframes it made
+            "keyframes_per_guest": guest_keyframes,
             "receiver_loop_lag_p95_ms_during_switches": ms_percentile(lags, 0.95),
             "receiver_loop_lag_max_ms_during_switches": ms_percentile(lags, 1.0),
             "frames_per_viewer_second": rounded(frames_per_viewer_second, 1),
@@ -774,11 +866,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         django.setup()
         logging.getLogger("aiortc").setLevel(logging.ERROR)
-        import aiortc.codecs.vpx
-
-        # the encoder starts at and never exceeds this bitrate (Janus's REMB would raise it)
-        aiortc.codecs.vpx.DEFAULT_BITRATE = aiortc.codecs.vpx.MAX_BITRATE = args.video_kbps * 1000
-        aiortc.codecs.vpx.MIN_BITRATE = min(aiortc.codecs.vpx.MIN_BITRATE, args.video_kbps * 1000)
+        install_browser_like_publisher(args.video_kbps)
         asyncio.run(publish_until_stdin_closes(args.publish, args.display, args.timeout))
         return 0
     bench = Bench(args)

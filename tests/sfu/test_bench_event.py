@@ -1,5 +1,6 @@
-"""bench/event.py, small: two lean viewers really receive the host's video through Janus, and one
-of them brought on stage is seen by the other (the figures themselves are the bench's)."""
+"""bench/event.py, small: three lean viewers really receive the host's video through Janus and see
+two guests come on stage one after the other (the second on the m-lines the first left); the
+figures themselves are the bench's."""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ pytestmark = pytest.mark.mode_independent
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_two_viewers_see_the_host_and_a_guest() -> None:
+def test_three_viewers_see_the_host_and_two_guests_in_turn() -> None:
     require_janus()
     result = subprocess.run(
-        [sys.executable, "bench/event.py", "--viewers", "2", "--seconds", "1", "--switches", "1"],
+        [sys.executable, "bench/event.py", "--viewers", "3", "--seconds", "1", "--switches", "2"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -29,7 +30,7 @@ def test_two_viewers_see_the_host_and_a_guest() -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["connected_viewers"] == 2
+    assert report["connected_viewers"] == 3
     assert report["failures"] == 0
     assert report["stage_switch_failures"] == 0
     assert report["stage_switch_p95_ms"] is not None
