@@ -88,7 +88,7 @@ async def test_a_malformed_message_is_refused_before_janus_hears_of_it(
     try:
         await peer.handle(message)
         assert browser.events == [{"op": "error", "reason": "invalid"}]
-        assert peer._session_url == ""  # no Janus session was even made
+        assert peer._session is None  # no Janus session was even asked for
     finally:
         await peer.close()
 
@@ -116,7 +116,8 @@ async def test_join_shows_the_stage_and_close_leaves_janus(
     await peer.handle({"op": "join"})
     assert await browser.next("publishers") == {"op": "publishers", "feeds": []}
     assert len(rooms.participants(janus_settings.name, room)) == 1
-    session = peer._session_url
+    assert peer._session is not None
+    session = peer._session.url
 
     await peer.close()
     await peer.close()  # twice is fine
@@ -128,7 +129,7 @@ async def test_join_shows_the_stage_and_close_leaves_janus(
                 json={"janus": "keepalive", "transaction": "t", "apisecret": janus_settings.api_secret},
             )
         ).json()
-    assert answer["error"]["code"] == 458  # the session is gone
+    assert answer["error"]["code"] == 458  # the session is gone with its last peer
     await peer.handle({"op": "join"})  # a message after the close does nothing
     assert browser.events == []
 
@@ -203,3 +204,59 @@ async def test_janus_going_away_is_reported_not_raised(janus_settings: JanusTest
     finally:
         await peer.close()
         janus_settings.start()
+
+
+async def test_the_peers_of_a_process_share_one_janus_session(
+    janus_settings: JanusTestServer, room: int
+) -> None:
+    """One long poll for all: each peer still gets only its own events, and the session ends
+    with the last peer."""
+    first, second = Browser(), Browser()
+    peers = [JanusPeer(janus_settings.name, room, first), JanusPeer(janus_settings.name, room, second)]
+    try:
+        for peer in peers:
+            await peer.handle({"op": "join"})
+        assert await first.next("publishers") == {"op": "publishers", "feeds": []}
+        assert await second.next("publishers") == {"op": "publishers", "feeds": []}
+        assert peers[0]._session is peers[1]._session
+        assert len(rooms.participants(janus_settings.name, room)) == 2
+        await peers[0].close()
+        assert len(rooms.participants(janus_settings.name, room)) == 1  # the other stays
+        await asyncio.sleep(0.2)
+        assert first.events == second.events == []
+        await peers[1].handle({"op": "subscribe", "feeds": [7]})  # its session still answers
+        await asyncio.sleep(0.2)
+        assert second.events == []
+    finally:
+        for peer in peers:
+            await peer.close()
+    assert rooms.participants(janus_settings.name, room) == []
+    assert peer_module._sessions.get(asyncio.get_running_loop(), {}) == {}
+
+
+async def test_a_lost_session_is_reported_to_every_peer_and_the_next_one_opens_anew(
+    janus_settings: JanusTestServer,
+) -> None:
+    number = room_number()
+    rooms.create_room(janus_settings.name, number, description="x", max_publishers=1)
+    browsers = [Browser(), Browser()]
+    peers = [JanusPeer(janus_settings.name, number, browser) for browser in browsers]
+    try:
+        for peer, browser in zip(peers, browsers, strict=True):
+            await peer.handle({"op": "join"})
+            await browser.next("publishers")
+        session = peers[0]._session
+        janus_settings.kill()
+        for browser in browsers:
+            assert await browser.next("error") == {"op": "error", "reason": "unavailable"}
+        janus_settings.start()
+        rooms.create_room(janus_settings.name, number, description="x", max_publishers=1)
+        late = Browser()
+        peers.append(JanusPeer(janus_settings.name, number, late))
+        await peers[-1].handle({"op": "join"})
+        assert await late.next("publishers") == {"op": "publishers", "feeds": []}
+        assert peers[-1]._session is not session
+    finally:
+        for peer in peers:
+            await peer.close()
+        janus_settings.ensure_running()
