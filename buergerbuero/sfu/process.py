@@ -82,6 +82,7 @@ class JanusProcess:
         binary: str | None = None,
         http_ip: str = LOOPBACK,
         server_name: str = "buergerbuero",
+        event_loops: int | None = None,
     ) -> None:
         self.folder = folder
         self.api_secret = api_secret
@@ -95,6 +96,9 @@ class JanusProcess:
         self.binary = binary or janus_binary() or "/usr/bin/janus"
         self.http_ip = http_ip
         self.server_name = server_name
+        # Janus's media loops: one per core of the machine the configuration is rendered on
+        # (another server's is rendered there, README "Events and Janus")
+        self.event_loops = event_loops or os.cpu_count() or 1
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -133,6 +137,7 @@ class JanusProcess:
             "admin_secret": self.admin_secret,
             "admin_key": self.admin_key,
             "server_name": self.server_name,
+            "event_loops": str(self.event_loops),
             "rtp_min": str(self.rtp_ports[0]),
             "rtp_max": str(self.rtp_ports[1]),
             "ice_enforce_list": f'ice_enforce_list = "{self.ice_enforce_list}"'

@@ -38,6 +38,7 @@ def test_the_rendered_configuration_is_private_and_complete(tmp_path: Path) -> N
         admin_port=17000,
         rtp_ports=(40000, 40099),
         public_ip="203.0.113.7",
+        event_loops=3,
     )
     janus.render()
     assert stat.S_IMODE(janus.folder.stat().st_mode) == 0o700
@@ -55,6 +56,7 @@ def test_the_rendered_configuration_is_private_and_complete(tmp_path: Path) -> N
     assert 'admin_secret = "admin-s"' in core
     assert 'rtp_port_range = "40000-40099"' in core
     assert 'nat_1_1_mapping = "203.0.113.7"' in core
+    assert "event_loops = 3" in core  # media loops, not a thread per handle
     assert 'admin_key = "key-s"' in files["janus.plugin.videoroom.jcfg"].read_text()
     http = files["janus.transport.http.jcfg"].read_text()
     assert 'ip = "127.0.0.1"' in http
@@ -120,3 +122,17 @@ def test_serve_without_the_flag_runs_no_janus(db: None) -> None:
         assert not ping(f"http://127.0.0.1:{janus_port}/janus", "s", timeout=1)
     finally:
         server.stop()
+
+
+def test_janus_gets_one_media_loop_per_core_unless_told(tmp_path: Path) -> None:
+    janus = JanusProcess(
+        tmp_path / "janus",
+        api_secret="a",
+        admin_secret="b",
+        admin_key="c",
+        http_port=18000,
+        admin_port=17000,
+        rtp_ports=(40000, 40099),
+    )
+    janus.render()
+    assert f"event_loops = {os.cpu_count()}" in (janus.folder / "janus.jcfg").read_text()
