@@ -10,7 +10,10 @@ Who may do what:
   (``lib.tokens``); the name is optional. An event that needs registration admits only
   browsers that show a registration's token. A full event (``capacity`` viewers have joined)
   admits nobody more; its row is locked while a place is counted and taken (``_hold_places``),
-  so that viewers or registrations arriving together never exceed the capacity.
+  so that viewers or registrations arriving together never exceed the capacity. A place is
+  a person's, not a visit's: joining again with the same registration, or from the browser
+  that joined before (it shows its viewer token), returns that place, so a dropped phone
+  never finds its event full of its own earlier visits.
 - Only the stage publishes media: a host and the co-speakers and interpreter a host puts on
   stage, and a viewer a host brings up (``may_publish``). The media relay asks before every
   ``publish``; the Janus peer only relays.
@@ -309,10 +312,12 @@ def join(
     *,
     display_name: str = "",
     registration: Registration | None = None,
+    returning: str = "",
     address: str | None = None,
     now: dt.datetime | None = None,
 ) -> Attendee:
-    """A browser joins the event as a viewer (lobby before the start, the stage once live)."""
+    """A browser joins the event as a viewer (lobby before the start, the stage once live).
+    ``returning``: the viewer token this browser was given when it joined before, if any."""
     now = now or timezone.now()
     if event.status == EventStatus.ENDED or event.ends_at <= now:
         raise EventError(_("This event is over."), "ended")
@@ -320,13 +325,19 @@ def join(
         raise EventError(_("The lobby opens two hours before the start."), "too_early")
     if event.registration_required and (registration is None or registration.event_id != event.pk):
         raise EventError(_("This event needs a registration. Please register first."), "not_registered")
+    name = clean_text(display_name, multiline=False)[:MAX_NAME]
+    own = _own_place(event, registration, returning)
+    if own is not None:
+        if name and name != own.display_name:
+            own.display_name = name
+            own.save(update_fields=["display_name"])
+        return own
     if address is not None:
         verdict = limits.hit("event-join", address, JOINS_PER_ADDRESS_HOUR, limits.HOUR, now)
         if not verdict.allowed:
             raise _limited(
                 _("Too many viewers joined from your connection. Please try again in %(wait)s."), verdict, now
             )
-    name = clean_text(display_name, multiline=False)[:MAX_NAME]
     if not name and registration is not None:
         name = registration.name[:MAX_NAME]
     with transaction.atomic():
@@ -335,6 +346,14 @@ def join(
         return Attendee.objects.create(
             event=event, token=new_token(), display_name=name, registration=registration, created_at=now
         )
+
+
+def _own_place(event: Event, registration: Registration | None, returning: str) -> Attendee | None:
+    """The place this person took before: their registration's, or the one this browser holds."""
+    places = Attendee.objects.filter(event=event).order_by("pk")
+    if registration is not None and (found := places.filter(registration=registration).first()):
+        return found
+    return places.filter(token=returning).first() if looks_like_token(returning) else None
 
 
 def _hold_places(event: Event) -> Event:

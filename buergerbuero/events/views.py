@@ -4,8 +4,9 @@ registration, joining), the live page of a viewer, and the hosts' pages. The rul
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, cast
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -140,13 +141,29 @@ def join(request: HttpRequest) -> HttpResponse:
             event,
             display_name=request.POST.get("name", ""),
             registration=registration,
+            returning=request.COOKIES.get(_viewer_cookie(event), ""),
             address=client_address(request),
         )
     except services.EventError as refused:
         return _event_page(
             request, event, registration=registration, error=refused.message, status=_status(refused)
         )
-    return redirect("events:watch", attendee.token)
+    response = redirect("events:watch", attendee.token)
+    # This browser's place, for when it comes back through the event page (a dropped phone).
+    response.set_cookie(
+        _viewer_cookie(event),
+        attendee.token,
+        expires=event.ends_at,
+        httponly=True,
+        secure=settings.CSRF_COOKIE_SECURE,
+        # As the form's own cookie: also in an embedding frame behind HTTPS.
+        samesite=cast("Literal['Lax', 'None']", settings.CSRF_COOKIE_SAMESITE),
+    )
+    return response
+
+
+def _viewer_cookie(event: Event) -> str:
+    return f"viewer-{event.pk}"
 
 
 def watch(request: HttpRequest, token: str) -> HttpResponse:

@@ -143,6 +143,50 @@ def test_a_full_event_admits_nobody_more(org: Organization, host: StaffMember) -
     assert refused.value.code == "full"
 
 
+def test_a_person_keeps_one_place_however_often_they_join(org: Organization, host: StaffMember) -> None:
+    """A full event lets its own viewers back in: the browser that joined before (its viewer
+    token) and a registration get their place again, not a second one."""
+    small = make_event(org, hosts=[host], capacity=2, registration_required=True)
+    anna = services.register(small, name="Anna", email="anna@example.org", language="de")
+    ben = services.register(small, name="Ben", email="ben@example.org", language="de")
+    annas = services.join(small, registration=anna)
+    bens = services.join(small, registration=ben, display_name="Ben B.")
+
+    assert services.join(small, registration=anna) == annas
+    assert services.join(small, registration=ben, returning=bens.token, display_name="Benno") == bens
+    assert small.attendees.count() == 2
+    bens.refresh_from_db()
+    assert bens.display_name == "Benno"  # the name given now
+
+
+def test_a_browser_returns_to_its_place_but_not_to_another_events(
+    org: Organization, host: StaffMember
+) -> None:
+    small = make_event(org, hosts=[host], capacity=1)
+    other = make_event(org, hosts=[host])
+    place = viewer(small, "Carla")
+    elsewhere = viewer(other)
+
+    assert services.join(small, returning=place.token) == place
+    for foreign in (elsewhere.token, "not-a-token", ""):
+        with pytest.raises(services.EventError) as refused:
+            services.join(small, returning=foreign)
+        assert refused.value.code == "full"
+
+
+def test_a_removed_viewer_does_not_get_the_place_back(org: Organization, host: StaffMember) -> None:
+    small = make_event(org, hosts=[host], capacity=2)
+    live(small, host)
+    removed = viewer(small, "Troll")
+    services.remove_viewer(host, small, removed.pk)
+
+    again = services.join(small, returning=removed.token)
+
+    assert again.pk != removed.pk
+    assert again.token != removed.token
+    assert small.attendees.count() == 1
+
+
 def test_joins_per_address_are_limited(event: Event) -> None:
     for _ in range(services.JOINS_PER_ADDRESS_HOUR):
         services.join(event, address="198.51.100.7")

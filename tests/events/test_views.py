@@ -87,6 +87,27 @@ def test_registration_confirms_by_the_link_and_lets_the_person_in(
     assert client.get(joined["Location"]).status_code == 200
 
 
+def test_a_browser_that_joins_again_gets_its_place_back(
+    client: Client, org: Organization, host: StaffMember
+) -> None:
+    """A phone that lost the page comes back through the event page: with its place, even when
+    the event is full meanwhile; another browser is told the event is full."""
+    small = make_event(org, hosts=[host], capacity=1)
+    first = client.post(reverse("events:join"), {"link": small.link_token, "name": "Dora"})
+    attendee = Attendee.objects.get()
+    cookie = client.cookies[f"viewer-{small.pk}"]
+    assert cookie.value == attendee.token
+    assert cookie["httponly"]
+
+    again = client.post(reverse("events:join"), {"link": small.link_token})
+    stranger = Client().post(reverse("events:join"), {"link": small.link_token}, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert first["Location"] == again["Location"] == reverse("events:watch", args=[attendee.token])
+    assert stranger.status_code == 409
+    assert "This event is full." in stranger.content.decode()
+    assert Attendee.objects.count() == 1
+
+
 def test_bad_registration_input_is_answered_in_the_page(client: Client, press: Event) -> None:
     answer = client.post(
         reverse("events:register"),
