@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels."""
 
+import gc
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "buergerbuero.config.settings")
@@ -30,3 +31,11 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# What is loaded by now (Django, the apps, their modules) lives as long as the process: moved
+# out of the garbage collector's way, so that a full collection, which stops the event loop
+# for every socket of the process, scans only what came later. Measured with 5,000 waiting-room
+# sockets per process: ~180,000 of ~800,000 tracked objects are loaded at start, and a full
+# collection of them all took 0.3-0.9 s on two busy cores.
+gc.collect()
+gc.freeze()
