@@ -1,8 +1,9 @@
 """Events in Chromium: the pages in German and Arabic (axe-core clean, 360 px, keyboard), and
 with a real Janus the whole stage: a host publishes, three viewers (one at 360 px, one in
 Arabic) decode the video, a viewer raises a hand, is brought on stage and is seen by the
-others, a question goes through moderation, and in a press conference the public has no hand
-to raise.
+others, a question goes through moderation, in a press conference the public has no hand to
+raise, and in consultation hours a citizen takes a turn in the office's queue, is called and
+comes on stage.
 
 The server process gets the test run's Janus (``tests/support/janus.py``) through its
 environment; every step waits on what the pages show, never on a fixed delay.
@@ -29,7 +30,7 @@ from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import Role, StaffMember
 from tests import factories
 from tests.browser.support_a11y import axe_violations
-from tests.support.live import server_password_hash
+from tests.support.live import ALWAYS_OPEN, reset_join_limit, server_password_hash
 from tests.support.server import AsgiServer, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -278,3 +279,53 @@ def test_the_host_page_is_accessible(
     assert axe_violations(page) == []
     page.get_by_role("button", name="Freigeben").click()
     expect(page.get_by_role("cell", name="bestätigt")).to_be_visible()
+
+
+def test_consultation_hours_a_citizen_takes_a_turn_and_is_seen_on_stage(
+    browser: Browser, janus_server: AsgiServer, town: tuple[Organization, StaffMember]
+) -> None:
+    """The Bürgersprechstunde: the citizen's turn is a place in the office's waiting room
+    (position and estimate), the host calls the next one, the citizen confirms “I'm here” by
+    keyboard and is brought on stage, where the other viewers see her."""
+    organization, host = town
+    office = factories.make_office(
+        organization, "sprechstunde", hours=ALWAYS_OPEN, observes_public_holidays=False
+    )
+    host.offices.add(office)
+    reset_join_limit()
+    hours = make(
+        organization, host, title="Bürgersprechstunde", kind=EventKind.CONSULTATION_HOURS, office=office
+    )
+    base = janus_server.url
+    host_page = person(browser)
+    log_in(host_page, base, hours)
+    host_page.get_by_role("button", name="Live gehen").click()
+    expect(host_page.locator("[data-state-live]")).to_be_visible()
+    host_page.get_by_role("button", name="Kamera und Mikrofon einschalten").click()
+    citizen = person(browser, viewport=PHONE)
+    watch(citizen, base, hours, "Anna")
+    audience = person(browser)
+    watch(audience, base, hours, "Ben")
+    audience.wait_for_function(TILE_PLAYS, arg=1, timeout=30_000)
+
+    citizen.get_by_role("button", name="Einreihen").click()
+    turn = citizen.locator("[data-turn]")
+    expect(turn).to_contain_text("Ihre Position: 1.")
+    expect(citizen.get_by_role("button", name="Einreihen")).to_be_hidden()
+    ticket = hours.attendees.get(display_name="Anna").ticket
+    assert ticket is not None
+    assert ticket.office_id == office.pk  # a place in the office's own queue
+
+    host_page.get_by_role("button", name="Nächste Person aufrufen").click()
+    expect(host_page.locator("[data-call-result]")).to_contain_text("Aufgerufen")
+    expect(turn).to_have_text("Sie sind an der Reihe! Bitte bestätigen Sie, dass Sie da sind.")
+    here = citizen.get_by_role("button", name="Ich bin da")
+    expect(here).to_be_focused()  # a screen reader or keyboard user is right there
+    citizen.keyboard.press("Enter")
+
+    expect(citizen.locator("[data-publish-controls]")).to_be_visible()
+    expect(turn).to_be_hidden()
+    citizen.get_by_role("button", name="Kamera und Mikrofon einschalten").click()
+    audience.wait_for_function(TILE_PLAYS, arg=2, timeout=30_000)
+    expect(audience.locator("[data-tiles] figcaption", has_text="Anna")).to_be_visible()
+    expect(host_page.locator("[data-tiles] figcaption", has_text="Anna")).to_be_visible()
