@@ -1,8 +1,8 @@
 """Races that only the locks can win, and the seams that take the locks away in tests.
 
 The services state what they lock and why (``booking/services.py``: the staff member's row;
-``waiting/services.py``: the office's queue row, the agent's presence row, the tickets with
-``SKIP LOCKED``). A race proves a lock only if, without it, the invariant breaks: each race test
+``waiting/services/``: the office's queue row, the agent's presence row, the first ticket in
+line). A race proves a lock only if, without it, the invariant breaks: each race test
 here has a control test that runs the same race with the locks disabled and expects the
 invariant to break. Two things make that possible:
 

@@ -5,8 +5,10 @@ is locked and why).
   locked by every join, keeps the number waiting at the limit.
 - **Agents calling next at once:** the compare-and-set on ``status = waiting`` alone makes sure
   no ticket is called twice, but an agent who loses it gets *nobody* although citizens are
-  still waiting. The tickets' ``SKIP LOCKED`` row locks make agents calling together take
-  different citizens: each agent gets one.
+  still waiting. The first ticket's row lock makes agents calling together take different
+  citizens: whoever waited for it goes on to the next, and each agent gets one.
+- **A heartbeat in flight** (a process writing "still here" for its sockets' tickets) neither
+  hides the waiting citizens from a call nor changes who is first.
 - **The last seat:** agents admitting different citizens at once in a “knock” office with one
   seat; the office's row, locked before the seats are counted, lets only one take it.
 - **Two consoles of one agent** admitting two citizens at once: the agent's presence row, locked
@@ -28,16 +30,18 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import secrets
+import threading
+import time
 from collections import Counter
 from typing import Any
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, transaction
 
 from buergerbuero.offices.models import AdmissionMode, Office
 from buergerbuero.staff.models import StaffMember
 from buergerbuero.waiting.models import PresenceState, QueueState, Ticket, TicketStatus
-from buergerbuero.waiting.services import calling, joining, seating, staffing
+from buergerbuero.waiting.services import calling, joining, periodic, seating, staffing
 from buergerbuero.waiting.services.errors import QueueError
 from tests import factories
 from tests.support import lock_race
@@ -181,6 +185,37 @@ def test_control_agents_calling_next_without_the_locks_go_empty_handed(monkeypat
         assert Ticket.objects.filter(status=TicketStatus.WAITING).count() == AGENTS + 1
     # Still never a citizen called twice.
     assert Ticket.objects.filter(status=TicketStatus.CALLED).count() <= AGENTS
+
+
+def test_a_heartbeat_in_flight_neither_hides_nor_reorders_the_waiting() -> None:
+    """``periodic.touch`` writes the waiting tickets' rows (for thousands of sockets, tens of
+    milliseconds); a call at that moment waits for it and takes the first citizen. With
+    ``SKIP LOCKED`` it skipped the touched rows: the second in line, or "nobody waits"."""
+    office = always_open_office(factories.make_org(), "buergerbuero", seats=1)
+    [member] = _agents(office, 1)
+    first, second = _waiting(office, 2)
+    touching = threading.Event()
+
+    def heartbeat() -> None:
+        try:
+            with transaction.atomic():
+                periodic.touch([first.pk, second.pk], [])
+                touching.set()
+                time.sleep(HOLD)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=heartbeat)
+    thread.start()
+    assert touching.wait(lock_race.TIMEOUT)
+    started = time.monotonic()
+    called = calling.call_next(member)
+    waited = time.monotonic() - started
+    thread.join()
+
+    assert called is not None, "nobody called although two citizens wait"
+    assert called.pk == first.pk
+    assert waited > HOLD / 2  # it really met the heartbeat's write
 
 
 def _admit_at_once(

@@ -3,7 +3,7 @@
 Eight agents, half on one server process and half on another, call citizens from one queue of
 500 as fast as they can, each through the real HTTP endpoints with a real login; the citizens
 confirm and the agents end the consultations over HTTP too. Every citizen must be admitted
-exactly once. Runs on SQLite (IMMEDIATE transactions) and PostgreSQL (row locks, SKIP LOCKED).
+exactly once. Runs on SQLite (IMMEDIATE transactions) and PostgreSQL (row locks).
 
 At the service level, threads released by a barrier make two agents call (or admit) the same
 single citizen at the same instant, and several citizens enter a nearly full waiting room at once.
@@ -144,7 +144,7 @@ def test_each_citizen_is_admitted_exactly_once_by_agents_on_two_servers(
     # agents were in flight at the same time (measured).
     assert all(run.called for run in finished), {run.username: len(run.called) for run in finished}
     assert min(run.nobody_at for run in finished) > max(run.call_started[0] for run in finished)
-    # No agent went empty-handed while a citizen was still waiting (what the tickets' SKIP LOCKED
+    # No agent went empty-handed while a citizen was still waiting (what the first ticket's row
     # locks give beyond the compare-and-set): no call that got a ticket began after any agent
     # was told there was nobody to call.
     first_nobody = min(run.nobody_at for run in finished)

@@ -5,11 +5,12 @@ the database; each change runs in one transaction that also bumps the office's s
 (``QueueState.seq``, ``sequence``), which serialises changes per office across processes, and
 publishes its events after commit.
 
-Exactly-once calling (``calling``): the agent's presence row and the chosen ticket are locked
-(``SELECT … FOR UPDATE``, tickets with ``SKIP LOCKED`` on PostgreSQL, so that agents calling
-at the same moment take different citizens instead of waiting for each other); on SQLite the
-write transaction is ``IMMEDIATE`` and so already exclusive. The status change itself is a
-compare-and-set on ``status = waiting``.
+Exactly-once calling (``calling``): the agent's presence row and the first ticket in line are
+locked (``SELECT … FOR UPDATE`` on PostgreSQL: agents calling at the same moment wait for each
+other for milliseconds, and whoever waited for a ticket that was called meanwhile gets the
+next; never ``SKIP LOCKED``, which also skipped tickets that a heartbeat was writing); on
+SQLite the write transaction is ``IMMEDIATE`` and so already exclusive. The status change
+itself is a compare-and-set on ``status = waiting``.
 
 What locks what: a join, a transfer, an announcement and every broadcast lock the office's
 queue row (``sequence.lock_office``; a transfer both offices' rows, in id order); calling locks

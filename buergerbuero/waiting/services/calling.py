@@ -68,9 +68,12 @@ def _call(agent: StaffMember, ticket_id: int | None, now: dt.datetime) -> Ticket
         candidates = callable_tickets(agent)
         if ticket_id is not None:
             candidates = candidates.filter(pk=ticket_id)
-        ticket: Ticket | None = (
-            locked(candidates, skip_locked=ticket_id is None).select_related("office").first()
-        )
+        # The first in line, locked (waiting if another transaction holds the row). Not SKIP
+        # LOCKED: a process's heartbeat for its sockets (``periodic.touch``) writes the waiting
+        # tickets too, and a call made meanwhile skipped them (the second in line, or "nobody
+        # waits" while everyone did). A call that waited for another agent's call of the same
+        # citizen finds them no longer waiting, and PostgreSQL's locking read goes on to the next.
+        ticket: Ticket | None = locked(candidates).select_related("office").first()
         if ticket is None:
             return None
         admits_anyone = ticket.office.admission_mode == AdmissionMode.KNOCK

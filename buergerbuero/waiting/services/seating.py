@@ -46,6 +46,9 @@ def free_agent(office: Office, service: Service | None) -> StaffMember | None:
     )
     if service is not None:
         candidates = candidates.filter(Q(member__services=service) | Q(member__services__isnull=True))
+    # SKIP LOCKED: a join holds its office's row here, and a call locks the agent's presence
+    # before the office's row; waiting here could deadlock with it. A presence skipped while a
+    # heartbeat writes it only means that the citizen queues and is called a moment later.
     presence = locked(candidates.order_by("changed_at", "pk"), skip_locked=True).first()
     return presence.member if presence is not None else None
 
