@@ -102,6 +102,16 @@ def log_in(page: Page, base: str, event: Event) -> None:
     expect(page).to_have_url(re.compile(rf"/staff/events/{event.pk}/$"))
 
 
+def host_on_camera(browser: Browser, base: str, event: Event) -> Page:
+    """The host's page: logged in, the event live, camera and microphone on."""
+    page = person(browser)
+    log_in(page, base, event)
+    page.get_by_role("button", name="Live gehen").click()
+    expect(page.locator("[data-state-live]")).to_be_visible()
+    page.get_by_role("button", name="Kamera und Mikrofon einschalten").click()
+    return page
+
+
 # --- the pages: accessible, right-to-left, phone-sized, keyboard --------------------------------
 @pytest.mark.mode_independent
 @pytest.mark.parametrize(("language", "direction"), [("de-DE", "ltr"), ("ar", "rtl")])
@@ -156,11 +166,7 @@ def test_host_publishes_viewers_decode_and_a_viewer_comes_on_stage(
     organization, host = town
     event = make(organization, host)
     base = janus_server.url
-    host_page = person(browser)
-    log_in(host_page, base, event)
-    host_page.get_by_role("button", name="Live gehen").click()
-    expect(host_page.locator("[data-state-live]")).to_be_visible()
-    host_page.get_by_role("button", name="Kamera und Mikrofon einschalten").click()
+    host_page = host_on_camera(browser, base, event)
 
     anna = person(browser)
     watch(anna, base, event, "Anna")
@@ -297,11 +303,7 @@ def test_consultation_hours_a_citizen_takes_a_turn_and_is_seen_on_stage(
         organization, host, title="Bürgersprechstunde", kind=EventKind.CONSULTATION_HOURS, office=office
     )
     base = janus_server.url
-    host_page = person(browser)
-    log_in(host_page, base, hours)
-    host_page.get_by_role("button", name="Live gehen").click()
-    expect(host_page.locator("[data-state-live]")).to_be_visible()
-    host_page.get_by_role("button", name="Kamera und Mikrofon einschalten").click()
+    host_page = host_on_camera(browser, base, hours)
     citizen = person(browser, viewport=PHONE)
     watch(citizen, base, hours, "Anna")
     audience = person(browser)

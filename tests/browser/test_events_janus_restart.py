@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, expect
 from buergerbuero.orgs.models import Organization
 from buergerbuero.staff.models import StaffMember
 from tests.browser.support_a11y import axe_violations
-from tests.browser.test_events import PHONE, TILE_PLAYS, log_in, make, person, town, watch
+from tests.browser.test_events import PHONE, TILE_PLAYS, host_on_camera, make, person, town, watch
 from tests.support.janus import JanusTestServer
 from tests.support.server import AsgiServer
 
@@ -36,11 +36,7 @@ def test_the_stage_comes_back_after_janus_restarts_without_a_reload(
     organization, host = town
     event = make(organization, host)
     base = janus_server.url
-    host_page = person(browser)
-    log_in(host_page, base, event)
-    host_page.get_by_role("button", name="Live gehen").click()
-    expect(host_page.locator("[data-state-live]")).to_be_visible()
-    host_page.get_by_role("button", name="Kamera und Mikrofon einschalten").click()
+    host_page = host_on_camera(browser, base, event)
     viewer = person(browser)
     watch(viewer, base, event, "Anna")
     arabic = person(browser, "ar", viewport=PHONE)
