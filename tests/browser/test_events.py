@@ -1,9 +1,9 @@
 """Events in Chromium: the pages in German and Arabic (axe-core clean, 360 px, keyboard), and
 with a real Janus the whole stage: a host publishes, three viewers (one at 360 px, one in
-Arabic) decode the video, a viewer raises a hand, is brought on stage and is seen by the
-others, a question goes through moderation, in a press conference the public has no hand to
-raise, and in consultation hours a citizen takes a turn in the office's queue, is called and
-comes on stage.
+Arabic) decode the video, a viewer raises a hand, is brought on stage and is seen and heard
+by the others, a question goes through moderation, in a press conference the public has no
+hand to raise, and in consultation hours a citizen takes a turn in the office's queue, is
+called, comes on stage, and is no longer heard once the host mutes her.
 
 The server process gets the test run's Janus (``tests/support/janus.py``) through its
 environment; every step waits on what the pages show, never on a fixed delay.
@@ -42,6 +42,35 @@ TILE_PLAYS = (
     "(count) => [...document.querySelectorAll('[data-tiles] video')]"
     ".filter((video) => video.videoWidth > 0).length >= count"
 )
+
+# The loudest sample of the named speaker's sound within a few seconds, as this page plays it
+# (Chromium's fake microphone beeps once a second; silence or no sound track reads as 0).
+PEAK_OF_SPEAKER = """async ([name, settleMs]) => {
+  const figure = [...document.querySelectorAll("[data-tiles] figure")]
+    .find((tile) => tile.querySelector("figcaption").textContent === name);
+  const track = figure && figure.querySelector("video").srcObject.getAudioTracks()[0];
+  if (!track) return 0;
+  const context = new AudioContext();
+  await context.resume();
+  const analyser = context.createAnalyser();
+  context.createMediaStreamSource(new MediaStream([track])).connect(analyser);
+  const samples = new Float32Array(analyser.fftSize);
+  await new Promise((resolve) => setTimeout(resolve, settleMs));
+  let peak = 0;
+  for (let step = 0; step < 60 && peak < 0.05; step += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    analyser.getFloatTimeDomainData(samples);
+    for (const sample of samples) peak = Math.max(peak, Math.abs(sample));
+  }
+  await context.close();
+  return peak;
+}"""
+
+
+def hears(page: Page, speaker: str, *, settle_ms: int = 0) -> bool:
+    """Whether ``page`` plays ``speaker``'s sound; ``settle_ms``: first let pass what was on
+    its way (after a mute)."""
+    return bool(page.evaluate(PEAK_OF_SPEAKER, [speaker, settle_ms]) >= 0.05)
 
 
 @pytest.fixture
@@ -188,6 +217,7 @@ def test_host_publishes_viewers_decode_and_a_viewer_comes_on_stage(
     for viewer in (phone, arabic):
         viewer.wait_for_function(TILE_PLAYS, arg=2, timeout=30_000)
         expect(viewer.locator("[data-tiles] figcaption", has_text="Anna")).to_be_visible()
+        assert hears(viewer, "Anna")
 
     # A question through moderation.
     phone.locator("#question-text").fill("Wann beginnt der Bau?")
@@ -331,3 +361,12 @@ def test_consultation_hours_a_citizen_takes_a_turn_and_is_seen_on_stage(
     audience.wait_for_function(TILE_PLAYS, arg=2, timeout=30_000)
     expect(audience.locator("[data-tiles] figcaption", has_text="Anna")).to_be_visible()
     expect(host_page.locator("[data-tiles] figcaption", has_text="Anna")).to_be_visible()
+    assert hears(audience, "Anna")
+    assert hears(audience, HOST)
+
+    # The host mutes her: the audience still sees her and no longer hears her.
+    host_page.get_by_role("button", name="Stummschalten").click()
+    expect(audience.locator("[data-tiles] figcaption", has_text="Anna")).to_be_visible()
+    expect(citizen.get_by_text("stummgeschaltet")).to_be_visible()
+    assert not hears(audience, "Anna", settle_ms=500)
+    assert hears(audience, HOST)
