@@ -281,13 +281,12 @@ class _Session:
         if self.users > 0:
             return
         _forget(self)
-        self.lost = True
         for task in self._tasks:
             task.cancel()
-        if self.url:
-            with contextlib.suppress(httpx.HTTPError):
-                payload = {"janus": "destroy", "transaction": secrets.token_hex(8)}
-                await self.client.post(self.url, json={**payload, "apisecret": self.janus.api_secret})
+        if self.url and not self.lost:
+            with contextlib.suppress(_JanusDown, _JanusRefused):
+                await self.post(self.url, {"janus": "destroy"})
+        self.lost = True
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -519,8 +518,7 @@ class JanusPeer:
         room, subscriber = self._room_handle, self._subscriber_handle
         self._room_handle = self._subscriber_handle = None
         self._reset()
-        await self._detach(subscriber)
-        await self._detach(room)
+        await asyncio.gather(self._detach(subscriber), self._detach(room))
 
     def _reset(self) -> None:
         self.feed_id = self._participant_id = self._private_id = None
@@ -655,15 +653,11 @@ class JanusPeer:
             self._closed = True
             if self._worker is not None:
                 self._worker.cancel()
-            session, self._session = self._session, None
-            if session is None:
+            if self._session is None:
                 return
-            room, subscriber = self._room_handle, self._subscriber_handle
-            self._room_handle = self._subscriber_handle = None
-            await asyncio.gather(
-                *(session.detach(handle) for handle in (subscriber, room) if handle is not None)
-            )
+            await self._leave()
             if self._worker is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._worker
+            session, self._session = self._session, None
             await session.release()
