@@ -28,7 +28,8 @@ def test_only_the_videoroom_and_the_http_transport_are_loaded(janus: JanusTestSe
     assert info["auth_token"] is False
 
 
-def test_the_rendered_configuration_is_private_and_complete(tmp_path: Path) -> None:
+def _rendered(tmp_path: Path, **options: Any) -> JanusProcess:
+    """A Janus configuration rendered into ``tmp_path`` (not started)."""
     janus = JanusProcess(
         tmp_path / "janus",
         api_secret="api-s",
@@ -37,10 +38,14 @@ def test_the_rendered_configuration_is_private_and_complete(tmp_path: Path) -> N
         http_port=18000,
         admin_port=17000,
         rtp_ports=(40000, 40099),
-        public_ip="203.0.113.7",
-        event_loops=3,
+        **options,
     )
     janus.render()
+    return janus
+
+
+def test_the_rendered_configuration_is_private_and_complete(tmp_path: Path) -> None:
+    janus = _rendered(tmp_path, public_ip="203.0.113.7", event_loops=3)
     assert stat.S_IMODE(janus.folder.stat().st_mode) == 0o700
     files = {path.name: path for path in janus.folder.glob("*.jcfg")}
     assert set(files) == {"janus.jcfg", "janus.plugin.videoroom.jcfg", "janus.transport.http.jcfg"}
@@ -125,14 +130,5 @@ def test_serve_without_the_flag_runs_no_janus(db: None) -> None:
 
 
 def test_janus_gets_one_media_loop_per_core_unless_told(tmp_path: Path) -> None:
-    janus = JanusProcess(
-        tmp_path / "janus",
-        api_secret="a",
-        admin_secret="b",
-        admin_key="c",
-        http_port=18000,
-        admin_port=17000,
-        rtp_ports=(40000, 40099),
-    )
-    janus.render()
+    janus = _rendered(tmp_path)
     assert f"event_loops = {os.cpu_count()}" in (janus.folder / "janus.jcfg").read_text()
