@@ -72,6 +72,22 @@ KEYFRAME_INTERVAL = 0.3  # a publisher sends a keyframe on request at most this 
 RESET = "reset"  # to a decoder thread: another feed comes on this m-line, decode its first keyframe
 
 
+class AtMostEvery:
+    """Whether an object may act now, at most once per ``seconds`` each (as a browser limits
+    its keyframe requests and its encoder its keyframes)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.last: dict[int, float] = {}
+
+    def __call__(self, actor: object) -> bool:
+        now = time.monotonic()
+        if now - self.last.get(id(actor), 0.0) < self.seconds:
+            return False
+        self.last[id(actor)] = now
+        return True
+
+
 # --- lean receivers ---------------------------------------------------------------------------
 def lean_decoder_worker(
     loop: asyncio.AbstractEventLoop,
@@ -174,12 +190,10 @@ def install_lean_stack() -> None:
     # that start watching a new feed at once, each as eager as aiortc, make the publisher send
     # nothing but keyframes (Janus passes every PLI on) and measure that storm instead of Janus.
     send_pli = receiver_class._send_rtcp_pli
-    last_pli: dict[int, float] = {}
+    pli_due = AtMostEvery(PLI_INTERVAL)
 
     async def browser_like_pli(self: Any, media_ssrc: int) -> None:
-        now = time.monotonic()
-        if now - last_pli.get(id(self), 0.0) >= PLI_INTERVAL:
-            last_pli[id(self)] = now
+        if pli_due(self):
             await send_pli(self, media_ssrc)
 
     receiver_class._send_rtcp_pli = browser_like_pli  # type: ignore[method-assign]
@@ -204,13 +218,11 @@ def install_browser_like_publisher(video_kbps: int) -> None:
     aiortc.codecs.vpx.MIN_BITRATE = min(aiortc.codecs.vpx.MIN_BITRATE, video_kbps * 1000)
     sender_class = aiortc.rtcrtpsender.RTCRtpSender
     send_keyframe = sender_class._send_keyframe
-    last: dict[int, float] = {}
+    keyframe_due = AtMostEvery(KEYFRAME_INTERVAL)
 
     def browser_like_keyframe(self: Any) -> None:
         KEYFRAMES["requested"] += 1
-        now = time.monotonic()
-        if now - last.get(id(self), 0.0) >= KEYFRAME_INTERVAL:
-            last[id(self)] = now
+        if keyframe_due(self):
             KEYFRAMES["sent"] += 1
             send_keyframe(self)
 
